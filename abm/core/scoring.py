@@ -1,0 +1,56 @@
+"""What one touchpoint is worth: activity, base points, signal class, multiplier.
+
+Pure lookups in the scoring model. Unknown event names are not the sender's error: they score 0
+(class `web`, so they never count as intent) and are flagged so the caller can count them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from abm.core.model import ScoringModel
+from abm.core.segment import PAGE_EVENT
+from abm.core.touchpoint import Touchpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    key: str
+    """Cap bucket and explanation key, e.g. `page:pricing` or `Email Replied`."""
+    points: float
+    """Base points, before the seniority multiplier and caps."""
+    signal_class: str
+    act_now: bool = False
+    known: bool = True
+
+
+def classify(touchpoint: Touchpoint, model: ScoringModel) -> Activity:
+    if touchpoint.event == PAGE_EVENT:
+        category = page_category(touchpoint.path, model)
+        rule = model.page_categories[category]
+        return Activity(f"page:{category}", rule.points, rule.class_)
+    event = model.events.get(touchpoint.event)
+    if event is None:
+        return Activity(touchpoint.event, 0.0, _zero_class(model), known=False)
+    points = event.premium_points if touchpoint.premium and event.premium_points else event.points
+    return Activity(touchpoint.event, points, event.class_, act_now=event.act_now)
+
+
+def page_category(path: str | None, model: ScoringModel) -> str:
+    if path:
+        for pattern, category in model.compiled_url_rules:
+            if pattern.search(path):
+                return category
+    return "other"
+
+
+def multiplier(touchpoint: Touchpoint, model: ScoringModel) -> float:
+    """Seniority multiplier; 0 for accounts whose lifecycle never scores (competitors)."""
+    if touchpoint.account.lifecycle in model.zero_score_lifecycles:
+        return 0.0
+    factors = model.seniority_multipliers
+    return factors.get(touchpoint.seniority, factors["unknown"])
+
+
+def _zero_class(model: ScoringModel) -> str:
+    return "web" if "web" in model.signal_classes else next(iter(model.signal_classes))

@@ -1,0 +1,199 @@
+"""Per-account engagement state: explicit, event-time, serializable.
+
+Everything the MQA rule and its explanation need is kept here and nothing else. Aggregates are
+order-independent (decay accumulators, maxima, capped ledgers), so the same touchpoints give the
+same state whatever order they arrive in. Old detail is pruned relative to the account's clock
+(its latest event time), never the wall clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from abm.core.decay import Accumulator
+from abm.core.records import AccountRecord
+
+STATE_VERSION = 1
+
+
+@dataclass(slots=True)
+class ContactState:
+    role: str
+    seniority: str
+    title: str | None
+    known: bool
+    """False for anonymous visitors (they score, they are never stakeholders)."""
+    last_touch_ms: int
+    last_scored_ms: int | None = None
+    """Latest touch that earned points: an active stakeholder has one in the active window."""
+    accumulators: dict[str, Accumulator] = field(default_factory=dict)
+    """Decayed points per signal class."""
+    touches: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "seniority": self.seniority,
+            "title": self.title,
+            "known": self.known,
+            "last": self.last_touch_ms,
+            "scored": self.last_scored_ms,
+            "acc": {cls: [v, t] for cls, (v, t) in self.accumulators.items()},
+            "n": self.touches,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ContactState:
+        return cls(
+            role=data["role"],
+            seniority=data["seniority"],
+            title=data.get("title"),
+            known=data["known"],
+            last_touch_ms=data["last"],
+            last_scored_ms=data.get("scored"),
+            accumulators={c: (float(v), int(t)) for c, (v, t) in data["acc"].items()},
+            touches=data.get("n", 0),
+        )
+
+
+@dataclass(slots=True)
+class TouchRecord:
+    """One scored touchpoint, kept for explanations and the account timeline."""
+
+    at_ms: int
+    message_id: str
+    activity: str
+    signal_class: str
+    contact: str
+    role: str
+    points: float
+    """Granted points: after the seniority multiplier and the caps, before decay."""
+    url: str | None
+
+    def sort_key(self) -> tuple[int, str]:
+        return (self.at_ms, self.message_id)
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.at_ms,
+            self.message_id,
+            self.activity,
+            self.signal_class,
+            self.contact,
+            self.role,
+            self.points,
+            self.url,
+        ]
+
+    @classmethod
+    def from_list(cls, row: list[Any]) -> TouchRecord:
+        return cls(*row)
+
+
+@dataclass(slots=True)
+class MqaRecord:
+    mqa_id: str
+    episode: int
+    rule: str
+    qualified_at_ms: int
+    trigger_message_id: str
+    """Re-emitted when this message arrives again (a redelivery after a crash)."""
+    event: dict[str, Any]
+    """The MQA event as emitted (explanation included)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.mqa_id,
+            "episode": self.episode,
+            "rule": self.rule,
+            "at": self.qualified_at_ms,
+            "trigger": self.trigger_message_id,
+            "event": self.event,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MqaRecord:
+        return cls(
+            mqa_id=data["id"],
+            episode=data["episode"],
+            rule=data["rule"],
+            qualified_at_ms=data["at"],
+            trigger_message_id=data["trigger"],
+            event=data["event"],
+        )
+
+
+@dataclass(slots=True)
+class AccountState:
+    account: AccountRecord
+    clock_ms: int
+    """The account's clock: the latest event time seen for it."""
+    first_engaged_ms: int | None = None
+    last_engaged_ms: int | None = None
+    contacts: dict[str, ContactState] = field(default_factory=dict)
+    daily: dict[int, list[float]] = field(default_factory=dict)
+    """UTC day -> [granted points, scored touches], for surge; undecayed."""
+    caps: dict[str, float] = field(default_factory=dict)
+    """"contact|day|bucket" -> points granted so far, for the daily caps."""
+    intent_ms: int | None = None
+    """Latest touch of an intent class (high_intent, form)."""
+    timeline: list[TouchRecord] = field(default_factory=list)
+    """Most recent scored touchpoints, oldest first."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """Message-id digest -> event time, for dedupe within the lateness horizon."""
+    qualified: bool = False
+    episode: int = 0
+    last_mqa_ms: int | None = None
+    mqa_history: list[MqaRecord] = field(default_factory=list)
+    touches: int = 0
+    unknown_events: int = 0
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "v": STATE_VERSION,
+                "account": self.account.to_dict(),
+                "clock": self.clock_ms,
+                "first": self.first_engaged_ms,
+                "last": self.last_engaged_ms,
+                "contacts": {k: c.to_dict() for k, c in self.contacts.items()},
+                "daily": {str(d): v for d, v in self.daily.items()},
+                "caps": self.caps,
+                "intent": self.intent_ms,
+                "timeline": [t.to_list() for t in self.timeline],
+                "seen": self.seen,
+                "qualified": self.qualified,
+                "episode": self.episode,
+                "last_mqa": self.last_mqa_ms,
+                "mqas": [m.to_dict() for m in self.mqa_history],
+                "touches": self.touches,
+                "unknown": self.unknown_events,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> AccountState:
+        data: dict[str, Any] = orjson.loads(raw)
+        if data.get("v") != STATE_VERSION:
+            raise ValueError(f"account state version {data.get('v')!r} is not supported")
+        return cls(
+            account=AccountRecord.from_dict(data["account"]),
+            clock_ms=data["clock"],
+            first_engaged_ms=data.get("first"),
+            last_engaged_ms=data.get("last"),
+            contacts={k: ContactState.from_dict(c) for k, c in data["contacts"].items()},
+            daily={int(d): v for d, v in data["daily"].items()},
+            caps=data["caps"],
+            intent_ms=data.get("intent"),
+            timeline=[TouchRecord.from_list(row) for row in data["timeline"]],
+            seen=data["seen"],
+            qualified=data["qualified"],
+            episode=data["episode"],
+            last_mqa_ms=data.get("last_mqa"),
+            mqa_history=[MqaRecord.from_dict(m) for m in data["mqas"]],
+            touches=data.get("touches", 0),
+            unknown_events=data.get("unknown", 0),
+        )

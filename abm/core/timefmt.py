@@ -1,0 +1,35 @@
+"""Event-time helpers. Every time inside the engine is integer epoch milliseconds (UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+DAY_MS = 86_400_000
+
+
+def parse_iso_ms(text: str) -> int:
+    """ISO-8601 (Segment's `timestamp`) to epoch ms. A missing zone means UTC.
+
+    Raises ValueError with a readable message for anything else.
+    """
+    candidate = text.strip()
+    if candidate.endswith(("Z", "z")):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(candidate)
+    except ValueError:
+        raise ValueError(f"not an ISO-8601 time: {text!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp() * 1000)
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """Epoch ms to ISO-8601 UTC with millisecond precision and a `Z`."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def day_index(epoch_ms: int) -> int:
+    """The UTC calendar day number of an event time (days since 1970-01-01)."""
+    return epoch_ms // DAY_MS

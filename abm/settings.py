@@ -1,0 +1,99 @@
+"""One typed settings object for every process, read from environment variables.
+
+Defaults are safe for a laptop: everything on loopback, on ports that do not collide with a
+Kafka or Redis the user may already run (19092 and 16379). `KAFKA_BOOTSTRAP_SERVERS` and
+`REDIS_URL` (the names every Kafka/Redis tool uses) point the engine at existing services; when
+either is set, `abm infra up` starts nothing for it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LOCAL_KAFKA_PORT = 19092
+LOCAL_REDIS_PORT = 16379
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ABM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default=f"127.0.0.1:{LOCAL_KAFKA_PORT}",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "ABM_KAFKA_BOOTSTRAP_SERVERS"),
+        description="Comma-separated host:port list of the Kafka brokers.",
+    )
+    redis_url: SecretStr = Field(
+        default=SecretStr(f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0"),
+        validation_alias=AliasChoices("REDIS_URL", "ABM_REDIS_URL"),
+        description="Redis URL; may carry a password, so it is a secret and never logged.",
+    )
+    app_id: str = Field(
+        default="abm-engine",
+        description="Faust application id: consumer group and prefix of its changelog topics.",
+    )
+    topic_prefix: str = Field(
+        default="abm", description="Prefix of every topic name (see stream/topics.py)."
+    )
+    partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
+    replication_factor: int = Field(default=1, ge=1)
+    redis_prefix: str = Field(default="abm", description="Prefix of every Redis key we write.")
+    scoring_model: Path | None = Field(
+        default=None, description="Scoring model YAML; unset means the bundled default."
+    )
+    state_dir: Path = Field(
+        default=Path(".abm"),
+        description="Local working folder: table data, the local broker and Redis, logs.",
+    )
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
+    max_event_bytes: int = Field(
+        default=32 * 1024, ge=1024, description="Larger raw messages are dead-lettered (bytes)."
+    )
+    table_store: str = Field(default="memory://", description="Faust table store URL.")
+    log_level: str = Field(default="info")
+
+    @field_validator("topic_prefix", "app_id", "redis_prefix")
+    @classmethod
+    def _no_blanks(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("must be non-empty and contain no white space")
+        return value
+
+    @property
+    def external_kafka(self) -> bool:
+        """True when the user pointed us at a broker of their own: then we start none."""
+        return bool(
+            os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+            or os.environ.get("ABM_KAFKA_BOOTSTRAP_SERVERS")
+        )
+
+    @property
+    def external_redis(self) -> bool:
+        return bool(os.environ.get("REDIS_URL") or os.environ.get("ABM_REDIS_URL"))
+
+    def redis_url_redacted(self) -> str:
+        """The Redis URL with any password replaced, for logs and error messages."""
+        return redact_url(self.redis_url.get_secret_value())
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
