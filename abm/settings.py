@@ -22,7 +22,11 @@ LOCAL_REDIS_PORT = 16379
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ABM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="ABM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     kafka_bootstrap_servers: str = Field(
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
         default=Path(".abm"),
         description="Local working folder: table data, the local broker and Redis, logs.",
     )
+    cache_dir: Path = Field(
+        default=Path(".cache"),
+        description="Downloaded artefacts (the Kafka jars); safe to delete, fetched again.",
+    )
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
     max_event_bytes: int = Field(
         default=32 * 1024, ge=1024, description="Larger raw messages are dead-lettered (bytes)."
@@ -77,6 +85,28 @@ class Settings(BaseSettings):
     @property
     def external_redis(self) -> bool:
         return bool(os.environ.get("REDIS_URL") or os.environ.get("ABM_REDIS_URL"))
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process (contains secrets: pass
+        it to the process, never print it)."""
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "REDIS_URL": self.redis_url.get_secret_value(),
+            "ABM_APP_ID": self.app_id,
+            "ABM_TOPIC_PREFIX": self.topic_prefix,
+            "ABM_PARTITIONS": str(self.partitions),
+            "ABM_REPLICATION_FACTOR": str(self.replication_factor),
+            "ABM_REDIS_PREFIX": self.redis_prefix,
+            "ABM_STATE_DIR": str(self.state_dir),
+            "ABM_CACHE_DIR": str(self.cache_dir),
+            "ABM_WEB_PORT": str(self.web_port),
+            "ABM_MAX_EVENT_BYTES": str(self.max_event_bytes),
+            "ABM_TABLE_STORE": self.table_store,
+            "ABM_LOG_LEVEL": self.log_level,
+        }
+        if self.scoring_model is not None:
+            env["ABM_SCORING_MODEL"] = str(self.scoring_model)
+        return env
 
     def redis_url_redacted(self) -> str:
         """The Redis URL with any password replaced, for logs and error messages."""

@@ -202,14 +202,14 @@ def learn(message: SegmentMessage) -> LearnedLinks | None:
     return None
 
 
-def routing_key(message: SegmentMessage) -> str:
-    """Kafka key for the raw topic: keeps one account's touchpoints in one partition where the
-    message says which account it is (groupId, or a company e-mail domain), so their order, and
-    with it every MQA, does not depend on the partition count. Otherwise the person."""
-    if message.group_id:
-        return f"group:{message.group_id}"
-    if message.email:
-        domain = email_domain(message.email)
-        if domain not in FREE_MAIL_DOMAINS:
-            return f"domain:{domain}"
-    return person_key(message.user_id, message.anonymous_id) or message.message_id
+def routing_key(message: SegmentMessage, account_id: str | None = None) -> str:
+    """Kafka key of a raw record. Producers that can already attribute the message to an
+    account (same `resolve`, same directory) key it by that account, so one account's
+    touchpoints share a partition in the order they were produced, and every MQA is the same
+    whatever the partition count. Otherwise: the account the message names (groupId), else the
+    person, else the message."""
+    if account_id:
+        return f"account:{account_id}"
+    if message.type == "group" and message.group_id:
+        return f"account:{message.group_id}"
+    return person_key(message.user_id, message.anonymous_id) or f"message:{message.message_id}"

@@ -1,0 +1,235 @@
+"""`abm`: the one command for everything a user runs."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from abm.core.model import ModelError, load_model
+from abm.directory.cli import app as directory_app
+from abm.infra.process import InfraError
+from abm.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Real-time account qualification for account-based marketing, on Kafka.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+infra_app = typer.Typer(help="Start, stop and check the local Kafka broker and Redis.")
+mqa_app = typer.Typer(help="Read MQA events.")
+model_app = typer.Typer(help="Check the scoring model.")
+topics_app = typer.Typer(help="Create and list the engine's topics.")
+app.add_typer(infra_app, name="infra")
+app.add_typer(mqa_app, name="mqa")
+app.add_typer(model_app, name="model")
+app.add_typer(topics_app, name="topics")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValueError as exc:
+        _fail(f"invalid settings: {exc}")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@infra_app.command("up")
+def infra_up() -> None:
+    """Start the local broker and Redis (those not given by KAFKA_BOOTSTRAP_SERVERS/REDIS_URL)
+    and create the engine's topics."""
+    from abm.infra.stack import Stack
+    from stream.admin import ensure_topics
+
+    settings = _settings()
+    try:
+        statuses = Stack(settings).up()
+        created = asyncio.run(ensure_topics(settings))
+    except (InfraError, TimeoutError) as exc:
+        _fail(str(exc))
+    for status in statuses:
+        who = "local" if status.managed else "yours"
+        typer.echo(f"{status.name:<6} up    {status.address} ({who})")
+    if created:
+        typer.echo(f"topics created: {', '.join(created)}")
+
+
+@infra_app.command("down")
+def infra_down() -> None:
+    """Stop the local broker and Redis started by `abm infra up` (data is kept)."""
+    from abm.infra.stack import Stack
+
+    stopped = Stack(_settings()).down()
+    typer.echo("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+
+
+@infra_app.command("status")
+def infra_status() -> None:
+    """Say which services answer. Exit code 1 when one does not."""
+    from abm.infra.stack import Stack
+
+    statuses = Stack(_settings()).status()
+    for status in statuses:
+        state = "up" if status.up else "DOWN"
+        who = f"local, pid {status.pid}" if status.managed and status.pid else (
+            "local" if status.managed else "yours")  # fmt: skip
+        typer.echo(f"{status.name:<6} {state:<5} {status.address} ({who})")
+    if not all(s.up for s in statuses):
+        raise typer.Exit(1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the engine's topics that do not exist yet."""
+    from stream.admin import ensure_topics
+
+    settings = _settings()
+    try:
+        created = asyncio.run(ensure_topics(settings))
+    except Exception as exc:
+        _fail(f"cannot create topics on {settings.kafka_bootstrap_servers}: {exc}")
+    typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
+
+
+@model_app.command("check")
+def model_check(
+    path: Annotated[Path | None, typer.Argument(help="Model YAML; default: the bundled one.")] = None,
+) -> None:
+    """Validate a scoring model file and print its version and thresholds."""
+    try:
+        model = load_model(path)
+    except ModelError as exc:
+        _fail(str(exc), code=2)
+    tiers = ", ".join(f"tier {t}: {model.threshold(t):g}" for t in sorted(model.tiers))
+    typer.echo(f"ok: model {model.version} ({tiers})")
+
+
+@app.command()
+def worker() -> None:
+    """Run the stream worker (resolution + engagement agents, /metrics on ABM_WEB_PORT)."""
+    from stream.worker import run_worker
+
+    settings = _settings()
+    try:
+        run_worker(settings)
+    except ModelError as exc:
+        _fail(str(exc), code=2)
+    except (OSError, TimeoutError) as exc:
+        _fail(f"cannot start the worker against {settings.kafka_bootstrap_servers}: {exc}")
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="Segment messages, one JSON object a line.")],
+    shift_to_now: Annotated[
+        bool, typer.Option(help="Move all times so that the latest event is now.")
+    ] = False,
+    rate: Annotated[
+        float | None, typer.Option(help="Messages per second (default: as fast as possible).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Produce a JSONL file into the raw touchpoint topic; bad lines are reported and skipped."""
+    from producers.replay import replay as run_replay
+
+    if not file.is_file():
+        _fail(f"{file}: no such file", code=2)
+    settings = _settings()
+    report = asyncio.run(
+        run_replay(settings, file, shift_to_now=shift_to_now, rate=rate, progress=progress)
+    )
+    for bad in report.bad_lines[:50]:
+        typer.secho(f"{file}:{bad.line}: skipped: {bad.why}", err=True, fg=typer.colors.YELLOW)
+    if len(report.bad_lines) > 50:
+        typer.secho(f"... and {len(report.bad_lines) - 50} more bad lines", err=True)
+    typer.echo(
+        f"sent {report.sent} messages in {report.seconds:.1f} s ({report.rate:,.0f}/s); "
+        f"skipped {len(report.bad_lines)} bad lines"
+    )
+
+
+@mqa_app.command("tail")
+def mqa_tail(
+    json_lines: Annotated[
+        bool, typer.Option("--json", help="One JSON object a line instead of text.")
+    ] = False,
+    from_beginning: Annotated[bool, typer.Option(help="Start at the oldest MQA.")] = False,
+    idle_exit: Annotated[
+        float | None, typer.Option(help="Exit after this many seconds without a new MQA.")
+    ] = None,
+) -> None:
+    """Print MQA events as they come (each MQA once)."""
+    from alerting.render import render_text
+    from alerting.tail import mqa_events
+
+    settings = _settings()
+
+    async def run() -> None:
+        async for event in mqa_events(
+            settings, from_beginning=from_beginning, idle_timeout_s=idle_exit
+        ):
+            if json_lines:
+                sys.stdout.write(orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode() + "\n")
+            else:
+                sys.stdout.write(render_text(event) + "\n\n")
+            sys.stdout.flush()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    except TimeoutError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder for accounts.csv, contacts.csv and "
+                                           "touchpoints.jsonl.")] = Path("simulated"),
+    accounts: Annotated[int, typer.Option(min=1, help="Target accounts.")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 90,
+    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
+) -> None:
+    """Write seeded synthetic ABM traffic and its directory (the bundled sample is seed 7)."""
+    from producers.simulator import SimConfig, generate
+
+    paths = generate(out, SimConfig(accounts=accounts, days=days, seed=seed))
+    for kind, path in paths.items():
+        typer.echo(f"{kind:<12} {path}")
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[
+        bool, typer.Option(help="Leave the worker running after the summary.")
+    ] = False,
+) -> None:
+    """Bring up the local stack and run the engine on the bundled sample: MQA alerts with their
+    explanations, then a summary."""
+    from abm.demo import run_demo
+
+    try:
+        code = run_demo(_settings(), keep_running=keep_running)
+    except (InfraError, ModelError) as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
+app.add_typer(directory_app, name="directory")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

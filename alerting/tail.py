@@ -1,0 +1,70 @@
+"""`abm mqa tail`: MQA events as they arrive, as text or one JSON object a line.
+
+Reads the MQA topic without a consumer group (nothing is committed, nothing is taken from other
+readers) and shows each MQA id once, even when the engine re-sent it after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from abm.settings import Settings
+from stream.topics import MQA
+
+
+async def mqa_events(
+    settings: Settings,
+    *,
+    from_beginning: bool = False,
+    idle_timeout_s: float | None = None,
+    topic: str | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """MQA events, each id once; stops after `idle_timeout_s` without a new one (None: never)."""
+    name = topic or MQA.name(settings.topic_prefix)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    seen: set[str] = set()
+    try:
+        partitions = await _partitions(consumer, name)
+        tps = [TopicPartition(name, p) for p in partitions]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            await consumer.seek_to_end(*tps)
+        last_event = time.monotonic()
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    event = orjson.loads(record.value)
+                    if event["mqa_id"] in seen:
+                        continue
+                    seen.add(event["mqa_id"])
+                    last_event = time.monotonic()
+                    yield event
+            if idle_timeout_s is not None and time.monotonic() - last_event > idle_timeout_s:
+                return
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 30.0) -> set[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await consumer.topics()  # refresh metadata
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"topic {topic} does not exist (is the worker set up? `abm topics create`)")

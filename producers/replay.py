@@ -1,0 +1,173 @@
+"""`abm replay FILE.jsonl`: Segment messages, one JSON object a line, into the raw topic.
+
+Lines that are not JSON objects are reported with their line number and skipped; everything
+else goes in as it is (the pipe itself validates the Segment contract and dead-letters what
+breaks it, so replaying a file shows exactly what a live tracker would cause). Records are keyed
+like the collector keys them (`stream.topics.raw_key`), produced idempotently with acks=all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from abm.core.segment import SegmentMessage, parse_message
+from abm.core.timefmt import iso_ms, parse_iso_ms
+from abm.settings import Settings
+from producers.routing import Router
+from stream.services import open_directory
+from stream.topics import RAW
+
+_TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+
+
+@dataclass
+class BadLine:
+    line: int
+    why: str
+
+
+@dataclass
+class ReplayReport:
+    sent: int = 0
+    bad_lines: list[BadLine] = field(default_factory=list)
+    seconds: float = 0.0
+    first_offset_ms: int | None = None
+    """Wall-clock ms just before the first record was produced."""
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Line:
+    number: int
+    doc: dict[str, Any]
+
+
+def read_lines(path: Path, report: ReplayReport) -> Iterator[Line]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                doc = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                report.bad_lines.append(BadLine(number, f"not valid JSON: {exc}"))
+                continue
+            if not isinstance(doc, dict):
+                report.bad_lines.append(
+                    BadLine(number, f"a JSON {type(doc).__name__}, not an object")
+                )
+                continue
+            yield Line(number, doc)
+
+
+def latest_timestamp(path: Path) -> int | None:
+    """The latest parseable event time in the file (for --shift-to-now)."""
+    latest: int | None = None
+    for line in read_lines(path, ReplayReport()):
+        value = line.doc.get("timestamp")
+        if isinstance(value, str):
+            try:
+                ms = parse_iso_ms(value)
+            except ValueError:
+                continue
+            latest = ms if latest is None else max(latest, ms)
+    return latest
+
+
+def shift_times(doc: dict[str, Any], shift_ms: int) -> None:
+    for name in _TIME_FIELDS:
+        value = doc.get(name)
+        if isinstance(value, str):
+            try:
+                doc[name] = iso_ms(parse_iso_ms(value) + shift_ms)
+            except ValueError:
+                pass  # left as is: the pipe dead-letters it with the reason
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for raw in handle if raw.strip())
+
+
+async def replay(
+    settings: Settings,
+    path: Path,
+    *,
+    shift_to_now: bool = False,
+    rate: float | None = None,
+    progress: bool = True,
+    topic: str | None = None,
+) -> ReplayReport:
+    report = ReplayReport()
+    shift_ms = 0
+    if shift_to_now:
+        latest = latest_timestamp(path)
+        if latest is not None:
+            shift_ms = int(time.time() * 1000) - latest
+    total = count_lines(path) if progress else None
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=10,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=30_000,
+    )
+    await producer.start()
+    router = Router(await open_directory(settings))
+    bar = _progress(total, path.name) if progress else None
+    name = topic or RAW.name(settings.topic_prefix)
+    start = time.monotonic()
+    report.first_offset_ms = int(time.time() * 1000)
+    pending: list[asyncio.Future[Any]] = []
+    try:
+        for line in read_lines(path, report):
+            if shift_ms:
+                shift_times(line.doc, shift_ms)
+            value = orjson.dumps(line.doc)
+            parsed = parse_message(value, max_bytes=len(value) + 1)
+            message = parsed if isinstance(parsed, SegmentMessage) else None
+            key = await router.key_for(message, fallback=f"line:{line.number}")
+            pending.append(await producer.send(name, value=value, key=key))
+            report.sent += 1
+            if len(pending) >= 2000:
+                await asyncio.gather(*pending)
+                pending.clear()
+            if bar is not None:
+                bar.update(1)
+            if rate:
+                await _pace(start, report.sent, rate)
+        await asyncio.gather(*pending)
+        await producer.flush()
+    finally:
+        await producer.stop()
+        await router.close()
+        if bar is not None:
+            bar.close()
+    report.seconds = time.monotonic() - start
+    return report
+
+
+async def _pace(start: float, sent: int, rate: float) -> None:
+    ahead = sent / rate - (time.monotonic() - start)
+    if ahead > 0:
+        await asyncio.sleep(ahead)
+
+
+def _progress(total: int | None, name: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"replay {name}", unit="msg", unit_scale=True, leave=True)
+

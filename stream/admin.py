@@ -1,0 +1,62 @@
+"""Creates the engine's topics when they are missing (Faust creates only its own changelogs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from abm.settings import Settings
+from stream.topics import ALL_TOPICS, TopicSpec
+
+
+async def ensure_topics(
+    settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0
+) -> list[str]:
+    """Create every missing topic with the configured partitions; returns the names created."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        wanted = {spec.name(settings.topic_prefix): spec for spec in specs}
+        missing = [
+            NewTopic(
+                name,
+                num_partitions=settings.partitions,
+                replication_factor=settings.replication_factor,
+                topic_configs=_configs(spec),
+            )
+            for name, spec in wanted.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing, timeout_ms=int(timeout_s * 1000))
+            except TopicAlreadyExistsError:
+                pass  # another process won the race
+            await _wait_visible(admin, {t.name for t in missing}, timeout_s)
+        return sorted(t.name for t in missing)
+    finally:
+        await admin.close()
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, names: set[str], timeout_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while loop.time() < deadline:
+        if names <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"topics not visible after {timeout_s:.0f} s: {sorted(names)}")
+
+
+def _configs(spec: TopicSpec) -> dict[str, str]:
+    configs: dict[str, str] = {}
+    if spec.compacted:
+        configs["cleanup.policy"] = "compact"
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    return configs

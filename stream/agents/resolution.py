@@ -1,0 +1,98 @@
+"""Resolution agent: raw Segment messages -> touchpoints keyed by account id.
+
+Parses (bad input -> dead letter), learns person links from identify/group calls, fetches the
+directory view and calls the pure `abm.core.resolution.resolve`. Unresolved touchpoints are
+parked on their own topic with the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from abm.core.resolution import Unresolved, learn, resolve
+from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
+from abm.directory.store import DirectoryStore
+from stream import metrics, topics
+from stream.records import ingest_ms, send_dead_letter
+from stream.services import open_directory
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+log = logging.getLogger(__name__)
+STAGE = "resolution"
+
+
+def register(pipe: Pipeline) -> None:
+    @pipe.app.agent(pipe.raw, name=f"{pipe.settings.app_id}-resolution")
+    async def resolution(stream: Any) -> None:
+        directory = await open_directory(pipe.settings)
+        async for event in stream.events():
+            metrics.RAW_RECEIVED.inc()
+            try:
+                await handle(pipe, directory, event)
+            except Exception as exc:  # bad input must never stop the pipe
+                log.exception("resolution failed at offset %s", event.message.offset)
+                await send_dead_letter(pipe, event, STAGE, "internal_error", repr(exc))
+
+
+async def handle(pipe: Pipeline, directory: DirectoryStore, event: Any) -> None:
+    parsed = parse_message(event.message.value or b"", pipe.settings.max_event_bytes)
+    if isinstance(parsed, Invalid):
+        await send_dead_letter(pipe, event, STAGE, parsed.reason, parsed.detail)
+        return
+    if isinstance(parsed, Ignored):
+        metrics.IGNORED.labels(type=parsed.message_type).inc()
+        return
+    if parsed.type not in TOUCHPOINT_TYPES:
+        links = learn(parsed)
+        if links is not None:
+            await _with_retry(lambda: directory.learn(links))
+            metrics.DIRECTORY_UPDATES.labels(type=parsed.type).inc()
+        return
+    await _resolve(pipe, directory, event, parsed)
+
+
+async def _resolve(
+    pipe: Pipeline, directory: DirectoryStore, event: Any, message: SegmentMessage
+) -> None:
+    view = await _with_retry(lambda: directory.view_for(message))
+    result = resolve(message, view)
+    if isinstance(result, Unresolved):
+        metrics.UNRESOLVED.labels(reason=result.reason).inc()
+        await pipe.unresolved.send(
+            key=event.message.key,
+            value=event.message.value,
+            headers=[
+                (topics.HEADER_REASON, result.reason.encode()),
+                (topics.HEADER_DETAIL, result.detail.encode()),
+            ],
+        )
+        return
+    metrics.RESOLVED.labels(step=result.resolved_by).inc()
+    await pipe.resolved.send(
+        key=topics.account_key(result.account.account_id),
+        value=result.to_json(),
+        headers=[(topics.HEADER_INGEST_MS, str(ingest_ms(event)).encode())],
+    )
+
+
+async def _with_retry(call: Any, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> Any:
+    """Retry a directory call until Redis answers: blocking the partition loses nothing, while
+    skipping the message would."""
+    delay = first_delay_s
+    while True:
+        try:
+            return await call()
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            error: Exception = exc
+        except Exception as exc:
+            if type(exc).__module__.split(".")[0] != "redis":
+                raise
+            error = exc
+        metrics.DIRECTORY_RETRIES.inc()
+        log.warning("directory unavailable (%s); retrying in %.1f s", error, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay_s)

@@ -1,0 +1,54 @@
+"""Small helpers for reading and writing Kafka records inside agents (headers, dead letters)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from stream import metrics, topics
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def header(event: Any, name: str) -> str | None:
+    """A header value of the event's Kafka record, decoded, or None."""
+    headers: Iterable[tuple[str, bytes]] | dict[str, bytes] | None = event.message.headers
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for key, value in pairs:
+        if key == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None
+
+
+def source_of(event: Any) -> str:
+    message = event.message
+    return f"{message.topic}/{message.partition}/{message.offset}"
+
+
+def ingest_ms(event: Any) -> int:
+    """When the record entered Kafka (its timestamp), epoch ms."""
+    return int(float(event.message.timestamp) * 1000)
+
+
+async def send_dead_letter(
+    pipe: Pipeline, event: Any, stage: str, reason: str, detail: str
+) -> None:
+    """Park the record as received, with why, and count it; the stream goes on."""
+    metrics.DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
+    log.warning("dead letter %s (%s): %s at %s", reason, stage, detail, source_of(event))
+    await pipe.dead_letter.send(
+        key=event.message.key,
+        value=event.message.value,
+        headers=[
+            (topics.HEADER_REASON, reason.encode()),
+            (topics.HEADER_DETAIL, detail[:1000].encode()),
+            (topics.HEADER_SOURCE, source_of(event).encode()),
+            ("abm-stage", stage.encode()),
+        ],
+    )

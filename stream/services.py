@@ -1,0 +1,21 @@
+"""Clients the agents share, created inside the worker's event loop."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from abm.directory.store import DirectoryStore
+from abm.settings import Settings
+
+
+def redis_client(settings: Settings) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
+    )
+
+
+async def open_directory(settings: Settings) -> DirectoryStore:
+    return DirectoryStore(redis_client(settings), settings.redis_prefix)

@@ -1,0 +1,93 @@
+"""Every topic of the engine: its name, key and value schema. Nothing else names a topic.
+
+Names are `{prefix}.{suffix}` with the prefix from settings (default `abm`), so several
+installations, or tests, share one cluster without touching each other. The Faust changelog of
+the engagement table is the exception: Faust names it `{app_id}-{table}-changelog`.
+
+| topic | key | value |
+|---|---|---|
+| touchpoints.raw | routing key (`account:<id>`, else `user:<id>` / `anon:<id>`) | Segment message, JSON |
+| touchpoints.resolved | account id | internal touchpoint, JSON (`abm.core.touchpoint`) |
+| touchpoints.unresolved | routing key | the raw Segment message; headers say why |
+| deadletter | the raw key | the raw bytes as received; headers say why |
+| mqa | account id | MQA event with explanation, JSON (`abm.core.explain`) |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from abm.core.resolution import routing_key
+from abm.core.segment import SegmentMessage
+
+# Kafka headers we write (bytes values, UTF-8).
+HEADER_REASON: Final = "abm-reason"
+"""Dead letters and unresolved touchpoints: the reason code (a metric label value)."""
+HEADER_DETAIL: Final = "abm-detail"
+"""Human explanation: which field and why."""
+HEADER_SOURCE: Final = "abm-source"
+"""`topic/partition/offset` of the record that was dead-lettered."""
+HEADER_INGEST_MS: Final = "abm-ingest-ms"
+"""When the touchpoint entered Kafka (broker timestamp of the raw record), epoch ms, carried to
+the MQA so latency can be measured without putting wall-clock times in deterministic content."""
+HEADER_EMITTED_MS: Final = "abm-emitted-ms"
+"""Wall-clock time the engagement step emitted an MQA event, epoch ms."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    suffix: str
+    key: str
+    value: str
+    compacted: bool = False
+    retention_ms: int | None = None
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}.{self.suffix}"
+
+
+RAW: Final = TopicSpec(
+    "touchpoints.raw",
+    key="routing key: the account when the producer can attribute the message, else the person",
+    value="Segment message (track, page, identify, group) as JSON bytes",
+)
+RESOLVED: Final = TopicSpec(
+    "touchpoints.resolved",
+    key="account id",
+    value="internal touchpoint JSON (abm.core.touchpoint.Touchpoint)",
+)
+UNRESOLVED: Final = TopicSpec(
+    "touchpoints.unresolved",
+    key="routing key",
+    value="the raw Segment message; headers abm-reason, abm-detail",
+    retention_ms=30 * 86_400_000,
+)
+DEAD_LETTER: Final = TopicSpec(
+    "deadletter",
+    key="the raw record's key",
+    value="the raw bytes as received; headers abm-reason, abm-detail, abm-source",
+    retention_ms=30 * 86_400_000,
+)
+MQA: Final = TopicSpec(
+    "mqa",
+    key="account id",
+    value="MQA event JSON with its explanation (abm.core.explain.build_mqa_event)",
+)
+
+ALL_TOPICS: Final = (RAW, RESOLVED, UNRESOLVED, DEAD_LETTER, MQA)
+
+ENGAGEMENT_TABLE: Final = "engagement"
+"""Faust table name: per-account state, changelog `{app_id}-engagement-changelog`."""
+
+
+def raw_key(message: SegmentMessage | None, account_id: str | None, fallback: str) -> bytes:
+    """Key of a raw record (see `abm.core.resolution.routing_key`); `fallback` (e.g. a line
+    number) for bytes that cannot be parsed at all."""
+    if message is None:
+        return fallback.encode()
+    return routing_key(message, account_id).encode()
+
+
+def account_key(account_id: str) -> bytes:
+    return account_id.encode()

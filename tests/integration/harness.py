@@ -1,0 +1,206 @@
+"""Integration-test harness: isolated settings, the worker as a real process, Kafka I/O."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from abm.core.records import AccountRecord, ContactRecord
+from abm.core.segment import SegmentMessage, parse_message
+from abm.infra.process import free_port
+from abm.settings import Settings
+from producers.routing import Router
+from stream.admin import ensure_topics
+from stream.services import open_directory
+from stream.topics import RAW, TopicSpec
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settings:
+    """Settings of one test: its own app id, topic prefix and Redis prefix on the shared
+    services."""
+    run = uuid.uuid4().hex[:10]
+    values: dict[str, Any] = {
+        "kafka_bootstrap_servers": kafka,
+        "redis_url": redis,
+        "app_id": f"t-{run}",
+        "topic_prefix": f"t-{run}",
+        "redis_prefix": f"t-{run}",
+        "state_dir": tmp / "state",
+        "cache_dir": REPO / ".cache",
+        "web_port": free_port(),
+        "partitions": 2,
+        "log_level": "warn",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@dataclass
+class Record:
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+    def json(self) -> Any:
+        return orjson.loads(self.value)
+
+
+class WorkerProcess:
+    """`abm worker` in a child process with the test's settings."""
+
+    def __init__(self, settings: Settings, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "abm.cli", "worker"],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commit: a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def topic(settings: Settings, spec: TopicSpec) -> str:
+    return spec.name(settings.topic_prefix)
+
+
+async def create_topics(settings: Settings) -> None:
+    await ensure_topics(settings)
+
+
+async def produce_raw(settings: Settings, messages: Iterable[dict[str, Any] | bytes]) -> int:
+    """Produce Segment messages (dicts) or raw bytes into the raw topic, keyed like the
+    collector keys them."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    router = Router(await open_directory(settings))
+    count = 0
+    try:
+        futures = []
+        for message in messages:
+            value = message if isinstance(message, bytes) else orjson.dumps(message)
+            parsed = parse_message(value, max_bytes=len(value) + 1)
+            key = await router.key_for(
+                parsed if isinstance(parsed, SegmentMessage) else None, f"n{count}"
+            )
+            futures.append(await producer.send(topic(settings, RAW), value=value, key=key))
+            count += 1
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+        await router.close()
+    return count
+
+
+async def read_topic(
+    settings: Settings,
+    spec: TopicSpec,
+    *,
+    until: int | None = None,
+    timeout_s: float = 60.0,
+    settle_s: float = 0.0,
+) -> list[Record]:
+    """Every record of a topic from the beginning: waits until `until` records arrived (or
+    the timeout), then `settle_s` more seconds to catch any extra (duplicate) record."""
+    name = topic(settings, spec)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        partitions = consumer.partitions_for_topic(name)
+        while not partitions:
+            await consumer.topics()
+            partitions = consumer.partitions_for_topic(name)
+        tps = [TopicPartition(name, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + timeout_s
+        settle_until: float | None = None
+        while time.monotonic() < (settle_until or deadline):
+            batch = await consumer.getmany(timeout_ms=300)
+            for batch_records in batch.values():
+                for r in batch_records:
+                    records.append(
+                        Record(
+                            key=r.key,
+                            value=r.value,
+                            headers={k: v.decode() for k, v in (r.headers or ())},
+                            partition=r.partition,
+                            offset=r.offset,
+                        )
+                    )
+            if settle_until is None and until is not None and len(records) >= until:
+                settle_until = time.monotonic() + settle_s
+            if until is None and not batch and time.monotonic() > deadline - timeout_s + 2:
+                break
+    finally:
+        await consumer.stop()
+    return records
+
+
+def by_account(mqas: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for event in mqas:
+        grouped.setdefault(event["account"]["id"], []).append(event)
+    return grouped
+
+
+async def load_directory(
+    settings: Settings, accounts: Sequence[AccountRecord], contacts: Sequence[ContactRecord]
+) -> None:
+    store = await open_directory(settings)
+    try:
+        await store.load(list(accounts), list(contacts))
+    finally:
+        await store.close()
