@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 import pytest
+import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from typer.testing import CliRunner
 
 from abm.core.directory_csv import DirectoryError, parse_accounts, parse_contacts
 from abm.core.records import AccountRecord, ContactRecord
@@ -24,7 +28,9 @@ from abm.core.resolution import (
 )
 from abm.core.segment import SegmentMessage, parse_message
 from abm.core.touchpoint import Touchpoint
+from abm.directory.cli import app
 from abm.directory.store import DirectoryStore
+from abm.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -446,3 +452,149 @@ async def test_forget_erases_links_of_an_email_that_has_no_contact_record(
 
     view = await directory.view_for(message(userId="u-5"))
     assert view.linked_email is None
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+ACCOUNTS_CSV = """id,name,domains,tier,icp_fit,lifecycle,owner_email,owner_slack_id
+acme,Acme,acme.com;acme.io,1,80,prospect,ae@seller.io,U024BE7LH
+beta,Beta,beta.nl,3,3/5,customer,ae@seller.io,
+"""
+CONTACTS_CSV = """email,account_id,title,role,seniority
+ann@acme.com,acme,CTO,decision_maker,
+bob@beta.nl,beta,,end_user,individual
+"""
+
+
+@pytest.fixture
+def cli_env(redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("ABM_REDIS_PREFIX", prefix)
+    get_settings.cache_clear()
+    yield prefix
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def sync_client(redis_url: str) -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_cli_load_show_and_forget(cli_env: str, sync_client: redis.Redis, tmp_path: Path) -> None:
+    runner = CliRunner()
+    accounts = write(tmp_path, "accounts.csv", ACCOUNTS_CSV)
+    contacts = write(tmp_path, "contacts.csv", CONTACTS_CSV)
+
+    loaded = runner.invoke(app, ["load", str(accounts), str(contacts)])
+
+    assert loaded.exit_code == 0, loaded.output
+    assert "loaded 2 accounts (0 replaced), 3 domains (0 released), 2 contacts" in loaded.output
+    assert "tier 1: 1 loaded, 1 in the directory" in loaded.output
+    assert "tier 3: 1 loaded, 1 in the directory" in loaded.output
+    assert sync_client.get(f"{cli_env}:dir:domain:acme.io") == b"acme"
+
+    shown = runner.invoke(app, ["show", "beta"])
+    assert shown.exit_code == 0, shown.output
+    assert orjson.loads(shown.output)["icp_fit"] == 60.0
+
+    missing = runner.invoke(app, ["show", "nope"])
+    assert (missing.exit_code, missing.output.strip()) == (1, "no account `nope` in the directory")
+
+    forgot = runner.invoke(app, ["forget", "ann@acme.com"])
+    assert forgot.exit_code == 0, forgot.output
+    assert sync_client.exists(f"{cli_env}:dir:contact:ann@acme.com") == 0
+    again = runner.invoke(app, ["forget", "ann@acme.com"])
+    assert "nothing stored for ann@acme.com" in again.output
+
+
+def test_cli_load_contacts_of_accounts_loaded_before(
+    cli_env: str, sync_client: redis.Redis, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["load", str(write(tmp_path, "a.csv", ACCOUNTS_CSV))]).exit_code == 0
+    only_new = write(
+        tmp_path,
+        "a2.csv",
+        "id,name,domains,tier,icp_fit,lifecycle,owner_email\n"
+        "gamma,Gamma,gamma.de,2,70,prospect,ae@seller.io\n",
+    )
+
+    result = runner.invoke(
+        app, ["load", str(only_new), str(write(tmp_path, "c.csv", CONTACTS_CSV))]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert sync_client.exists(f"{cli_env}:dir:contact:bob@beta.nl") == 1
+
+
+def test_cli_load_refuses_bad_files_and_writes_nothing(
+    cli_env: str, sync_client: redis.Redis, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    existing = write(
+        tmp_path,
+        "existing.csv",
+        "id,name,domains,tier,icp_fit,lifecycle,owner_email\n"
+        "owner,Owner,taken.com,2,70,prospect,ae@seller.io\n",
+    )
+    assert runner.invoke(app, ["load", str(existing)]).exit_code == 0
+    before = sorted(sync_client.scan_iter(match=f"{cli_env}:*"))
+    accounts = write(
+        tmp_path,
+        "accounts.csv",
+        ACCOUNTS_CSV + "gamma,Gamma,taken.com,4,80,prospect,ae@seller.io,\n",
+    )
+    contacts = write(
+        tmp_path, "contacts.csv", CONTACTS_CSV + "cy@gamma.de,gamma,,,\nzz@x.com,ghost,,,\n"
+    )
+
+    result = runner.invoke(app, ["load", str(accounts), str(contacts)])
+
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert f"{accounts}:4: field `domains`: `taken.com` belongs to account `owner`" in lines[0]
+    assert lines[1] == f"{accounts}:4: field `tier`: `4` is not one of 1, 2, 3"
+    assert lines[2].startswith(f"{contacts}:5: field `account_id`: no account `ghost`")
+    assert lines[-1] == "3 error(s); nothing was loaded"
+    assert sorted(sync_client.scan_iter(match=f"{cli_env}:*")) == before
+
+
+def test_cli_load_reports_an_unreadable_file(cli_env: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["load", str(tmp_path / "missing.csv")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'missing.csv'}: cannot read it" in result.output
+
+
+def test_cli_says_how_to_start_redis_and_hides_the_password(
+    monkeypatch: pytest.MonkeyPatch, prefix: str
+) -> None:
+    with socket_closed_port() as port:
+        monkeypatch.setenv("REDIS_URL", f"redis://user:s3cret@127.0.0.1:{port}/0")
+        monkeypatch.setenv("ABM_REDIS_PREFIX", prefix)
+        get_settings.cache_clear()
+        try:
+            result = CliRunner().invoke(app, ["show", "acme"])
+        finally:
+            get_settings.cache_clear()
+
+    assert result.exit_code == 1
+    assert f"cannot reach Redis at redis://user:***@127.0.0.1:{port}/0" in result.output
+    assert "abm infra up" in result.output
+    assert "s3cret" not in result.output
+
+
+@contextmanager
+def socket_closed_port() -> Iterator[int]:
+    """A loopback port that nothing listens on, for as long as the block runs."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        port: int = sock.getsockname()[1]
+        yield port
