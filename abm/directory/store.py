@@ -1,0 +1,563 @@
+"""The account/contact directory in Redis: loaded from CSV, read on every touchpoint.
+
+Key schema. Every key starts with `{prefix}:dir:`; values are UTF-8 text.
+
+| key                                    | type   | value                                          |
+|----------------------------------------|--------|------------------------------------------------|
+| `{prefix}:dir:account:{account_id}`    | string | the account record as JSON (`AccountRecord`)   |
+| `{prefix}:dir:domain:{domain}`         | string | id of the account that owns the domain         |
+| `{prefix}:dir:contact:{email}`         | string | the contact record as JSON (`ContactRecord`)   |
+| `{prefix}:dir:person:{person_key}`     | hash   | `account_id`, `email`, `title` learned from    |
+|                                        |        | group/identify calls; `person_key` is          |
+|                                        |        | `user:{userId}` or `anon:{anonymousId}`        |
+| `{prefix}:dir:email-persons:{email}`   | set    | person keys that were linked to the e-mail     |
+|                                        |        | (so that erasing a contact finds its links)    |
+| `{prefix}:dir:tier:{n}`                | set    | ids of the target accounts of tier n (1-3)     |
+
+E-mails and domains are lower-case. The `email-persons` index may hold a person whose e-mail
+changed since; erasing checks the person's current e-mail before deleting it.
+
+Writes: `load` is one MULTI/EXEC transaction, guarded by WATCH on every key it read to decide
+(it retries when another writer got in between), so a load is applied completely or not at all.
+Reads: `view_for` answers one message in at most two pipelined round trips; account records and
+domain owners are cached in the process for `cache_ttl` seconds, so a worker sees a change made
+by another process after at most that long. The store needs a standalone Redis (not Cluster):
+its keys share no hash slot and the one script reads keys it derives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import WatchError
+
+from abm.core.directory_csv import (
+    TIERS,
+    DirectoryError,
+    RowError,
+    normalize_domain,
+    normalize_email,
+)
+from abm.core.records import AccountRecord, ContactRecord
+from abm.core.resolution import FREE_MAIL_DOMAINS, DirectoryView, LearnedLinks, person_key
+from abm.core.segment import SegmentMessage, email_domain
+
+DEFAULT_CACHE_TTL: Final = 30.0
+DEFAULT_CACHE_SIZE: Final = 10_000
+_MAX_ATTEMPTS: Final = 10
+
+# Follows an e-mail to its contact and the contact's account, and its domain to the owning
+# account, in one step: for a message that carries no e-mail, the e-mail is only known from the
+# person's link (the first round trip), and these two hops would otherwise be two more.
+# KEYS[1] contact key, KEYS[2] domain key (optional); ARGV[1] the account key prefix.
+_FOLLOW_EMAIL: Final = """
+local contact = redis.call('GET', KEYS[1])
+local contact_account = false
+if contact then
+  local ok, doc = pcall(cjson.decode, contact)
+  if ok and type(doc) == 'table' and type(doc['account_id']) == 'string' then
+    contact_account = redis.call('GET', ARGV[1] .. doc['account_id'])
+  end
+end
+local domain_account_id = false
+local domain_account = false
+if KEYS[2] then
+  domain_account_id = redis.call('GET', KEYS[2])
+  if domain_account_id then
+    domain_account = redis.call('GET', ARGV[1] .. domain_account_id)
+  end
+end
+return {contact, contact_account, domain_account_id, domain_account}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryKeys:
+    """The Redis keys of the directory (see the module docstring)."""
+
+    prefix: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:dir:"
+
+    def account(self, account_id: str) -> str:
+        return f"{self.base}account:{account_id}"
+
+    def domain(self, domain: str) -> str:
+        return f"{self.base}domain:{domain}"
+
+    def contact(self, email: str) -> str:
+        return f"{self.base}contact:{email}"
+
+    def person(self, person: str) -> str:
+        return f"{self.base}person:{person}"
+
+    def email_persons(self, email: str) -> str:
+        return f"{self.base}email-persons:{email}"
+
+    def tier(self, tier: int) -> str:
+        return f"{self.base}tier:{tier}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    accounts: int
+    """Account records written."""
+    accounts_replaced: int
+    """Of those, how many replaced a stored record."""
+    contacts: int
+    contacts_replaced: int
+    domains: int
+    """Domains of the loaded accounts (all written)."""
+    domains_removed: int
+    """Domains a reloaded account no longer lists, now owned by nobody."""
+    tiers: Mapping[int, int]
+    """Loaded accounts per tier."""
+
+
+V = TypeVar("V")
+
+
+class _TtlCache(Generic[V]):
+    """A bounded in-process cache; entries (None too) expire `ttl` seconds after being stored."""
+
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float]) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, V | None]] = OrderedDict()
+
+    def lookup(self, key: str) -> tuple[bool, V | None]:
+        """(hit, value); a miss when the cache is disabled (ttl 0) or the entry expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        expires, value = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return False, None
+        self._entries.move_to_end(key)
+        return True, value
+
+    def store(self, key: str, value: V | None) -> None:
+        if self._ttl <= 0:
+            return
+        self._entries[key] = (self._clock() + self._ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def discard(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+
+def _text(value: Any) -> str | None:
+    """A Redis reply as text, whether the client decodes responses or not."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+def _account_record(raw: Any) -> AccountRecord | None:
+    return None if raw is None else AccountRecord.from_dict(orjson.loads(raw))
+
+
+def _contact_record(raw: Any) -> ContactRecord | None:
+    return None if raw is None else ContactRecord.from_dict(orjson.loads(raw))
+
+
+def _company_domain(email: str | None) -> str | None:
+    """The domain of an e-mail worth looking up: free-mail domains never name an account."""
+    if not email:
+        return None
+    domain = email_domain(email)
+    return None if domain in FREE_MAIL_DOMAINS else domain
+
+
+class _Round:
+    """One pipelined round trip of reads, whose replies are picked up by name."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._pipe = redis.pipeline(transaction=False)
+        self._names: list[tuple[str, str]] = []
+
+    def get(self, name: tuple[str, str], key: str, *, hash_: bool = False) -> None:
+        """Queue a GET (or an HGETALL for a hash) answered under `name`."""
+        if hash_:
+            self._pipe.hgetall(key)
+        else:
+            self._pipe.get(key)
+        self._names.append(name)
+
+    def eval(self, name: tuple[str, str], script: str, keys: list[str], args: list[str]) -> None:
+        self._pipe.eval(script, len(keys), *keys, *args)
+        self._names.append(name)
+
+    async def run(self) -> dict[tuple[str, str], Any]:
+        if not self._names:
+            return {}
+        return dict(zip(self._names, await self._pipe.execute(), strict=True))
+
+
+class DirectoryStore:
+    """Accounts, contacts and learned person links in Redis, for one key prefix."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        *,
+        cache_ttl: float = DEFAULT_CACHE_TTL,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`cache_ttl` seconds (0 disables the cache) for account records and domain owners."""
+        self._redis = redis
+        self.keys = DirectoryKeys(prefix)
+        self._accounts: _TtlCache[AccountRecord] = _TtlCache(cache_ttl, cache_size, clock)
+        self._domains: _TtlCache[str] = _TtlCache(cache_ttl, cache_size, clock)
+
+    # --- loading -------------------------------------------------------------------------------
+
+    async def load(
+        self, accounts: Sequence[AccountRecord], contacts: Sequence[ContactRecord] = ()
+    ) -> LoadReport:
+        """Write accounts and contacts in one transaction, or nothing (`DirectoryError`).
+
+        A reloaded account replaces its record: domains it no longer lists are released and it
+        moves to its new tier set. The records are expected to be validated already
+        (`abm.core.directory_csv`); what depends on the stored directory is checked again here,
+        under WATCH, because the directory may have changed since the files were validated.
+        """
+        batch_errors = _batch_errors(accounts, contacts)
+        if batch_errors:
+            raise DirectoryError(batch_errors)
+        if not accounts and not contacts:
+            return LoadReport(0, 0, 0, 0, 0, 0, {})
+        loaded_ids = {a.account_id for a in accounts}
+        new_owner = {d: a.account_id for a in accounts for d in a.domains}
+        outside_ids = sorted({c.account_id for c in contacts} - loaded_ids)
+        keys = self.keys
+        account_keys = [keys.account(a.account_id) for a in accounts]
+        contact_keys = [keys.contact(c.email) for c in contacts]
+        outside_keys = [keys.account(i) for i in outside_ids]
+
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    await pipe.watch(*account_keys, *contact_keys, *outside_keys)
+                    old_accounts = {
+                        a.account_id: old
+                        for a, raw in zip(accounts, await _mget(pipe, account_keys), strict=True)
+                        if (old := _account_record(raw)) is not None
+                    }
+                    old_contacts = sum(v is not None for v in await _mget(pipe, contact_keys))
+                    outside = await _mget(pipe, outside_keys)
+                    released = {
+                        d
+                        for old in old_accounts.values()
+                        for d in old.domains
+                        if d not in new_owner
+                    }
+                    domains = sorted(new_owner.keys() | released)
+                    domain_keys = [keys.domain(d) for d in domains]
+                    if domain_keys:
+                        await pipe.watch(*domain_keys)
+                    owners = dict(
+                        zip(domains, map(_text, await _mget(pipe, domain_keys)), strict=True)
+                    )
+
+                    errors = [
+                        RowError(
+                            "accounts",
+                            0,
+                            "domains",
+                            f"account `{new_owner[d]}`: `{d}` belongs to account `{owner}` "
+                            "in the directory",
+                        )
+                        for d in sorted(new_owner)
+                        if (owner := owners[d]) is not None
+                        and owner != new_owner[d]
+                        and owner not in loaded_ids
+                    ]
+                    errors += [
+                        RowError("contacts", 0, "account_id", f"no account `{i}` in the directory")
+                        for i, raw in zip(outside_ids, outside, strict=True)
+                        if raw is None
+                    ]
+                    if errors:
+                        raise DirectoryError(errors)
+
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    for account in accounts:
+                        pipe.set(keys.account(account.account_id), orjson.dumps(account.to_dict()))
+                        pipe.sadd(keys.tier(account.tier), account.account_id)
+                        for tier in TIERS:
+                            if tier != account.tier:
+                                pipe.srem(keys.tier(tier), account.account_id)
+                    # A released domain is deleted only while it still points at its old owner.
+                    removed = [d for d in sorted(released) if owners[d] in loaded_ids]
+                    for domain in removed:
+                        pipe.delete(keys.domain(domain))
+                    for domain, account_id in new_owner.items():
+                        pipe.set(keys.domain(domain), account_id)
+                    for contact in contacts:
+                        pipe.set(keys.contact(contact.email), orjson.dumps(contact.to_dict()))
+                    await pipe.execute()
+                except WatchError:
+                    continue
+                break
+            else:
+                raise RuntimeError(
+                    f"the directory kept changing during the load ({_MAX_ATTEMPTS} attempts); "
+                    "try again"
+                )
+
+        self._accounts.discard(loaded_ids)
+        self._domains.discard(domains)
+        tiers: dict[int, int] = {}
+        for account in accounts:
+            tiers[account.tier] = tiers.get(account.tier, 0) + 1
+        return LoadReport(
+            accounts=len(accounts),
+            accounts_replaced=len(old_accounts),
+            contacts=len(contacts),
+            contacts_replaced=old_contacts,
+            domains=len(new_owner),
+            domains_removed=len(removed),
+            tiers=dict(sorted(tiers.items())),
+        )
+
+    async def known_account_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` are accounts in the directory."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id in wanted:
+                pipe.exists(self.keys.account(account_id))
+            found = await pipe.execute()
+        return {i for i, exists in zip(wanted, found, strict=True) if exists}
+
+    async def domain_owners(self, domains: Iterable[str]) -> dict[str, str]:
+        """The owning account of each of `domains` that has one."""
+        wanted = sorted({normalize_domain(d) for d in domains})
+        owners = await _mget(self._redis, [self.keys.domain(d) for d in wanted])
+        return {d: o for d, raw in zip(wanted, owners, strict=True) if (o := _text(raw))}
+
+    # --- resolution ----------------------------------------------------------------------------
+
+    async def view_for(self, message: SegmentMessage) -> DirectoryView:
+        """Everything `abm.core.resolution.resolve` needs about one message.
+
+        Round trip 1: the person's links, the contact and the domain owner of the message's
+        e-mail, the account named on the message. Round trip 2: the records of the accounts
+        found, and, when only the person's link knows the e-mail, that e-mail's contact and
+        domain together with their accounts. Cached domain owners and accounts are not asked.
+        """
+        keys = self.keys
+        person = person_key(message.user_id, message.anonymous_id)
+        email = message.email
+        domain = _company_domain(email)
+        accounts: dict[str, AccountRecord | None] = {}
+        domain_account: str | None = None
+
+        first = _Round(self._redis)
+        if person:
+            first.get(("person", ""), keys.person(person), hash_=True)
+        if email:
+            first.get(("contact", ""), keys.contact(email))
+        if domain:
+            hit, domain_account = self._domains.lookup(domain)
+            if not hit:
+                first.get(("domain", domain), keys.domain(domain))
+        self._ask_accounts(first, [message.group_id], accounts)
+        replies = await first.run()
+
+        link = {_text(k): _text(v) for k, v in (replies.get(("person", "")) or {}).items()}
+        linked_account, linked_email = link.get("account_id"), link.get("email")
+        contact = _contact_record(replies.get(("contact", "")))
+        if domain and ("domain", domain) in replies:
+            domain_account = _text(replies[("domain", domain)])
+            self._domains.store(domain, domain_account)
+        self._take_accounts(replies, accounts)
+
+        second = _Round(self._redis)
+        candidates = [
+            linked_account,
+            contact.account_id if contact else None,
+            domain_account,
+        ]
+        self._ask_accounts(second, candidates, accounts)
+        follow = linked_email if not email else None
+        follow_domain = _company_domain(follow)
+        if follow:
+            script_keys = [keys.contact(follow)]
+            if follow_domain:
+                script_keys.append(keys.domain(follow_domain))
+            second.eval(("follow", ""), _FOLLOW_EMAIL, script_keys, [keys.account("")])
+        replies = await second.run()
+        self._take_accounts(replies, accounts)
+        if follow:
+            raw_contact, raw_contact_account, raw_domain_account_id, raw_domain_account = replies[
+                ("follow", "")
+            ]
+            contact = _contact_record(raw_contact)
+            if contact is not None:
+                self._take_account(contact.account_id, raw_contact_account, accounts)
+            if follow_domain:
+                domain_account = _text(raw_domain_account_id)
+                self._domains.store(follow_domain, domain_account)
+                if domain_account is not None:
+                    self._take_account(domain_account, raw_domain_account, accounts)
+
+        return DirectoryView(
+            linked_account=linked_account,
+            linked_email=linked_email,
+            contact=contact,
+            domain_account=domain_account,
+            accounts={i: record for i, record in accounts.items() if record is not None},
+        )
+
+    def _ask_accounts(
+        self,
+        round_trip: _Round,
+        ids: Iterable[str | None],
+        accounts: dict[str, AccountRecord | None],
+    ) -> None:
+        for account_id in ids:
+            if not account_id or account_id in accounts:
+                continue
+            hit, record = self._accounts.lookup(account_id)
+            if hit:
+                accounts[account_id] = record
+            else:
+                accounts[account_id] = None  # asked once, filled in from the reply
+                round_trip.get(("account", account_id), self.keys.account(account_id))
+
+    def _take_accounts(
+        self, replies: Mapping[tuple[str, str], Any], accounts: dict[str, AccountRecord | None]
+    ) -> None:
+        for (kind, account_id), raw in replies.items():
+            if kind == "account":
+                self._take_account(account_id, raw, accounts)
+
+    def _take_account(
+        self, account_id: str, raw: Any, accounts: dict[str, AccountRecord | None]
+    ) -> None:
+        record = _account_record(raw)
+        accounts[account_id] = record
+        self._accounts.store(account_id, record)
+
+    async def learn(self, links: LearnedLinks) -> None:
+        """Remember what an identify/group call taught about a person (only what it says)."""
+        email = normalize_email(links.email) if links.email else None
+        learned = (("account_id", links.account_id), ("email", email), ("title", links.title))
+        fields = [part for name, value in learned if value for part in (name, value)]
+        if not fields:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.person(links.person), items=fields)
+            if email:
+                pipe.sadd(self.keys.email_persons(email), links.person)
+            await pipe.execute()
+
+    # --- inspection and erasure ----------------------------------------------------------------
+
+    async def account(self, account_id: str) -> AccountRecord | None:
+        """The stored record, read from Redis (not the cache)."""
+        return _account_record(await self._redis.get(self.keys.account(account_id)))
+
+    async def contact(self, email: str) -> ContactRecord | None:
+        return _contact_record(await self._redis.get(self.keys.contact(normalize_email(email))))
+
+    async def target_accounts_by_tier(self) -> dict[int, int]:
+        """How many target accounts each tier has (every tier, zeros included)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for tier in TIERS:
+                pipe.scard(self.keys.tier(tier))
+            counts = await pipe.execute()
+        return {tier: int(n) for tier, n in zip(TIERS, counts, strict=True)}
+
+    async def forget_contact(self, email: str) -> bool:
+        """GDPR erase: the contact record and every person link to the e-mail.
+
+        True when something was erased. Touchpoints already resolved are not in the directory
+        and are not touched here.
+        """
+        email = normalize_email(email)
+        contact_key = self.keys.contact(email)
+        index_key = self.keys.email_persons(email)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for _ in range(_MAX_ATTEMPTS):
+                try:
+                    await pipe.watch(index_key)
+                    persons = sorted(_text(p) or "" for p in await pipe.smembers(index_key))
+                    person_keys = [self.keys.person(p) for p in persons]
+                    linked: list[str] = []
+                    if person_keys:
+                        await pipe.watch(*person_keys)
+                        for key in person_keys:
+                            if _text(await pipe.hget(key, "email")) == email:
+                                linked.append(key)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.delete(contact_key)
+                    pipe.delete(index_key, *linked)
+                    contact_count, _ = await pipe.execute()
+                except WatchError:
+                    continue
+                return bool(contact_count) or bool(linked)
+        raise RuntimeError(f"the links of {email} kept changing ({_MAX_ATTEMPTS} attempts)")
+
+
+async def _mget(client: Any, keys: Sequence[str]) -> list[Any]:
+    """MGET that accepts no keys (Redis refuses an empty MGET)."""
+    if not keys:
+        return []
+    return list(await client.mget(keys))
+
+
+def _batch_errors(
+    accounts: Sequence[AccountRecord], contacts: Sequence[ContactRecord]
+) -> list[RowError]:
+    """What makes a batch contradict itself: the same account, domain or contact twice."""
+    errors: list[RowError] = []
+    seen_ids: set[str] = set()
+    owner: dict[str, str] = {}
+    for account in accounts:
+        if account.account_id in seen_ids:
+            errors.append(RowError("accounts", 0, "id", f"`{account.account_id}` is there twice"))
+        seen_ids.add(account.account_id)
+        if len(set(account.domains)) != len(account.domains):
+            errors.append(
+                RowError(
+                    "accounts", 0, "domains", f"account `{account.account_id}` lists a domain twice"
+                )
+            )
+        for domain in account.domains:
+            first = owner.setdefault(domain, account.account_id)
+            if first != account.account_id:
+                errors.append(
+                    RowError(
+                        "accounts",
+                        0,
+                        "domains",
+                        f"`{domain}` is claimed by accounts `{first}` and `{account.account_id}`",
+                    )
+                )
+    emails: set[str] = set()
+    for contact in contacts:
+        if contact.email in emails:
+            errors.append(RowError("contacts", 0, "email", f"`{contact.email}` is there twice"))
+        emails.add(contact.email)
+    return errors
