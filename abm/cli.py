@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -38,7 +38,7 @@ def _settings() -> Settings:
         _fail(f"invalid settings: {exc}")
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
 
@@ -102,7 +102,9 @@ def topics_create() -> None:
 
 @model_app.command("check")
 def model_check(
-    path: Annotated[Path | None, typer.Argument(help="Model YAML; default: the bundled one.")] = None,
+    path: Annotated[
+        Path | None, typer.Argument(help="Model YAML; default: the bundled one.")
+    ] = None,
 ) -> None:
     """Validate a scoring model file and print its version and thresholds."""
     try:
@@ -193,8 +195,9 @@ def mqa_tail(
 
 @app.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="Folder for accounts.csv, contacts.csv and "
-                                           "touchpoints.jsonl.")] = Path("simulated"),
+    out: Annotated[
+        Path, typer.Option(help="Folder for accounts.csv, contacts.csv and touchpoints.jsonl.")
+    ] = Path("simulated"),
     accounts: Annotated[int, typer.Option(min=1, help="Target accounts.")] = 200,
     days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 90,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,

@@ -9,6 +9,7 @@ consumer group, so it can be repeated and never mixes with a real installation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -134,10 +135,8 @@ async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path
     summary.seconds_to_caught_up = caught_up - start
     await asyncio.sleep(2.0)  # the last alerts reach the tail
     alerts.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await alerts
-    except asyncio.CancelledError:
-        pass
     return summary
 
 
@@ -173,13 +172,13 @@ def _scrape(port: int, quiet: bool = False) -> dict[str, float]:
         if quiet:
             return {}
         raise
-    values: Counter[str] = Counter()
+    values: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("abm_") and not line.startswith("#"):
             name_labels, _, value = line.rpartition(" ")
             name = name_labels.split("{", 1)[0]
-            values[name] += float(value)
-    return dict(values)
+            values[name] = values.get(name, 0.0) + float(value)
+    return values
 
 
 def _print_summary(summary: DemoSummary, settings: Settings) -> None:

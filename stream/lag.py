@@ -24,7 +24,9 @@ async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) ->
         tps = [
             TopicPartition(name, partition)
             for name in names
-            for partition in sorted(consumer.partitions_for_topic(name) or await _refresh(consumer, name))
+            for partition in sorted(
+                consumer.partitions_for_topic(name) or await _refresh(consumer, name)
+            )
         ]
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)

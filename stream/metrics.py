@@ -48,7 +48,8 @@ TOO_LATE = Counter(
     "Touchpoints further behind their account's clock than the lateness horizon.",
 )
 UNKNOWN_EVENTS = Counter(
-    "abm_touchpoints_unknown_event_total", "Track events whose name the scoring model does not know."
+    "abm_touchpoints_unknown_event_total",
+    "Track events whose name the scoring model does not know.",
 )
 FIRST_ENGAGEMENTS = Counter(
     "abm_accounts_first_engaged_total", "Accounts engaged for the first time, by tier.", ["tier"]

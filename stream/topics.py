@@ -6,7 +6,7 @@ the engagement table is the exception: Faust names it `{app_id}-{table}-changelo
 
 | topic | key | value |
 |---|---|---|
-| touchpoints.raw | routing key (`account:<id>`, else `user:<id>` / `anon:<id>`) | Segment message, JSON |
+| touchpoints.raw | `account:<id>`, else `user:<id>` / `anon:<id>` | Segment message, JSON |
 | touchpoints.resolved | account id | internal touchpoint, JSON (`abm.core.touchpoint`) |
 | touchpoints.unresolved | routing key | the raw Segment message; headers say why |
 | deadletter | the raw key | the raw bytes as received; headers say why |

@@ -57,7 +57,9 @@ class InMemoryDirectory:
     def view_for(self, message: SegmentMessage) -> DirectoryView:
         person = person_key(message.user_id, message.anonymous_id)
         link = self.persons.get(person, {}) if person else {}
-        partial = DirectoryView(linked_account=link.get("account_id"), linked_email=link.get("email"))
+        partial = DirectoryView(
+            linked_account=link.get("account_id"), linked_email=link.get("email")
+        )
         email = effective_email(message, partial)
         contact = self.contacts.get(email) if email else None
         domain_account = self.domains.get(email_domain(email)) if email else None

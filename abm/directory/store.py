@@ -227,6 +227,10 @@ class DirectoryStore:
         self._accounts: _TtlCache[AccountRecord] = _TtlCache(cache_ttl, cache_size, clock)
         self._domains: _TtlCache[str] = _TtlCache(cache_ttl, cache_size, clock)
 
+    async def close(self) -> None:
+        """Close the Redis connection pool this store was given."""
+        await self._redis.aclose()
+
     # --- loading -------------------------------------------------------------------------------
 
     async def load(

@@ -8,6 +8,7 @@ and `kafka.Kafka` runs the broker (broker and controller in one process) on loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -80,7 +81,7 @@ def ensure_jars(cache_dir: Path, version: str = KAFKA_VERSION, quiet: bool = Tru
         f"-DoutputDirectory={staging}",
         "-DincludeScope=runtime",
     ]
-    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)  # noqa: S603
+    result = subprocess.run(cmd, cwd=work, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise InfraError(
             f"Maven could not fetch Kafka {version}:\n{(result.stdout + result.stderr)[-3000:]}"
@@ -160,7 +161,7 @@ class LocalKafka:
         java = _java()
         if not (self.home / "data" / "meta.properties").exists():
             cluster_id = uuid.uuid4().hex[:22]
-            fmt = subprocess.run(  # noqa: S603
+            fmt = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
                  "-t", _kraft_cluster_id(cluster_id), "-c", str(config)],
                 capture_output=True, text=True, check=False,
@@ -214,7 +215,9 @@ def broker_ready(bootstrap: str, timeout_s: float = 5.0) -> bool:
 async def _probe(bootstrap: str, timeout_s: float) -> bool:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
     try:
         await asyncio.wait_for(admin.start(), timeout_s)
         await asyncio.wait_for(admin.list_topics(), timeout_s)
@@ -222,7 +225,5 @@ async def _probe(bootstrap: str, timeout_s: float) -> bool:
     except Exception:
         return False
     finally:
-        try:
+        with contextlib.suppress(Exception):
             await admin.close()
-        except Exception:  # noqa: S110 - best effort on a probe
-            pass

@@ -42,8 +42,11 @@ class Story:
         dicts = sorted(
             (m for m in self.messages if isinstance(m, dict)), key=lambda m: m["timestamp"]
         )
-        return Story(self.accounts, self.contacts, [*dicts, *(m for m in self.messages
-                                                              if isinstance(m, bytes))])
+        return Story(
+            self.accounts,
+            self.contacts,
+            [*dicts, *(m for m in self.messages if isinstance(m, bytes))],
+        )
 
 
 def page_view(email: str, user_id: str, path: str, at_ms: int, message_id: str) -> dict[str, Any]:
@@ -99,8 +102,13 @@ def lone_reader(account_id: str, start_ms: int, views: int = 200) -> Story:
                             role="decision_maker", seniority="vp")  # fmt: skip
     step = 5 * DAY // views
     messages: list[dict[str, Any] | bytes] = [
-        page_view(reader.email, f"{account_id}-u", f"/blog/post-{n % 40}", start_ms + n * step,
-                  f"{account_id}-m{n}")  # fmt: skip
+        page_view(
+            reader.email,
+            f"{account_id}-u",
+            f"/blog/post-{n % 40}",
+            start_ms + n * step,
+            f"{account_id}-m{n}",
+        )
         for n in range(views)
     ]
     return Story([record], [reader], messages)
