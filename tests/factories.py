@@ -173,14 +173,19 @@ def set_path(document: dict[str, Any], dotted: str, value: Any) -> dict[str, Any
     *parents, last = dotted.split(".")
     node: Any = result
     for part in parents:
-        node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
+        node = node[int(part)] if isinstance(node, list) else node.setdefault(_key(node, part), {})
     if isinstance(node, list):
         node[int(last)] = value
     elif value is DELETE:
-        node.pop(last, None)
+        del node[_key(node, last)]
     else:
-        node[last] = value
+        node[_key(node, last)] = value
     return result
+
+
+def _key(mapping: dict[Any, Any], part: str) -> Any:
+    """`part` as the mapping spells it: YAML keys such as tier numbers are integers."""
+    return int(part) if part.isdigit() and int(part) in mapping else part
 
 
 # --- scoring models ---------------------------------------------------------------------------
