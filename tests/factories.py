@@ -239,15 +239,15 @@ def mqas(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
     return [o.mqa for o in outcomes if o.new_mqa and o.mqa is not None]
 
 
-# Buying-group members of the default account, one per role.
-DM = {"contact": "dana@acme.com", "role": "decision_maker"}
-CHAMPION = {"contact": "chris@acme.com", "role": "champion"}
-TECH = {"contact": "tess@acme.com", "role": "technical_evaluator"}
-USER = {"contact": "uma@acme.com", "role": "end_user"}
+# Buying-group members of the default account, one per role: `touchpoint(..., **DM)`.
+DM: dict[str, Any] = {"contact": "dana@acme.com", "role": "decision_maker"}
+CHAMPION: dict[str, Any] = {"contact": "chris@acme.com", "role": "champion"}
+TECH: dict[str, Any] = {"contact": "tess@acme.com", "role": "technical_evaluator"}
+USER: dict[str, Any] = {"contact": "uma@acme.com", "role": "end_user"}
 
 
 def lead_forms(
-    who: dict[str, str], at_ms: int = T0, account_record: AccountRecord | None = None
+    who: dict[str, Any], at_ms: int = T0, account_record: AccountRecord | None = None
 ) -> list[Touchpoint]:
     """A lead-gen form (30) and a form submit (10): 40 points of the `form` class (90-day
     half-life, an intent class) for one contact at one moment."""
