@@ -246,6 +246,30 @@ TECH: dict[str, Any] = {"contact": "tess@acme.com", "role": "technical_evaluator
 USER: dict[str, Any] = {"contact": "uma@acme.com", "role": "end_user"}
 
 
+def acts(
+    who: dict[str, Any],
+    *names: str,
+    at_ms: int = T0,
+    step_ms: int = 0,
+    account_record: AccountRecord | None = None,
+) -> list[Touchpoint]:
+    """Touchpoints of one contact: a name starting with "/" is a page view of that path, any
+    other name a track event. The n-th is at `at_ms + n * step_ms` with a message id of its own,
+    so repeats are distinct touchpoints, not duplicates."""
+    result = []
+    for index, name in enumerate(names):
+        when = at_ms + index * step_ms
+        message_id = f"{who['contact']}|{name}|{when}|{index}"
+        if name.startswith("/"):
+            tp = page(name, at_ms=when, message_id=message_id, account_record=account_record, **who)
+        else:
+            tp = touchpoint(
+                name, at_ms=when, message_id=message_id, account_record=account_record, **who
+            )
+        result.append(tp)
+    return result
+
+
 def lead_forms(
     who: dict[str, Any], at_ms: int = T0, account_record: AccountRecord | None = None
 ) -> list[Touchpoint]:
