@@ -856,3 +856,26 @@ def test_the_mqa_history_is_bounded() -> None:
     assert len(mqas(outcomes)) == MQA_HISTORY_SIZE + 3
     assert len(state.mqa_history) == MQA_HISTORY_SIZE
     assert state.mqa_history[-1].episode == MQA_HISTORY_SIZE + 3
+
+
+@pytest.mark.parametrize(
+    ("event", "contact"),
+    [
+        ("Pricing | Calculator Used", "dana@acme.com"),
+        ("Form Submitted", "user:team|alpha"),
+        ("Pricing | Calculator Used", "user:a|b|c"),
+    ],
+    ids=[
+        "an event name with a bar",
+        "a user id with a bar",
+        "bars on both sides",
+    ],
+)
+def test_bars_in_names_do_not_break_the_cap_ledger(event: str, contact: str) -> None:
+    model = model_with(**{f"events.{event}": {"points": 15, "class": "form"}})
+    who = {"contact": contact, "role": "champion"}
+    state, outcomes = replay(
+        [*acts(who, event, event, step_ms=MINUTE), tick(at(days=2)), tick(at(days=40))], model
+    )
+    assert [o.points for o in outcomes] == [15, 5, 0, 0]
+    assert state.caps == {}
