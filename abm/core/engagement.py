@@ -53,13 +53,15 @@ def new_state(touchpoint: Touchpoint) -> AccountState:
 def apply(state: AccountState | None, touchpoint: Touchpoint, model: ScoringModel) -> Outcome:
     if state is None:
         state = new_state(touchpoint)
-    state.account = touchpoint.account  # the directory's latest word on tier, fit, lifecycle
 
     digest = message_digest(touchpoint.message_id)
     if digest in state.seen:
         last = state.mqa_history[-1] if state.mqa_history else None
         again = last.event if last and last.trigger_message_id == touchpoint.message_id else None
         return Outcome(state, mqa=again, duplicate=True)
+    # The directory's latest word on tier, fit, lifecycle; not from a redelivery, whose
+    # snapshot may be older than the one the state already has.
+    state.account = touchpoint.account
     lateness_ms = model.state.max_lateness_days * DAY_MS
     if touchpoint.at_ms < state.clock_ms - lateness_ms:
         return Outcome(state, too_late=True)

@@ -523,6 +523,18 @@ def test_a_message_id_counts_once(second: Touchpoint) -> None:
     assert state.to_bytes() == before
 
 
+def test_a_duplicate_does_not_bring_back_its_old_account_snapshot() -> None:
+    first = page("/pricing", message_id="m-1")
+    state, _ = replay(
+        [first, page("/docs", at_ms=at(days=1), account_record=account(lifecycle="customer"))]
+    )
+    before = state.to_bytes()
+    _, outcomes = replay([first], state=state)
+    assert outcomes[0].duplicate
+    assert state.account.lifecycle == "customer"
+    assert state.to_bytes() == before
+
+
 def test_a_duplicate_of_the_trigger_re_emits_the_same_mqa() -> None:
     touches = qualifying_group(T0)
     state, outcomes = replay(touches)
