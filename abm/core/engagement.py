@@ -53,13 +53,15 @@ def new_state(touchpoint: Touchpoint) -> AccountState:
 def apply(state: AccountState | None, touchpoint: Touchpoint, model: ScoringModel) -> Outcome:
     if state is None:
         state = new_state(touchpoint)
-    state.account = touchpoint.account  # the directory's latest word on tier, fit, lifecycle
 
     digest = message_digest(touchpoint.message_id)
     if digest in state.seen:
         last = state.mqa_history[-1] if state.mqa_history else None
         again = last.event if last and last.trigger_message_id == touchpoint.message_id else None
         return Outcome(state, mqa=again, duplicate=True)
+    # The directory's latest word on tier, fit, lifecycle; not from a redelivery, whose
+    # snapshot may be older than the one the state already has.
+    state.account = touchpoint.account
     lateness_ms = model.state.max_lateness_days * DAY_MS
     if touchpoint.at_ms < state.clock_ms - lateness_ms:
         return Outcome(state, too_late=True)
@@ -114,10 +116,11 @@ def _grant(
     if raw_points <= 0:
         return 0.0
     day = day_index(touchpoint.at_ms)
-    buckets = [(f"{touchpoint.contact}|{day}|{activity.key}", model.caps.per_contact_activity_day)]
+    # The day comes first: contact keys and activity names may both contain the separator.
+    buckets = [(f"{day}|{touchpoint.contact}|{activity.key}", model.caps.per_contact_activity_day)]
     if activity.signal_class == "web":
         buckets.append(
-            (f"{touchpoint.contact}|{day}|{_WEB_BUCKET}", model.caps.per_contact_web_day)
+            (f"{day}|{touchpoint.contact}|{_WEB_BUCKET}", model.caps.per_contact_web_day)
         )
     granted = raw_points
     for key, cap in buckets:
@@ -200,7 +203,7 @@ def _prune(state: AccountState, model: ScoringModel) -> None:
         state.seen = {d: t for d, t in state.seen.items() if t >= horizon}
     first_day = day_index(horizon)
     if state.caps:
-        stale = [k for k in state.caps if int(k.rsplit("|", 2)[1]) < first_day]
+        stale = [k for k in state.caps if int(k.split("|", 1)[0]) < first_day]
         for key in stale:
             del state.caps[key]
     surge_first = day_index(clock) - model.surge.recent_days - model.surge.baseline_days

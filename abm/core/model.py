@@ -165,8 +165,10 @@ class ScoringModel(_Strict):
                 raise ValueError(f"seniority_multipliers.{name}: must be >= 0")
         if "unknown" not in self.seniority_multipliers:
             raise ValueError("seniority_multipliers.unknown: required")
-        for lifecycle in (*self.zero_score_lifecycles, *self.mqa.qualifying_lifecycles):
-            _known(lifecycle, set(LIFECYCLES), "lifecycles", "lifecycle")
+        for lifecycle in self.zero_score_lifecycles:
+            _known(lifecycle, set(LIFECYCLES), "zero_score_lifecycles", "lifecycle")
+        for lifecycle in self.mqa.qualifying_lifecycles:
+            _known(lifecycle, set(LIFECYCLES), "mqa.qualifying_lifecycles", "lifecycle")
         if set(self.tiers) != {1, 2, 3}:
             raise ValueError("tiers: exactly the tiers 1, 2 and 3 are required")
         for index, requirement in enumerate(self.buying_group.requirements):
@@ -213,9 +215,10 @@ def parse_model(data: Any, source: str = "<model>") -> ScoringModel:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = ".".join(str(part) for part in err["loc"]) or "(top level)"
+            key = ".".join(str(part) for part in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"key `{key}`: {message}")
+            # Cross-reference checks run on the whole model and start with the key themselves.
+            problems.append(f"key `{key}`: {message}" if key else message)
         raise ModelError(f"{source}: invalid scoring model: " + "; ".join(problems)) from None
 
 

@@ -91,8 +91,8 @@ _SENIORITY_RULES: Final = (
     (
         "c_level",
         re.compile(
-            r"\b(c[a-z]o|chief|founder|co-founder|owner|president|managing director|"
-            r"general manager)\b",
+            r"\b(c[a-z]o|ciso|chief|founder|co-founder|(?<!product )owner|president|"
+            r"managing director|general manager)\b",
             re.I,
         ),
     ),

@@ -137,7 +137,7 @@ class AccountState:
     daily: dict[int, list[float]] = field(default_factory=dict)
     """UTC day -> [granted points, scored touches], for surge; undecayed."""
     caps: dict[str, float] = field(default_factory=dict)
-    """"contact|day|bucket" -> points granted so far, for the daily caps."""
+    """"day|contact|bucket" -> points granted so far, for the daily caps."""
     intent_ms: int | None = None
     """Latest touch of an intent class (high_intent, form)."""
     timeline: list[TouchRecord] = field(default_factory=list)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 DAY_MS = 86_400_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def parse_iso_ms(text: str) -> int:
@@ -21,7 +23,8 @@ def parse_iso_ms(text: str) -> int:
         raise ValueError(f"not an ISO-8601 time: {text!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    # Integer arithmetic: float seconds * 1000 truncates some times one millisecond short.
+    return (parsed - _EPOCH) // _ONE_MS
 
 
 def iso_ms(epoch_ms: int) -> str:
