@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     max_event_bytes: int = Field(
         default=32 * 1024, ge=1024, description="Larger raw messages are dead-lettered (bytes)."
     )
+    session_timeout_s: float = Field(
+        default=30.0,
+        ge=6.0,
+        description="Consumer group session timeout: how long a crashed worker's partitions "
+        "wait before another worker takes them over (seconds).",
+    )
     table_store: str = Field(default="memory://", description="Faust table store URL.")
     log_level: str = Field(default="info")
 
@@ -102,6 +108,7 @@ class Settings(BaseSettings):
             "ABM_WEB_PORT": str(self.web_port),
             "ABM_MAX_EVENT_BYTES": str(self.max_event_bytes),
             "ABM_TABLE_STORE": self.table_store,
+            "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
         }
         if self.scoring_model is not None:

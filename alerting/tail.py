@@ -6,7 +6,6 @@ readers) and shows each MQA id once, even when the engine re-sent it after a cra
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +14,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.settings import Settings
+from stream.admin import partitions_of
 from stream.topics import MQA
 
 
@@ -35,8 +35,8 @@ async def mqa_events(
     await consumer.start()
     seen: set[str] = set()
     try:
-        partitions = await _partitions(consumer, name)
-        tps = [TopicPartition(name, p) for p in partitions]
+        partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
+        tps = [TopicPartition(name, p) for p in partitions[name]]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -57,14 +57,3 @@ async def mqa_events(
                 return
     finally:
         await consumer.stop()
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, timeout_s: float = 30.0) -> set[int]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return set(partitions)
-        await consumer.topics()  # refresh metadata
-        await asyncio.sleep(0.2)
-    raise TimeoutError(f"topic {topic} does not exist (is the worker set up? `abm topics create`)")

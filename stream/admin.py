@@ -59,3 +59,25 @@ def _configs(spec: TopicSpec) -> dict[str, str]:
     if spec.retention_ms is not None:
         configs["retention.ms"] = str(spec.retention_ms)
     return configs
+
+
+async def partitions_of(
+    bootstrap: str, names: list[str], timeout_s: float = 30.0
+) -> dict[str, list[int]]:
+    """Partition numbers of existing topics (a missing topic is an error that names it).
+
+    Asked of the admin API: a plain consumer's metadata only learns topics it subscribes to.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await asyncio.wait_for(admin.start(), timeout_s)
+    try:
+        found: dict[str, list[int]] = {}
+        for topic in await admin.describe_topics(names):
+            if topic.get("error_code", 0) == 0 and topic.get("partitions"):
+                found[topic["topic"]] = sorted(p["partition"] for p in topic["partitions"])
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise LookupError(f"topics do not exist: {', '.join(missing)} (`abm topics create`)")
+        return found
+    finally:
+        await admin.close()

@@ -10,6 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from abm.settings import Settings
+from stream.admin import partitions_of
 
 
 async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
@@ -21,13 +22,8 @@ async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) ->
     await admin.start()
     await consumer.start()
     try:
-        tps = [
-            TopicPartition(name, partition)
-            for name in names
-            for partition in sorted(
-                consumer.partitions_for_topic(name) or await _refresh(consumer, name)
-            )
-        ]
+        partitions = await partitions_of(settings.kafka_bootstrap_servers, names)
+        tps = [TopicPartition(name, p) for name in names for p in partitions[name]]
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
         committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
@@ -40,11 +36,6 @@ async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) ->
     finally:
         await consumer.stop()
         await admin.close()
-
-
-async def _refresh(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    await consumer.topics()
-    return set(consumer.partitions_for_topic(topic) or ())
 
 
 async def wait_caught_up(

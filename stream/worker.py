@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 def prepare(settings: Settings) -> tuple[ScoringModel, Pipeline]:
     """Everything that must fail before the worker starts: model, broker, topics."""
     model = load_model(settings.scoring_model)  # ModelError names the file and the key
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
     asyncio.run(ensure_topics(settings))
     return model, create_app(settings, model)
 

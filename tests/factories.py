@@ -222,12 +222,15 @@ def replay(
     touchpoints: Iterable[Touchpoint],
     model: ScoringModel | None = None,
     state: AccountState | None = None,
+    sources: Iterable[str | None] | None = None,
 ) -> tuple[AccountState, list[Outcome]]:
-    """Apply touchpoints in order; the final state and every outcome."""
+    """Apply touchpoints in order; the final state and every outcome. `sources` name the input
+    record of each touchpoint (default: none)."""
     model = model or default_model()
     outcomes = []
-    for tp in touchpoints:
-        outcome = apply(state, tp, model)
+    touchpoints = list(touchpoints)
+    for tp, source in zip(touchpoints, sources or [None] * len(touchpoints), strict=True):
+        outcome = apply(state, tp, model, source)
         state = outcome.state
         outcomes.append(outcome)
     assert state is not None, "replay needs at least one touchpoint"

@@ -30,7 +30,8 @@ _WEB_BUCKET = "~web"
 class Outcome:
     state: AccountState
     mqa: dict[str, Any] | None = None
-    """An MQA event to send: a new one, or the last one again when its trigger is redelivered."""
+    """An MQA event to send: a new one, or the last one again when the very record that
+    triggered it is delivered again (a crash between storing the state and sending the MQA)."""
     new_mqa: bool = False
     duplicate: bool = False
     too_late: bool = False
@@ -50,14 +51,28 @@ def new_state(touchpoint: Touchpoint) -> AccountState:
     return AccountState(account=touchpoint.account, clock_ms=touchpoint.at_ms)
 
 
-def apply(state: AccountState | None, touchpoint: Touchpoint, model: ScoringModel) -> Outcome:
+def apply(
+    state: AccountState | None,
+    touchpoint: Touchpoint,
+    model: ScoringModel,
+    source: str | None = None,
+) -> Outcome:
+    """`source` names the input record (e.g. `partition/offset`): a duplicate from the same
+    record is a redelivery and re-sends the MQA it triggered; a duplicate from another record is
+    a sender's retry and changes nothing."""
     if state is None:
         state = new_state(touchpoint)
 
     digest = message_digest(touchpoint.message_id)
     if digest in state.seen:
         last = state.mqa_history[-1] if state.mqa_history else None
-        again = last.event if last and last.trigger_message_id == touchpoint.message_id else None
+        redelivered = (
+            last is not None
+            and source is not None
+            and last.trigger_message_id == touchpoint.message_id
+            and last.trigger_source == source
+        )
+        again = last.event if last is not None and redelivered else None
         return Outcome(state, mqa=again, duplicate=True)
     # The directory's latest word on tier, fit, lifecycle; not from a redelivery, whose
     # snapshot may be older than the one the state already has.
@@ -77,10 +92,10 @@ def apply(state: AccountState | None, touchpoint: Touchpoint, model: ScoringMode
     first = _record(state, touchpoint, activity, raw_points, granted, model)
     _prune(state, model)
 
-    rule = _rule_fired(state, activity, granted, model)
+    rule = _rule_fired(state, touchpoint, activity, granted, model)
     mqa: dict[str, Any] | None = None
     if rule is not None:
-        mqa = _qualify(state, rule, touchpoint.message_id, model)
+        mqa = _qualify(state, rule, touchpoint.message_id, source, model)
     return Outcome(
         state,
         mqa=mqa,
@@ -223,7 +238,11 @@ def _prune(state: AccountState, model: ScoringModel) -> None:
 
 
 def _rule_fired(
-    state: AccountState, activity: Activity, granted: float, model: ScoringModel
+    state: AccountState,
+    touchpoint: Touchpoint,
+    activity: Activity,
+    granted: float,
+    model: ScoringModel,
 ) -> str | None:
     if state.qualified:
         return None
@@ -234,6 +253,7 @@ def _rule_fired(
     if (
         activity.act_now
         and granted > 0
+        and touchpoint.known_person  # a demo request from a contact, not an anonymous form
         and account.lifecycle in model.mqa.qualifying_lifecycles
         and account.icp_fit >= model.mqa.act_now_min_icp_fit
     ):
@@ -244,7 +264,11 @@ def _rule_fired(
 
 
 def _qualify(
-    state: AccountState, rule: str, trigger_message_id: str, model: ScoringModel
+    state: AccountState,
+    rule: str,
+    trigger_message_id: str,
+    trigger_source: str | None,
+    model: ScoringModel,
 ) -> dict[str, Any]:
     state.episode += 1
     state.qualified = True
@@ -257,6 +281,7 @@ def _qualify(
             rule=rule,
             qualified_at_ms=state.clock_ms,
             trigger_message_id=trigger_message_id,
+            trigger_source=trigger_source,
             event=event,
         )
     )

@@ -102,7 +102,9 @@ def build_mqa_event(
             "recent_people": assessment.surge.recent_people,
             "surging": assessment.surge.surging,
         },
-        "first_engaged_at": iso_ms(state.first_engaged_ms) if state.first_engaged_ms else None,
+        "first_engaged_at": (
+            iso_ms(state.first_engaged_ms) if state.first_engaged_ms is not None else None
+        ),
         "engaged_to_mqa_seconds": (
             (at - state.first_engaged_ms) // 1000 if state.first_engaged_ms is not None else None
         ),

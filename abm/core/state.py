@@ -100,9 +100,11 @@ class MqaRecord:
     rule: str
     qualified_at_ms: int
     trigger_message_id: str
-    """Re-emitted when this message arrives again (a redelivery after a crash)."""
     event: dict[str, Any]
     """The MQA event as emitted (explanation included)."""
+    trigger_source: str | None = None
+    """The input record that triggered it; when that record is redelivered (after a crash),
+    the event is sent again."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +113,7 @@ class MqaRecord:
             "rule": self.rule,
             "at": self.qualified_at_ms,
             "trigger": self.trigger_message_id,
+            "source": self.trigger_source,
             "event": self.event,
         }
 
@@ -122,6 +125,7 @@ class MqaRecord:
             rule=data["rule"],
             qualified_at_ms=data["at"],
             trigger_message_id=data["trigger"],
+            trigger_source=data.get("source"),
             event=data["event"],
         )
 

@@ -163,7 +163,7 @@ class LocalKafka:
             cluster_id = uuid.uuid4().hex[:22]
             fmt = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-                 "-t", _kraft_cluster_id(cluster_id), "-c", str(config)],
+                 f"--cluster-id={_kraft_cluster_id(cluster_id)}", "--config", str(config)],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if fmt.returncode != 0:

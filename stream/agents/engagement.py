@@ -38,7 +38,8 @@ def register(pipe: Pipeline) -> None:
                 continue
             stored = table.get(event.message.key)
             state = AccountState.from_bytes(stored) if stored else None
-            outcome = apply(state, touchpoint, pipe.model)
+            source = f"{event.message.partition}/{event.message.offset}"
+            outcome = apply(state, touchpoint, pipe.model, source)
             table[event.message.key] = outcome.state.to_bytes()
             if outcome.mqa is not None:
                 await _send_mqa(pipe, event, outcome)

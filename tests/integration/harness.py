@@ -22,7 +22,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.infra.process import free_port
 from abm.settings import Settings
 from producers.routing import Router
-from stream.admin import ensure_topics
+from stream.admin import ensure_topics, partitions_of
 from stream.services import open_directory
 from stream.topics import RAW, TopicSpec
 
@@ -43,6 +43,7 @@ def make_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settin
         "cache_dir": REPO / ".cache",
         "web_port": free_port(),
         "partitions": 2,
+        "session_timeout_s": 10.0,
         "log_level": "warn",
     }
     values.update(overrides)
@@ -148,9 +149,11 @@ async def read_topic(
     until: int | None = None,
     timeout_s: float = 60.0,
     settle_s: float = 0.0,
+    worker: WorkerProcess | None = None,
 ) -> list[Record]:
     """Every record of a topic from the beginning: waits until `until` records arrived (or
-    the timeout), then `settle_s` more seconds to catch any extra (duplicate) record."""
+    the timeout), then `settle_s` more seconds to catch any extra (duplicate) record. With
+    `worker`, fails at once (with its log) if that worker dies meanwhile."""
     name = topic(settings, spec)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
@@ -158,16 +161,15 @@ async def read_topic(
     await consumer.start()
     records: list[Record] = []
     try:
-        partitions = consumer.partitions_for_topic(name)
-        while not partitions:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(name)
-        tps = [TopicPartition(name, p) for p in sorted(partitions)]
+        partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
+        tps = [TopicPartition(name, p) for p in partitions[name]]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         deadline = time.monotonic() + timeout_s
         settle_until: float | None = None
         while time.monotonic() < (settle_until or deadline):
+            if worker is not None and not worker.alive():
+                raise AssertionError(f"the worker died:\n{worker.log_tail()}")
             batch = await consumer.getmany(timeout_ms=300)
             for batch_records in batch.values():
                 for r in batch_records:

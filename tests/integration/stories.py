@@ -114,7 +114,7 @@ def lone_reader(account_id: str, start_ms: int, views: int = 200) -> Story:
     return Story([record], [reader], messages)
 
 
-def malformed() -> list[bytes]:
+def malformed() -> list[dict[str, Any] | bytes]:
     """One message for every dead-letter reason, in a stable order."""
     good = segment_message("page", messageId="bad-base", timestamp=iso_ms(0 + 1_800_000_000_000))
     return [

@@ -16,6 +16,7 @@ from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
+from stream.admin import partitions_of
 from stream.topics import MQA, RESOLVED
 from tests.integration.harness import (
     WorkerProcess,
@@ -38,11 +39,11 @@ def sample() -> tuple[Simulator, list[bytes]]:
 
 async def resolved_count(settings: Settings) -> int:
     name = topic(settings, RESOLVED)
+    partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
-        await consumer.topics()
-        tps = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+        tps = [TopicPartition(name, p) for p in partitions[name]]
         return sum((await consumer.end_offsets(tps)).values())
     finally:
         await consumer.stop()
@@ -74,7 +75,7 @@ async def run_sample(
             worker = WorkerProcess(settings, tmp / "worker-2.log")
             worker.start()
         records = await read_topic(
-            settings, MQA, until=len(reference.mqas), timeout_s=150, settle_s=5
+            settings, MQA, until=len(reference.mqas), timeout_s=150, settle_s=5, worker=worker
         )
         assert worker.alive(), worker.log_tail()
     finally:

@@ -316,6 +316,12 @@ def test_act_now(event: str, lifecycle: str, icp_fit: float, seniority: str, fir
         assert not state.qualified and state.episode == 0
 
 
+def test_an_anonymous_demo_request_does_not_act_now() -> None:
+    state, outcomes = replay(acts(ANON, "Demo Requested"))
+    assert outcomes[0].points > 0
+    assert outcomes[0].mqa is None and not state.qualified
+
+
 @pytest.mark.parametrize(
     "days_later",
     [0, 1, 40],
@@ -535,27 +541,50 @@ def test_a_duplicate_does_not_bring_back_its_old_account_snapshot() -> None:
     assert state.to_bytes() == before
 
 
-def test_a_duplicate_of_the_trigger_re_emits_the_same_mqa() -> None:
+def records(count: int, partition: int = 0) -> list[str | None]:
+    """Input-record names for `count` touchpoints, as the stream agent passes them."""
+    return [f"{partition}/{offset}" for offset in range(count)]
+
+
+def test_a_redelivered_trigger_record_re_emits_the_same_mqa() -> None:
     touches = qualifying_group(T0)
-    state, outcomes = replay(touches)
+    state, outcomes = replay(touches, sources=records(len(touches)))
     [event] = mqas(outcomes)
     trigger = touches[4]
     assert (
         outcomes[4].mqa is event and state.mqa_history[-1].trigger_message_id == trigger.message_id
     )
     before = state.to_bytes()
-    _, again = replay([trigger], state=state)
+    _, again = replay([trigger], state=state, sources=["0/4"])
     assert again[0].duplicate and not again[0].new_mqa
     assert again[0].mqa == event
     assert orjson.dumps(again[0].mqa) == orjson.dumps(event)
     assert state.to_bytes() == before
 
 
-def test_a_duplicate_trigger_re_emits_after_a_restart() -> None:
+@pytest.mark.parametrize(
+    "source",
+    ["0/99", "1/4", None],
+    ids=[
+        "a sender's retry of the trigger (a later record) re-sends nothing",
+        "the same offset in another partition is another record",
+        "a duplicate without a record name re-sends nothing",
+    ],
+)
+def test_a_duplicate_of_the_trigger_from_another_record_re_emits_nothing(
+    source: str | None,
+) -> None:
     touches = qualifying_group(T0)
-    state, outcomes = replay(touches)
+    state, _ = replay(touches, sources=records(len(touches)))
+    _, again = replay([touches[4]], state=state, sources=[source])
+    assert again[0].duplicate and again[0].mqa is None
+
+
+def test_a_redelivered_trigger_re_emits_after_a_restart() -> None:
+    touches = qualifying_group(T0)
+    state, outcomes = replay(touches, sources=records(len(touches)))
     restored = AccountState.from_bytes(state.to_bytes())
-    outcome = apply(restored, touches[4], MODEL)
+    outcome = apply(restored, touches[4], MODEL, "0/4")
     assert orjson.dumps(outcome.mqa) == orjson.dumps(mqas(outcomes)[0])
 
 
@@ -570,17 +599,20 @@ def test_a_duplicate_trigger_re_emits_after_a_restart() -> None:
 )
 def test_other_duplicates_re_emit_nothing(index: int) -> None:
     touches = qualifying_group(T0)
-    state, _ = replay(touches)
-    _, again = replay([touches[index]], state=state)
+    state, _ = replay(touches, sources=records(len(touches)))
+    _, again = replay([touches[index]], state=state, sources=[f"0/{index}"])
     assert again[0].duplicate and again[0].mqa is None
 
 
 def test_only_the_last_mqa_is_re_emitted() -> None:
     touches = acts(DM, "Demo Requested")
-    state, _ = replay(touches)
-    _, second = replay(acts(CHAMPION, "Demo Requested", at_ms=at(days=31)), state=state)
+    state, first = replay(touches, sources=["0/0"])
+    assert first[0].new_mqa
+    _, second = replay(
+        acts(CHAMPION, "Demo Requested", at_ms=at(days=31)), state=state, sources=["0/1"]
+    )
     assert second[0].new_mqa
-    _, again = replay(touches, state=state)
+    _, again = replay(touches, state=state, sources=["0/0"])
     assert again[0].duplicate and again[0].mqa is None
 
 

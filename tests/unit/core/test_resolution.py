@@ -343,36 +343,41 @@ def test_learn(msg: SegmentMessage, expected: LearnedLinks | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("changes", "expected"),
+    ("kind", "changes", "account_id", "expected"),
     [
-        ({"context": {"groupId": "acme", "traits": {"email": "dana@beta.de"}}}, "group:acme"),
-        ({"context": {"traits": {"email": "Dana@Beta.de"}}}, "domain:beta.de"),
-        ({"context": {"traits": {"email": "dana@gmail.com"}}}, "user:u-42"),
-        ({"context": {}}, "user:u-42"),
-        ({"context": {}, "userId": None}, "anon:anon-42"),
+        ("page", {"context": {"traits": {"email": "dana@beta.de"}}}, "beta", "account:beta"),
+        ("group", {}, None, "account:acme"),
+        ("page", {"context": {"groupId": "acme"}}, None, "user:u-42"),
+        ("page", {"context": {"traits": {"email": "dana@gmail.com"}}}, None, "user:u-42"),
+        ("page", {"context": {}, "userId": None}, None, "anon:anon-42"),
     ],
     ids=[
-        "a groupId routes by account",
-        "a company e-mail routes by its domain",
-        "a free-mail address routes by person",
-        "no e-mail routes by user id",
+        "a message the producer attributed routes by that account",
+        "a group call routes by the account it names",
+        "an unattributed message routes by person, whatever it names",
+        "a free-mail reader routes by person",
         "an anonymous visitor routes by anonymous id",
     ],
 )
-def test_routing_key(changes: dict[str, Any], expected: str) -> None:
-    assert routing_key(message(**changes)) == expected
+def test_routing_key(
+    kind: str, changes: dict[str, Any], account_id: str | None, expected: str
+) -> None:
+    assert routing_key(message(kind, **changes), account_id) == expected
 
 
 def test_a_group_call_routes_by_its_group_id() -> None:
-    assert routing_key(message("group", groupId="beta")) == "group:beta"
+    assert routing_key(message("group", groupId="beta")) == "account:beta"
 
 
 def test_the_same_account_routes_alike_whoever_sends() -> None:
-    keys = {
-        routing_key(message(context={"traits": {"email": f"{name}@acme.com"}}, userId=name))
-        for name in ("ann", "bob", "cy")
-    }
-    assert keys == {"domain:acme.com"}
+    directory = view(accounts=dict(KNOWN), domain_account="acme")
+    keys = set()
+    for name in ("ann", "bob", "cy"):
+        msg = message(context={"traits": {"email": f"{name}@acme.com"}}, userId=name)
+        result = resolve(msg, directory)
+        assert isinstance(result, Touchpoint)
+        keys.add(routing_key(msg, result.account.account_id))
+    assert keys == {"account:acme"}
 
 
 def test_resolution_never_mutates_its_inputs() -> None:
