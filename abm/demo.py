@@ -125,6 +125,8 @@ async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path
     alerts = asyncio.create_task(_print_alerts(settings, summary))
     report = await replay(settings, sample, shift_to_now=True, progress=True)
     summary.sent, summary.skipped_lines = report.sent, len(report.bad_lines)
+    for bad in report.bad_lines:
+        sys.stdout.write(f"{sample.name}:{bad.line}: skipped: {bad.why}\n")
     start = time.monotonic() - report.seconds
     caught_up = await wait_caught_up(
         settings,
@@ -198,7 +200,7 @@ def _print_summary(summary: DemoSummary, settings: Settings) -> None:
         f"(threshold {rules.get('threshold', 0)}, act now {rules.get('act_now', 0)}; "
         + ", ".join(f"tier {t}: {n}" for t, n in sorted(tiers.items()))
         + ")",
-        f"  replay again         : KAFKA topics {settings.topic_prefix}.*; "
-        f"`ABM_TOPIC_PREFIX={settings.topic_prefix} abm mqa tail --from-beginning`",
+        f"  see them again       : ABM_TOPIC_PREFIX={settings.topic_prefix} "
+        "abm mqa tail --from-beginning",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
