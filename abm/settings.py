@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         default=Path(".cache"),
         description="Downloaded artefacts (the Kafka jars); safe to delete, fetched again.",
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:6066",
+        description="Where people reach the worker's web pages; alerts link to "
+        "{public_base_url}/accounts/{account_id}.",
+    )
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
     max_event_bytes: int = Field(
         default=32 * 1024, ge=1024, description="Larger raw messages are dead-lettered (bytes)."
@@ -106,6 +111,7 @@ class Settings(BaseSettings):
             "ABM_STATE_DIR": str(self.state_dir),
             "ABM_CACHE_DIR": str(self.cache_dir),
             "ABM_WEB_PORT": str(self.web_port),
+            "ABM_PUBLIC_BASE_URL": self.public_base_url,
             "ABM_MAX_EVENT_BYTES": str(self.max_event_bytes),
             "ABM_TABLE_STORE": self.table_store,
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
