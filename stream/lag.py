@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from abm.settings import Settings
 from stream.admin import partitions_of
@@ -47,8 +48,12 @@ async def wait_caught_up(
     deadline = time.monotonic() + timeout_s
     lag: dict[str, int] = {}
     while time.monotonic() < deadline:
-        lag = await group_lag(settings, group_id, names)
-        if not any(lag.values()):
-            return time.monotonic()
+        try:
+            lag = await group_lag(settings, group_id, names)
+        except KafkaError:  # e.g. the group's coordinator is not elected yet
+            lag = {}
+        else:
+            if not any(lag.values()):
+                return time.monotonic()
         await asyncio.sleep(poll_s)
     raise TimeoutError(f"consumer group {group_id} still behind after {timeout_s:.0f} s: {lag}")

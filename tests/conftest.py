@@ -48,13 +48,14 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
                 port=_kafka_port(),
                 cache_dir=Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache")),
                 heap="1g",
+                tied=True,
             )
             started.append(kafka)
             kafka.start(timeout_s=120)
             bootstrap = kafka.bootstrap
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            redis = LocalRedis(home=home / "redis", port=free_port(), persist=False)
+            redis = LocalRedis(home=home / "redis", port=free_port(), persist=False, tied=True)
             started.append(redis)
             redis.start()
             redis_url = redis.url

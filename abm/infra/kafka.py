@@ -106,6 +106,8 @@ class LocalKafka:
     port: int
     cache_dir: Path
     heap: str = "768m"
+    tied: bool = False
+    """Stop with the process that started it (tests, benchmarks)."""
 
     @property
     def bootstrap(self) -> str:
@@ -172,6 +174,7 @@ class LocalKafka:
             [java, f"-Xmx{self.heap}", "-Xms256m", "-XX:+UseG1GC",
              f"-Dlog4j2.configurationFile={log_config}", "-cp", classpath,
              "kafka.Kafka", str(config)],
+            tied=self.tied,
         )  # fmt: skip
         wait_until(
             lambda: broker_ready(self.bootstrap),

@@ -4,6 +4,7 @@ command and find them again in the next."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -35,7 +36,11 @@ class ServiceProcess:
             return None
         return pid
 
-    def start(self, argv: Sequence[str], env: dict[str, str] | None = None) -> int:
+    def start(
+        self, argv: Sequence[str], env: dict[str, str] | None = None, tied: bool = False
+    ) -> int:
+        """Start detached. `tied`: the service gets SIGTERM when the process that started it
+        dies, even by SIGKILL (for services owned by a test or benchmark run)."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
@@ -45,6 +50,7 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
                 start_new_session=True,
+                preexec_fn=_die_with_parent if tied else None,
             )
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
@@ -69,6 +75,13 @@ class ServiceProcess:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent goes away."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _alive(pid: int) -> bool:

@@ -28,6 +28,8 @@ class LocalRedis:
     port: int
     persist: bool = True
     """Append-only file on disk, so the directory and alert claims survive a restart."""
+    tied: bool = False
+    """Stop with the process that started it (tests, benchmarks)."""
 
     @property
     def url(self) -> str:
@@ -51,6 +53,7 @@ class LocalRedis:
             [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(data),
              "--save", "", "--appendonly", "yes" if self.persist else "no",
              "--protected-mode", "yes", "--daemonize", "no"],
+            tied=self.tied,
         )  # fmt: skip
         wait_until(
             lambda: ping(self.port),

@@ -1,0 +1,160 @@
+"""Figure 1: pipeline throughput against the ceiling of a plain aiokafka consumer.
+
+The raw topic is pre-loaded with simulated traffic. The ceiling is a bare aiokafka consumer that
+only reads and JSON-decodes that topic. The pipeline is `abm worker` (resolution + engagement +
+MQA rule) from offset 0 until its consumer group has committed everything; its busy time is read
+from Kafka itself: from the first record it wrote (resolved, unresolved, dead letter or
+changelog) to the last one, so worker start-up and the commit interval do not count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from abm.settings import Settings
+from bench.common import (
+    Dataset,
+    Services,
+    Worker,
+    at_end,
+    dataset,
+    line,
+    mqa_ids,
+    prepare,
+    read_values,
+    say,
+    seek_start,
+    services,
+    topic_times,
+)
+from stream.admin import partitions_of
+from stream.lag import wait_caught_up
+from stream.topics import DEAD_LETTER, MQA, RAW, RESOLVED, UNRESOLVED
+
+
+@dataclass
+class PipelineRun:
+    messages: int
+    seconds: float
+    mqa_ids: set[str]
+    changelog_records: int
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
+async def ceiling(settings: Settings) -> tuple[int, float]:
+    """Messages/s of a consumer that only reads and decodes the raw topic."""
+    name = RAW.name(settings.topic_prefix)
+    partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=f"{settings.app_id}-ceiling",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for p in partitions[name]]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        await seek_start(consumer, tps)
+        count, started = 0, 0.0
+        while not await at_end(consumer, ends):
+            batch = await consumer.getmany(timeout_ms=1000)
+            for records in batch.values():
+                if records and not started:
+                    started = time.monotonic()
+                for record in records:
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        orjson.loads(record.value)
+                    count += 1
+        return count, time.monotonic() - started
+    finally:
+        await consumer.stop()
+
+
+async def pipeline(services_: Services, settings: Settings, workers: int = 1) -> PipelineRun:
+    prefix = settings.topic_prefix
+    running = [Worker(settings, f"worker-{n}") for n in range(workers)]
+    try:
+        await wait_caught_up(
+            settings, settings.app_id, [RAW.name(prefix), RESOLVED.name(prefix)], timeout_s=1800
+        )
+        for worker in running:
+            if not worker.alive():
+                raise RuntimeError(f"worker died:\n{worker.tail()}")
+    finally:
+        for worker in running:
+            worker.stop()
+    raw_count, _, _ = await topic_times(settings, RAW.name(prefix))
+    firsts, lasts = [], []
+    changelog = f"{settings.app_id}-engagement-changelog"
+    changelog_records = 0
+    for topic in (RESOLVED, UNRESOLVED, DEAD_LETTER, MQA):
+        count, first, last = await topic_times(settings, topic.name(prefix))
+        if count:
+            firsts.append(first)
+            lasts.append(last)
+    count, first, last = await topic_times(settings, changelog)
+    changelog_records = count
+    firsts.append(first)
+    lasts.append(last)
+    seconds = (max(lasts) - min(firsts)) / 1000
+    ids = mqa_ids(await read_values(settings, MQA.name(prefix)))
+    return PipelineRun(raw_count, seconds, ids, changelog_records)
+
+
+async def run(accounts: int, days: int) -> dict[str, float]:
+    data: Dataset = dataset(accounts, days)
+    with services() as env:
+        settings = env.settings()
+        await prepare(settings, data)
+        say("ceiling: plain aiokafka consumer, read + decode")
+        count, seconds = await ceiling(settings)
+        ceiling_rate = count / seconds
+        say("pipeline: abm worker")
+        result = await pipeline(env, settings)
+    expected = {m["mqa_id"] for m in data.reference.mqas}
+    print("throughput (raw topic pre-loaded, 4 partitions, 1 worker)")
+    print(line("messages in the raw topic", f"{result.messages}"))
+    print(
+        line(
+            "ceiling: aiokafka read + decode",
+            f"{ceiling_rate:,.0f} msg/s ({count} in {seconds:.2f} s)",
+        )
+    )
+    print(
+        line(
+            "pipeline: resolution + engagement + MQA",
+            f"{result.rate:,.0f} msg/s ({result.seconds:.2f} s busy)",
+        )
+    )
+    print(line("pipeline / ceiling", f"{result.rate / ceiling_rate:.4f}"))
+    print(
+        line(
+            "MQAs (identical to the in-memory reference)",
+            f"{len(result.mqa_ids)} ({result.mqa_ids == expected})",
+        )
+    )
+    return {"pipeline": result.rate, "ceiling": ceiling_rate}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench throughput", description=__doc__)
+    parser.add_argument("--accounts", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=60)
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.accounts, args.days))
+
+
+if __name__ == "__main__":
+    main()
