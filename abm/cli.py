@@ -159,6 +159,15 @@ def replay(
     )
 
 
+@app.command()
+def collector() -> None:
+    """Run the HTTP collector: Segment's tracking API (/v1/track, page, identify, group, batch)
+    and provider webhooks, into the raw topic; /healthz, /metrics, /openapi.json."""
+    from producers.collector import run_collector
+
+    run_collector(_settings())
+
+
 @mqa_app.command("tail")
 def mqa_tail(
     json_lines: Annotated[
