@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from aiohttp import web
@@ -307,6 +307,9 @@ class Collector:
         return _json(openapi_document())
 
 
+MAX_BODY: Final = web.AppKey("max_body", int)
+
+
 async def _read(request: web.Request) -> bytes:
     try:
         return await request.read()
@@ -314,15 +317,14 @@ async def _read(request: web.Request) -> bytes:
         raise RequestError(
             413,
             ingest.TOO_LARGE,
-            f"the body is larger than {request.app['max_body']} bytes",
+            f"the body is larger than {request.app[MAX_BODY]} bytes",
         ) from None
 
 
 def make_app(collector: Collector) -> web.Application:
     limit = collector.limits.max_batch_bytes + _BODY_MARGIN
     app = web.Application(client_max_size=limit)
-    app["max_body"] = limit
-    app["collector"] = collector
+    app[MAX_BODY] = limit
 
     def bind(
         method: Callable[[str, web.Request], Awaitable[web.Response]], name: str
@@ -338,6 +340,14 @@ def make_app(collector: Collector) -> web.Application:
     app.router.add_get("/metrics", collector.metrics_page)
     app.router.add_get("/openapi.json", collector.openapi)
     return app
+
+
+HANDLER_ARGS: Final = {"auto_decompress": False}
+"""The collector inflates gzip bodies itself, with a cap (`ingest.decode_body`)."""
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    return web.AppRunner(app, access_log=None, **HANDLER_ARGS)
 
 
 def run_collector(settings: Settings) -> None:
@@ -362,5 +372,6 @@ def run_collector(settings: Settings) -> None:
         host=settings.collector_host,
         port=settings.collector_port,
         access_log=None,
+        handler_args=HANDLER_ARGS,
         print=lambda text: log.info("%s", text),
     )

@@ -428,6 +428,7 @@ class DirectoryStore:
         return DirectoryView(
             linked_account=linked_account,
             linked_email=linked_email,
+            linked_title=link.get("title"),
             contact=contact,
             domain_account=domain_account,
             accounts={i: record for i, record in accounts.items() if record is not None},
