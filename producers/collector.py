@@ -342,12 +342,12 @@ def make_app(collector: Collector) -> web.Application:
     return app
 
 
-HANDLER_ARGS: Final = {"auto_decompress": False}
+HANDLER_ARGS: Final[dict[str, Any]] = {"auto_decompress": False}
 """The collector inflates gzip bodies itself, with a cap (`ingest.decode_body`)."""
 
 
 def make_runner(app: web.Application) -> web.AppRunner:
-    return web.AppRunner(app, access_log=None, **HANDLER_ARGS)
+    return web.AppRunner(app, access_log=None, auto_decompress=False)
 
 
 def run_collector(settings: Settings) -> None:
