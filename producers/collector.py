@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,18 +22,19 @@ from functools import partial
 from typing import Any, Final
 
 import orjson
+import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
 from abm.core.segment import SegmentMessage, parse_message
+from abm.directory.store import DirectoryStore
 from abm.settings import Settings
 from producers import ingest, metrics, webhooks
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
 from producers.routing import Router
 from producers.sink import KafkaSink, SeenIds, Unavailable
-from stream.services import open_directory, redis_client
 from stream.topics import RAW
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,22 @@ class Accepted:
     produced: int
     duplicate_ids: set[str]
     """Ids accepted before (not produced again)."""
+
+
+REDIS_CONNECTIONS: Final = 64
+"""Per pool. Many concurrent requests queue for a connection instead of failing."""
+
+
+def _redis(settings: Settings) -> aioredis.Redis:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url.get_secret_value(),
+        max_connections=REDIS_CONNECTIONS,
+        timeout=settings.collector_ack_timeout_s,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class Collector:
@@ -88,10 +106,8 @@ class Collector:
             ack_timeout_s=settings.collector_ack_timeout_s,
             max_pending=settings.collector_max_pending,
         )
-        seen = SeenIds(
-            redis_client(settings), settings.redis_prefix, settings.collector_dedupe_ttl_s
-        )
-        router = Router(await open_directory(settings))
+        seen = SeenIds(_redis(settings), settings.redis_prefix, settings.collector_dedupe_ttl_s)
+        router = Router(DirectoryStore(_redis(settings), settings.redis_prefix))
         collector = cls(settings, sink, seen, router)
         await sink.start()
         metrics.KAFKA_READY.set(1 if sink.ready else 0)
@@ -342,36 +358,41 @@ def make_app(collector: Collector) -> web.Application:
     return app
 
 
-HANDLER_ARGS: Final[dict[str, Any]] = {"auto_decompress": False}
-"""The collector inflates gzip bodies itself, with a cap (`ingest.decode_body`)."""
-
-
 def make_runner(app: web.Application) -> web.AppRunner:
+    """No automatic decompression: the collector inflates gzip bodies itself, with a cap
+    (`ingest.decode_body`)."""
     return web.AppRunner(app, access_log=None, auto_decompress=False)
 
 
 def run_collector(settings: Settings) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM): in-flight requests finish first."""
-
-    async def build() -> web.Application:
-        collector = await Collector.open(settings)
-        app = make_app(collector)
-
-        async def close(_: web.Application) -> None:
-            await collector.close()
-
-        app.on_cleanup.append(close)
-        return app
-
+    """Serve until SIGINT/SIGTERM; then stop taking connections, let requests in flight
+    finish (their records acknowledged), and close the producer."""
     logging.basicConfig(
         level=settings.log_level.upper() if settings.log_level.upper() != "WARN" else "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    web.run_app(
-        build(),
-        host=settings.collector_host,
-        port=settings.collector_port,
-        access_log=None,
-        handler_args=HANDLER_ARGS,
-        print=lambda text: log.info("%s", text),
-    )
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    collector = await Collector.open(settings)
+    runner = make_runner(make_app(collector))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.collector_host, settings.collector_port)
+        await site.start()
+        log.warning(
+            "collector on http://%s:%s (Kafka %s, topic %s)",
+            settings.collector_host,
+            settings.collector_port,
+            settings.kafka_bootstrap_servers,
+            collector.sink.topic,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await collector.close()
