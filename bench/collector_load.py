@@ -129,8 +129,10 @@ def main() -> int:
         url = f"http://127.0.0.1:{settings.collector_port}"
         env = {**os.environ, **settings.to_env()}
         log = (home / "collector.log").open("wb")
+        profile = os.environ.get("ABM_BENCH_PROFILE")  # a path: cProfile the collector
+        python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
         collector = subprocess.Popen(
-            [sys.executable, "-m", "abm.cli", "collector"], cwd=REPO, env=env, stdout=log,
+            [*python, "-m", "abm.cli", "collector"], cwd=REPO, env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
