@@ -45,7 +45,7 @@ def msg(**fields: Any) -> SegmentMessage:
     return parsed
 
 
-MESSAGES = [
+MESSAGES: list[dict[str, Any]] = [
     {"userId": "u-1", "context": {"groupId": "acme"}},
     {"userId": "linked"},
     {"userId": "follow"},

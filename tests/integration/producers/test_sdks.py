@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from abm.core.touchpoint import Touchpoint
-from stream.services import open_directory
+from stream.services import open_directory, redis_client
 from stream.topics import RAW, RESOLVED
 from tests.integration.harness import Record, WorkerProcess
 from tests.integration.producers.helpers import (
@@ -104,10 +104,12 @@ async def check_delivery(
         assert abs(t.at_ms - time.time() * 1000) < 600_000
 
     store = await open_directory(running.settings)
+    client = redis_client(running.settings)
     try:
-        link = await store._redis.hgetall(store.keys.person(f"user:{user}"))
+        link: dict[bytes, bytes] = await client.hgetall(store.keys.person(f"user:{user}"))
     finally:
         await store.close()
+        await client.aclose()
     assert {k.decode(): v.decode() for k, v in link.items()} == {
         "account_id": "acme",
         "email": email,
