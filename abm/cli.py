@@ -163,9 +163,13 @@ def replay(
 def collector() -> None:
     """Run the HTTP collector: Segment's tracking API (/v1/track, page, identify, group, batch)
     and provider webhooks, into the raw topic; /healthz, /metrics, /openapi.json."""
-    from producers.collector import run_collector
+    from producers.collector import config_problem, run_collector
 
-    run_collector(_settings())
+    settings = _settings()
+    problem = config_problem(settings)
+    if problem:
+        _fail(problem, code=2)
+    run_collector(settings)
 
 
 @mqa_app.command("tail")

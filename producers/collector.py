@@ -364,6 +364,23 @@ def make_runner(app: web.Application) -> web.AppRunner:
     return web.AppRunner(app, access_log=None, auto_decompress=False)
 
 
+DEV_WRITE_KEY: Final = "abm-dev-write-key"
+_LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+
+
+def config_problem(settings: Settings) -> str | None:
+    """Why the collector must not start with these settings, if it must not."""
+    keys = settings.write_keys()
+    if not keys:
+        return "ABM_COLLECTOR_WRITE_KEYS names no write key"
+    if DEV_WRITE_KEY in keys and settings.collector_host not in _LOOPBACK:
+        return (
+            f"the development write key {DEV_WRITE_KEY!r} is accepted while listening on "
+            f"{settings.collector_host}: set ABM_COLLECTOR_WRITE_KEYS to your own keys"
+        )
+    return None
+
+
 def run_collector(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; then stop taking connections, let requests in flight
     finish (their records acknowledged), and close the producer."""
