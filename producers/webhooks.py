@@ -230,7 +230,7 @@ def map_email(payload: Mapping[str, Any], event_id: str) -> WebhookResult:
     """`email.opened` / `email.clicked` / `email.replied` -> Email Opened / Email Link Clicked /
     Email Replied of the recipient; other types (sent, delivered, bounced, ...) are ignored."""
     kind = payload.get("type")
-    if kind not in EMAIL_EVENTS:
+    if not isinstance(kind, str) or kind not in EMAIL_EVENTS:
         return WebhookResult(ignored=f"event type {kind!r} is not an engagement")
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -314,7 +314,7 @@ def map_zoom(payload: Mapping[str, Any], secret: str, received_ms: int) -> Webho
             raise WebhookError(400, INVALID, "field `payload.plainToken`: required")
         encrypted = _hmac_sha256(secret.encode(), token.encode()).hex()
         return WebhookResult(reply={"plainToken": token, "encryptedToken": encrypted})
-    if event not in ZOOM_EVENTS:
+    if not isinstance(event, str) or event not in ZOOM_EVENTS:
         return WebhookResult(ignored=f"event {event!r} is not mapped")
     obj = body.get("object")
     if not isinstance(obj, dict):
