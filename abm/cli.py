@@ -159,6 +159,19 @@ def replay(
     )
 
 
+@app.command()
+def collector() -> None:
+    """Run the HTTP collector: Segment's tracking API (/v1/track, page, identify, group, batch)
+    and provider webhooks, into the raw topic; /healthz, /metrics, /openapi.json."""
+    from producers.collector import config_problem, run_collector
+
+    settings = _settings()
+    problem = config_problem(settings)
+    if problem:
+        _fail(problem, code=2)
+    run_collector(settings)
+
+
 @mqa_app.command("tail")
 def mqa_tail(
     json_lines: Annotated[
@@ -201,13 +214,90 @@ def simulate(
     accounts: Annotated[int, typer.Option(min=1, help="Target accounts.")] = 200,
     days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 90,
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 7,
+    to: Annotated[
+        str,
+        typer.Option(
+            help="jsonl: only write the files; collector: also POST the traffic to the "
+            "collector's /v1/batch; kafka: also produce it straight into the raw topic."
+        ),
+    ] = "jsonl",
+    rate: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Messages per second (default: as fast as possible)."),
+    ] = None,
+    collector_url: Annotated[
+        str | None, typer.Option(help="Default: http://ABM_COLLECTOR_HOST:ABM_COLLECTOR_PORT.")
+    ] = None,
+    write_key: Annotated[
+        str | None, typer.Option(help="Default: the first of ABM_COLLECTOR_WRITE_KEYS.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Messages per collector request.")] = 100,
+    shift_to_now: Annotated[
+        bool, typer.Option(help="Move all times so that the latest event is now.")
+    ] = False,
+    load_directory: Annotated[
+        bool, typer.Option(help="Load the simulated directory before sending (collector, kafka).")
+    ] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Write seeded synthetic ABM traffic and its directory (the bundled sample is seed 7)."""
-    from producers.simulator import SimConfig, generate
+    """Write seeded synthetic ABM traffic and its directory (the bundled sample is seed 7), and
+    optionally send the traffic to the collector or to Kafka."""
+    from producers import outputs
+    from producers.replay import latest_timestamp
+    from producers.simulator import SimConfig, Simulator, generate
 
-    paths = generate(out, SimConfig(accounts=accounts, days=days, seed=seed))
+    if to not in ("jsonl", "collector", "kafka"):
+        _fail(f"--to must be jsonl, collector or kafka, not {to!r}", code=2)
+    config = SimConfig(accounts=accounts, days=days, seed=seed)
+    paths = generate(out, config)
     for kind, path in paths.items():
         typer.echo(f"{kind:<12} {path}")
+    if to == "jsonl":
+        return
+    settings = _settings()
+    if load_directory:
+        records = Simulator(config).records()
+        try:
+            asyncio.run(outputs.load_directory(settings, *records))
+        except (OSError, ValueError) as exc:
+            _fail(f"cannot load the directory into Redis at {settings.redis_url_redacted()}: {exc}")
+        typer.echo(f"directory    {len(records[0])} accounts, {len(records[1])} contacts loaded")
+    jsonl = paths["touchpoints"]
+    if to == "kafka":
+        report = asyncio.run(
+            outputs.to_kafka(
+                settings, jsonl, rate=rate, progress=progress, shift_to_now=shift_to_now
+            )
+        )
+        typer.echo(
+            f"produced {report.sent} messages in {report.seconds:.1f} s ({report.rate:,.0f}/s); "
+            f"skipped {len(report.bad_lines)} lines that are not JSON"
+        )
+        return
+    url = collector_url or f"http://{settings.collector_host}:{settings.collector_port}"
+    keys = settings.write_keys()
+    key = write_key or (keys[0] if keys else "")
+    shift_ms = 0
+    if shift_to_now:
+        import time
+
+        latest = latest_timestamp(jsonl)
+        shift_ms = int(time.time() * 1000) - latest if latest is not None else 0
+    try:
+        posted = asyncio.run(
+            outputs.to_collector(
+                url, key, jsonl, rate=rate, progress=progress, batch_size=batch_size,
+                shift_ms=shift_ms,
+            )
+        )  # fmt: skip
+    except RuntimeError as exc:
+        _fail(str(exc))
+    for reason in posted.refusals[:5]:
+        typer.secho(f"refused: {reason}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(
+        f"posted {posted.sent} messages in {posted.requests} requests, {posted.seconds:.1f} s "
+        f"({posted.rate:,.0f}/s); {posted.refused} refused, {posted.unavailable} answers 503"
+    )
 
 
 @app.command()

@@ -78,6 +78,60 @@ class Settings(BaseSettings):
     table_store: str = Field(default="memory://", description="Faust table store URL.")
     log_level: str = Field(default="info")
 
+    # --- producers: the HTTP collector and its webhooks (docs/producers.md) ---
+    collector_host: str = Field(
+        default="127.0.0.1", description="Address the collector listens on (0.0.0.0: all)."
+    )
+    collector_port: int = Field(default=8088, ge=0, le=65535, description="Collector HTTP port.")
+    collector_write_keys: SecretStr = Field(
+        default=SecretStr("abm-dev-write-key"),
+        description="Accepted write keys, comma-separated. The default is a documented "
+        "development key: set your own before the collector listens beyond loopback.",
+    )
+    collector_max_batch_bytes: int = Field(
+        default=500 * 1024, ge=1024, description="Largest /v1/batch body after decompression."
+    )
+    collector_ack_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for Kafka's acknowledgement before it is "
+        "answered 503 (seconds; below the SDKs' 15 s request timeout).",
+    )
+    collector_retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After of a 503 answer (seconds)."
+    )
+    collector_max_pending: int = Field(
+        default=100_000, ge=1, description="Records waiting for Kafka before new requests get 503."
+    )
+    collector_dedupe_ttl_s: int = Field(
+        default=86_400,
+        ge=0,
+        description="How long accepted messageIds are remembered to drop SDK retries "
+        "(seconds; 0 turns it off).",
+    )
+    webhook_email_secret: SecretStr | None = Field(
+        default=None, description="Standard Webhooks secret (whsec_...) of the e-mail platform."
+    )
+    webhook_zoom_secret: SecretStr | None = Field(
+        default=None, description="Secret token of the Zoom webhook app."
+    )
+    webhook_linkedin_secret: SecretStr | None = Field(
+        default=None, description="Client secret of the LinkedIn app that receives Lead Sync."
+    )
+    webhook_tolerance_s: int = Field(
+        default=300, ge=1, description="Replay window of signed webhook timestamps (seconds)."
+    )
+    webhook_ack_timeout_s: float = Field(
+        default=2.5,
+        gt=0,
+        description="Kafka acknowledgement wait of a webhook: providers allow about 3 s.",
+    )
+
+    def write_keys(self) -> tuple[str, ...]:
+        """The accepted collector write keys (secrets: never log them)."""
+        raw = self.collector_write_keys.get_secret_value()
+        return tuple(k.strip() for k in raw.split(",") if k.strip())
+
     @field_validator("topic_prefix", "app_id", "redis_prefix")
     @classmethod
     def _no_blanks(cls, value: str) -> str:
@@ -119,6 +173,24 @@ class Settings(BaseSettings):
         }
         if self.scoring_model is not None:
             env["ABM_SCORING_MODEL"] = str(self.scoring_model)
+        env.update(
+            {
+                "ABM_COLLECTOR_HOST": self.collector_host,
+                "ABM_COLLECTOR_PORT": str(self.collector_port),
+                "ABM_COLLECTOR_WRITE_KEYS": self.collector_write_keys.get_secret_value(),
+                "ABM_COLLECTOR_MAX_BATCH_BYTES": str(self.collector_max_batch_bytes),
+                "ABM_COLLECTOR_ACK_TIMEOUT_S": str(self.collector_ack_timeout_s),
+                "ABM_COLLECTOR_RETRY_AFTER_S": str(self.collector_retry_after_s),
+                "ABM_COLLECTOR_MAX_PENDING": str(self.collector_max_pending),
+                "ABM_COLLECTOR_DEDUPE_TTL_S": str(self.collector_dedupe_ttl_s),
+                "ABM_WEBHOOK_TOLERANCE_S": str(self.webhook_tolerance_s),
+                "ABM_WEBHOOK_ACK_TIMEOUT_S": str(self.webhook_ack_timeout_s),
+            }
+        )
+        for name in ("email", "zoom", "linkedin"):
+            secret = getattr(self, f"webhook_{name}_secret")
+            if secret is not None:
+                env[f"ABM_WEBHOOK_{name.upper()}_SECRET"] = secret.get_secret_value()
         return env
 
     def redis_url_redacted(self) -> str:

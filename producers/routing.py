@@ -8,7 +8,10 @@ depend on the partition or worker count. Identify and group calls teach the dire
 
 from __future__ import annotations
 
-from abm.core.resolution import Unresolved, learn, resolve
+import asyncio
+from collections.abc import Sequence
+
+from abm.core.resolution import LearnedLinks, Unresolved, learn, resolve
 from abm.core.segment import SegmentMessage
 from abm.directory.store import DirectoryStore
 from stream.topics import raw_key
@@ -27,6 +30,41 @@ class Router:
         result = resolve(message, await self.directory.view_for(message))
         account_id = None if isinstance(result, Unresolved) else result.account.account_id
         return raw_key(message, account_id, fallback)
+
+    async def keys_for(self, messages: Sequence[tuple[SegmentMessage | None, str]]) -> list[bytes]:
+        """Keys of (message, fallback) pairs of one request, in two directory round trips.
+
+        Every identify and group call of the request teaches the directory first (each
+        person's calls in order), then all messages are resolved together. A message that comes
+        before its person's group call in the same request is therefore keyed by the account
+        the call names: the same account the worker will resolve it to, since the worker reads
+        the directory after the collector taught it.
+        """
+        if self.directory is None:
+            return [raw_key(message, None, fallback) for message, fallback in messages]
+        directory = self.directory
+        chains: dict[str, list[LearnedLinks]] = {}
+        for message, _ in messages:
+            links = learn(message) if message is not None else None
+            if links is not None:
+                chains.setdefault(links.person, []).append(links)
+
+        async def teach(chain: list[LearnedLinks]) -> None:
+            for links in chain:
+                await directory.learn(links)
+
+        await asyncio.gather(*(teach(chain) for chain in chains.values()))
+        parsed = [message for message, _ in messages if message is not None]
+        views = iter(await directory.views_for(parsed))
+        keys = []
+        for message, fallback in messages:
+            if message is None:
+                keys.append(raw_key(None, None, fallback))
+                continue
+            result = resolve(message, next(views))
+            account_id = None if isinstance(result, Unresolved) else result.account.account_id
+            keys.append(raw_key(message, account_id, fallback))
+        return keys
 
     async def close(self) -> None:
         if self.directory is not None:

@@ -72,6 +72,7 @@ class InMemoryDirectory:
         return DirectoryView(
             linked_account=partial.linked_account,
             linked_email=partial.linked_email,
+            linked_title=link.get("title"),
             contact=contact,
             domain_account=domain_account,
             accounts={c: self.accounts[c] for c in candidates if c and c in self.accounts},

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from abm.core.model import SENIORITIES
+from abm.core.model import BUYING_ROLES, SENIORITIES
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +112,72 @@ def infer_seniority(title: str | None) -> str:
 
 
 assert {s for s, _ in _SENIORITY_RULES} <= set(SENIORITIES)
+
+
+# Title -> buying role, for people the contact directory does not list (a role loaded from the
+# directory always wins). Checked in this order; see `infer_role`.
+_LEGAL = re.compile(
+    r"\b(procurement|purchasing|sourcing|legal|counsel|contracts?|paralegal)\b", re.I
+)
+_FINANCE = re.compile(r"\b(cfo|chief financial|finance|financial|controller|treasurer)\b", re.I)
+_SECURITY = re.compile(r"\b(ciso|security|compliance|privacy|risk)\b", re.I)
+_EXECUTIVE = re.compile(
+    r"\b(ceo|coo|chief executive|chief operating|(?<!vice )president|founder|co-founder|"
+    r"managing director|general manager)\b",
+    re.I,
+)
+_TECHNICAL = re.compile(
+    r"\b(it|ict|cio|engineer|engineering|architect|devops|infrastructure|sysadmin|"
+    r"administrator|developer|platform)\b",
+    re.I,
+)
+_INFLUENCER = re.compile(r"\b(analyst|consultant|advisor|adviser|researcher|strategist)\b", re.I)
+
+
+def infer_role(title: str | None) -> str:
+    """Best-effort buying role from a job title (`other` without one).
+
+    Legal and procurement, then finance (budget holder), then security and compliance
+    (technical evaluator, at any seniority), then the chief executive / operating officer,
+    president or founder (executive sponsor), then by seniority: C-level and VP decide, a
+    technical director or manager evaluates, another director decides, a manager champions;
+    analysts and consultants influence, other individual contributors use the product.
+    """
+    if not title or not title.strip():
+        return "other"
+    seniority = infer_seniority(title)
+    if seniority == "student":
+        return "other"
+    if _LEGAL.search(title):
+        return "legal_procurement"
+    if _FINANCE.search(title):
+        return "budget_holder"
+    if _SECURITY.search(title):
+        return "technical_evaluator"
+    if _EXECUTIVE.search(title):
+        return "executive_sponsor"
+    if seniority in ("c_level", "vp"):
+        return "decision_maker"
+    if _TECHNICAL.search(title):
+        return "technical_evaluator"
+    if seniority == "director":
+        return "decision_maker"
+    if seniority == "manager":
+        return "champion"
+    if _INFLUENCER.search(title):
+        return "influencer"
+    return "end_user"
+
+
+_INFERRED_ROLES: Final = (
+    "legal_procurement",
+    "budget_holder",
+    "technical_evaluator",
+    "executive_sponsor",
+    "decision_maker",
+    "champion",
+    "influencer",
+    "end_user",
+    "other",
+)
+assert set(_INFERRED_ROLES) <= set(BUYING_ROLES)

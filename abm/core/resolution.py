@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from abm.core.records import AccountRecord, ContactRecord, infer_seniority
+from abm.core.records import AccountRecord, ContactRecord, infer_role, infer_seniority
 from abm.core.segment import SegmentMessage, email_domain
 from abm.core.touchpoint import Touchpoint
 
@@ -94,6 +94,8 @@ class DirectoryView:
     """Account learned for this person from a group call."""
     linked_email: str | None = None
     """E-mail learned for this person from an identify call."""
+    linked_title: str | None = None
+    """Job title learned for this person from an identify call."""
     contact: ContactRecord | None = None
     """The contact directory entry of the message's (or linked) e-mail."""
     domain_account: str | None = None
@@ -154,13 +156,13 @@ def _touchpoint(
     contact = (
         view.contact if view.contact and view.contact.account_id == account.account_id else None
     )
-    title = (contact.title if contact else None) or message.title
+    title = (contact.title if contact else None) or message.title or view.linked_title
     if contact is not None:
         role, seniority = contact.role, contact.seniority
         if seniority == "unknown":
             seniority = infer_seniority(title)
-    else:
-        role, seniority = "other", infer_seniority(title)
+    else:  # not in the contact directory: the title (message, or learned) tells what it can
+        role, seniority = infer_role(title), infer_seniority(title)
     key = email or person_key(message.user_id, message.anonymous_id)
     assert key is not None  # parse_message guarantees a userId or an anonymousId
     return Touchpoint(

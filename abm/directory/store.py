@@ -30,7 +30,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
 import orjson
@@ -182,6 +182,21 @@ def _company_domain(email: str | None) -> str | None:
         return None
     domain = email_domain(email)
     return None if domain in FREE_MAIL_DOMAINS else domain
+
+
+@dataclass
+class _Pending:
+    """One message of `views_for` between its round trips."""
+
+    tag: str
+    message: SegmentMessage
+    domain: str | None
+    domain_account: str | None = None
+    link: dict[str, str] = field(default_factory=dict)
+    contact: ContactRecord | None = None
+    follow: str | None = None
+    follow_domain: str | None = None
+    account_ids: set[str | None] = field(default_factory=set)
 
 
 class _Round:
@@ -369,69 +384,88 @@ class DirectoryStore:
         found, and, when only the person's link knows the e-mail, that e-mail's contact and
         domain together with their accounts. Cached domain owners and accounts are not asked.
         """
+        return (await self.views_for([message]))[0]
+
+    async def views_for(self, messages: Sequence[SegmentMessage]) -> list[DirectoryView]:
+        """`view_for` of many messages in the same two round trips (a collector's batch)."""
         keys = self.keys
-        person = person_key(message.user_id, message.anonymous_id)
-        email = message.email
-        domain = _company_domain(email)
         accounts: dict[str, AccountRecord | None] = {}
-        domain_account: str | None = None
+        pending: list[_Pending] = []
 
         first = _Round(self._redis)
-        if person:
-            first.get(("person", ""), keys.person(person), hash_=True)
-        if email:
-            first.get(("contact", ""), keys.contact(email))
-        if domain:
-            hit, domain_account = self._domains.lookup(domain)
-            if not hit:
-                first.get(("domain", domain), keys.domain(domain))
-        self._ask_accounts(first, [message.group_id], accounts)
+        for index, message in enumerate(messages):
+            item = _Pending(str(index), message, _company_domain(message.email))
+            person = person_key(message.user_id, message.anonymous_id)
+            if person:
+                first.get(("person", item.tag), keys.person(person), hash_=True)
+            if message.email:
+                first.get(("contact", item.tag), keys.contact(message.email))
+            if item.domain:
+                hit, item.domain_account = self._domains.lookup(item.domain)
+                if not hit:
+                    first.get(("domain", item.domain), keys.domain(item.domain))
+            self._ask_accounts(first, [message.group_id], accounts)
+            item.account_ids.add(message.group_id)
+            pending.append(item)
         replies = await first.run()
-
-        link = {_text(k): _text(v) for k, v in (replies.get(("person", "")) or {}).items()}
-        linked_account, linked_email = link.get("account_id"), link.get("email")
-        contact = _contact_record(replies.get(("contact", "")))
-        if domain and ("domain", domain) in replies:
-            domain_account = _text(replies[("domain", domain)])
-            self._domains.store(domain, domain_account)
         self._take_accounts(replies, accounts)
 
         second = _Round(self._redis)
-        candidates = [
-            linked_account,
-            contact.account_id if contact else None,
-            domain_account,
-        ]
-        self._ask_accounts(second, candidates, accounts)
-        follow = linked_email if not email else None
-        follow_domain = _company_domain(follow)
-        if follow:
-            script_keys = [keys.contact(follow)]
-            if follow_domain:
-                script_keys.append(keys.domain(follow_domain))
-            second.eval(("follow", ""), _FOLLOW_EMAIL, script_keys, [keys.account("")])
+        for item in pending:
+            raw_link = replies.get(("person", item.tag)) or {}
+            item.link = {_text(k) or "": _text(v) or "" for k, v in raw_link.items()}
+            item.contact = _contact_record(replies.get(("contact", item.tag)))
+            if item.domain and ("domain", item.domain) in replies:
+                item.domain_account = _text(replies[("domain", item.domain)])
+                self._domains.store(item.domain, item.domain_account)
+            candidates = [
+                item.link.get("account_id"),
+                item.contact.account_id if item.contact else None,
+                item.domain_account,
+            ]
+            self._ask_accounts(second, candidates, accounts)
+            item.account_ids.update(candidates)
+            item.follow = item.link.get("email") if not item.message.email else None
+            item.follow_domain = _company_domain(item.follow)
+            if item.follow:
+                script_keys = [keys.contact(item.follow)]
+                if item.follow_domain:
+                    script_keys.append(keys.domain(item.follow_domain))
+                second.eval(("follow", item.tag), _FOLLOW_EMAIL, script_keys, [keys.account("")])
         replies = await second.run()
         self._take_accounts(replies, accounts)
-        if follow:
-            raw_contact, raw_contact_account, raw_domain_account_id, raw_domain_account = replies[
-                ("follow", "")
-            ]
-            contact = _contact_record(raw_contact)
-            if contact is not None:
-                self._take_account(contact.account_id, raw_contact_account, accounts)
-            if follow_domain:
-                domain_account = _text(raw_domain_account_id)
-                self._domains.store(follow_domain, domain_account)
-                if domain_account is not None:
-                    self._take_account(domain_account, raw_domain_account, accounts)
 
-        return DirectoryView(
-            linked_account=linked_account,
-            linked_email=linked_email,
-            contact=contact,
-            domain_account=domain_account,
-            accounts={i: record for i, record in accounts.items() if record is not None},
-        )
+        views = []
+        for item in pending:
+            if item.follow:
+                raw_contact, raw_contact_account, raw_domain_account_id, raw_domain_account = (
+                    replies[("follow", item.tag)]
+                )
+                item.contact = _contact_record(raw_contact)
+                if item.contact is not None:
+                    self._take_account(item.contact.account_id, raw_contact_account, accounts)
+                    item.account_ids.add(item.contact.account_id)
+                if item.follow_domain:
+                    item.domain_account = _text(raw_domain_account_id)
+                    self._domains.store(item.follow_domain, item.domain_account)
+                    if item.domain_account is not None:
+                        self._take_account(item.domain_account, raw_domain_account, accounts)
+                        item.account_ids.add(item.domain_account)
+            views.append(
+                DirectoryView(
+                    linked_account=item.link.get("account_id"),
+                    linked_email=item.link.get("email"),
+                    linked_title=item.link.get("title"),
+                    contact=item.contact,
+                    domain_account=item.domain_account,
+                    accounts={
+                        i: record
+                        for i in item.account_ids
+                        if i and (record := accounts.get(i)) is not None
+                    },
+                )
+            )
+        return views
 
     def _ask_accounts(
         self,

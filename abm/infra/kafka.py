@@ -59,6 +59,7 @@ def jar_dir(cache_dir: Path, version: str = KAFKA_VERSION) -> Path:
 
 def ensure_jars(cache_dir: Path, version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
     """The folder of broker jars, fetched with Maven on first use."""
+    # Absolute: Maven runs in the fetch folder and would read a relative output path from there.
     libs = jar_dir(cache_dir.resolve(), version)
     if (libs / f"kafka_2.13-{version}.jar").exists():
         return libs

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from abm.core.model import SENIORITIES
-from abm.core.records import AccountRecord, ContactRecord, infer_seniority
+from abm.core.records import AccountRecord, ContactRecord, infer_role, infer_seniority
 from tests.factories import account, contact_record
 
 
@@ -190,3 +190,38 @@ def test_contact_record_dict_round_trip(record: ContactRecord, data: dict[str, A
 def test_contact_record_defaults(data: dict[str, Any], role: str, seniority: str) -> None:
     record = ContactRecord.from_dict(data)
     assert (record.role, record.seniority, record.title) == (role, seniority, None)
+
+
+@pytest.mark.parametrize(
+    ("title", "role"),
+    [
+        (None, "other"),
+        ("  ", "other"),
+        ("Marketing Intern", "other"),
+        ("Procurement Officer", "legal_procurement"),
+        ("Legal Counsel", "legal_procurement"),
+        ("Chief Financial Officer", "budget_holder"),
+        ("Finance Director", "budget_holder"),
+        ("CISO", "technical_evaluator"),
+        ("VP Security & Compliance", "technical_evaluator"),
+        ("Chief Executive Officer", "executive_sponsor"),
+        ("Chief Operating Officer", "executive_sponsor"),
+        ("Co-Founder", "executive_sponsor"),
+        ("Vice President Operations", "decision_maker"),
+        ("CTO", "decision_maker"),
+        ("VP Engineering", "decision_maker"),
+        ("Head of IT", "technical_evaluator"),
+        ("IT Manager", "technical_evaluator"),
+        ("Security Architect", "technical_evaluator"),
+        ("Director of Operations", "decision_maker"),
+        ("Operations Manager", "champion"),
+        ("Team Lead Platform", "technical_evaluator"),
+        ("Product Manager", "champion"),
+        ("Business Analyst", "influencer"),
+        ("Senior Consultant", "influencer"),
+        ("Planner", "end_user"),
+        ("Customer Service Agent", "end_user"),
+    ],
+)
+def test_infer_role(title: str | None, role: str) -> None:
+    assert infer_role(title) == role

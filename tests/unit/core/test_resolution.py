@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -224,12 +225,13 @@ def test_a_resolved_touchpoint_carries_the_message_and_the_account_snapshot() ->
             "vp",
             "VP Sales",
         ),
-        (None, "Chief Executive Officer", "other", "c_level", "Chief Executive Officer"),
+        (None, "Chief Executive Officer", "executive_sponsor", "c_level",
+         "Chief Executive Officer"),
         (None, None, "other", "unknown", None),
         (
             contact_record(account_id="beta", role="champion", seniority="vp"),
             "Engineer",
-            "other",
+            "technical_evaluator",
             "individual",
             "Engineer",
         ),
@@ -238,11 +240,11 @@ def test_a_resolved_touchpoint_carries_the_message_and_the_account_snapshot() ->
         "the directory's role and seniority win",
         "an unknown directory seniority is inferred from the directory title",
         "an unknown directory seniority without title is inferred from the message title",
-        "without a contact the role is other and the seniority comes from the title",
+        "without a contact the title tells the role and the seniority",
         "without contact or title the seniority is unknown",
         "a contact of another account lends neither role nor seniority",
     ],
-)
+)  # fmt: skip
 def test_role_and_seniority(
     contact: Any, message_title: str | None, role: str, seniority: str, title: str | None
 ) -> None:
@@ -386,3 +388,32 @@ def test_resolution_never_mutates_its_inputs() -> None:
     before = (dict(accounts), directory)
     resolve(with_email("dana@acme.com"), directory)
     assert (dict(accounts), directory) == before
+
+
+@pytest.mark.parametrize(
+    ("linked_title", "message_title", "role", "seniority", "title"),
+    [
+        ("Head of Security", None, "technical_evaluator", "director", "Head of Security"),
+        ("Head of Security", "Planner", "end_user", "individual", "Planner"),
+    ],
+    ids=[
+        "a title learned from an identify call tells role and seniority",
+        "the message's own title wins over the learned one",
+    ],
+)
+def test_learned_title_of_a_person_outside_the_directory(
+    linked_title: str, message_title: str | None, role: str, seniority: str, title: str
+) -> None:
+    traits: dict[str, Any] = {"email": "sam@acme.com"}
+    if message_title:
+        traits["title"] = message_title
+    msg = message(context={"groupId": "acme", "traits": traits})
+    tp = resolved(resolve(msg, replace(view(), linked_title=linked_title)))
+    assert (tp.role, tp.seniority, tp.title) == (role, seniority, title)
+
+
+def test_a_learned_title_never_overrides_the_directory_role() -> None:
+    msg = message(context={"groupId": "acme", "traits": {"email": "dana@acme.com"}})
+    contact = contact_record(role="champion", seniority="manager", title=None)
+    tp = resolved(resolve(msg, replace(view(contact=contact), linked_title="CFO")))
+    assert (tp.role, tp.seniority) == ("champion", "manager")

@@ -1,0 +1,415 @@
+"""`abm collector`: Segment's HTTP Tracking API and provider webhooks, into the raw topic.
+
+Endpoints (docs/producers.md; the OpenAPI description is served on /openapi.json):
+`POST /v1/track|page|identify|group|batch`, `POST /webhooks/email|zoom|linkedin`
+(`GET /webhooks/linkedin` for LinkedIn's challenge), `GET /healthz`, `GET /metrics`.
+
+The handlers are thin: the rules live in `producers.ingest` (auth, limits, batch merging, clock
+skew) and `producers.webhooks` (signatures, payload mappings). A request is answered 200 only
+after Kafka acknowledged every record it carried; 503 with Retry-After when Kafka (or Redis,
+which the routing keys and the dedupe memory need) cannot take them, so the SDK retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
+
+import orjson
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from redis.exceptions import RedisError
+
+from abm.core.segment import SegmentMessage, parse_message
+from abm.directory.store import DirectoryStore
+from abm.settings import Settings
+from producers import ingest, metrics, webhooks
+from producers.ingest import Limits, Prepared, RequestError
+from producers.openapi import openapi_document
+from producers.routing import Router
+from producers.sink import KafkaSink, SeenIds, Unavailable
+from stream.topics import RAW
+
+log = logging.getLogger(__name__)
+
+_BODY_MARGIN = 64 * 1024
+"""Read up to this much more than the batch limit: a gzip body may be a little larger than
+what it inflates to, and a body over the limit deserves a JSON 413, not a dropped connection."""
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+@dataclass
+class Accepted:
+    produced: int
+    duplicate_ids: set[str]
+    """Ids accepted before (not produced again)."""
+
+
+REDIS_CONNECTIONS: Final = 64
+"""Per pool. Many concurrent requests queue for a connection instead of failing."""
+
+
+def _redis(settings: Settings) -> aioredis.Redis:
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url.get_secret_value(),
+        max_connections=REDIS_CONNECTIONS,
+        timeout=settings.collector_ack_timeout_s,
+        socket_connect_timeout=5,
+        socket_timeout=10,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+class Collector:
+    """The collector's state: Kafka sink, dedupe memory, router, limits and keys."""
+
+    def __init__(self, settings: Settings, sink: KafkaSink, seen: SeenIds, router: Router) -> None:
+        self.settings = settings
+        self.sink = sink
+        self.seen = seen
+        self.router = router
+        self.limits = Limits(
+            max_event_bytes=settings.max_event_bytes,
+            max_batch_bytes=settings.collector_max_batch_bytes,
+        )
+        self.write_keys = settings.write_keys()
+        self.clock: Callable[[], float] = time.time
+        secrets = {
+            "email": settings.webhook_email_secret,
+            "zoom": settings.webhook_zoom_secret,
+            "linkedin": settings.webhook_linkedin_secret,
+        }
+        self.webhook_secrets = {
+            name: secret.get_secret_value()
+            for name, secret in secrets.items()
+            if secret is not None and secret.get_secret_value()
+        }
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Collector:
+        sink = KafkaSink(
+            settings,
+            RAW.name(settings.topic_prefix),
+            ack_timeout_s=settings.collector_ack_timeout_s,
+            max_pending=settings.collector_max_pending,
+        )
+        seen = SeenIds(_redis(settings), settings.redis_prefix, settings.collector_dedupe_ttl_s)
+        router = Router(DirectoryStore(_redis(settings), settings.redis_prefix))
+        collector = cls(settings, sink, seen, router)
+        await sink.start()
+        metrics.KAFKA_READY.set(1 if sink.ready else 0)
+        return collector
+
+    async def close(self) -> None:
+        await self.sink.stop()
+        await self.seen.close()
+        await self.router.close()
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # --- the shared path: dedupe, key, produce, remember --------------------------------------
+
+    async def accept(self, prepared: list[Prepared], timeout_s: float | None = None) -> Accepted:
+        """Produce what was not accepted before; raises `Unavailable` (answer 503)."""
+        if not prepared:
+            return Accepted(0, set())
+        try:
+            seen = await self.seen.seen([p.message_id for p in prepared])
+            fresh = [p for p in prepared if p.message_id not in seen]
+            keyed = []
+            for p in fresh:
+                parsed = parse_message(p.value, len(p.value) + 1)
+                message = parsed if isinstance(parsed, SegmentMessage) else None
+                keyed.append((message, f"message:{p.message_id}"))
+            keys = await self.router.keys_for(keyed)
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"the directory (Redis) is not reachable: {exc}") from None
+        try:
+            await self.sink.deliver(
+                [(k, p.value) for k, p in zip(keys, fresh, strict=True)], timeout_s=timeout_s
+            )
+        finally:
+            metrics.KAFKA_READY.set(1 if self.sink.ready else 0)
+        try:
+            await self.seen.remember([p.message_id for p in fresh])
+        except (RedisError, OSError) as exc:  # produced already: a retry is a duplicate at worst
+            log.warning("could not remember %d accepted messageIds: %s", len(fresh), exc)
+        return Accepted(len(fresh), seen)
+
+    def _unavailable(self, exc: Exception) -> web.Response:
+        log.warning("answering 503: %s", exc)
+        return _json(
+            {"code": "unavailable", "message": f"{exc}; retry later"},
+            status=503,
+            headers={"Retry-After": str(self.settings.collector_retry_after_s)},
+        )
+
+    # --- Segment HTTP API --------------------------------------------------------------------
+
+    async def segment(self, endpoint: str, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        response = await self._segment(endpoint, request)
+        metrics.REQUESTS.labels(endpoint=endpoint, code=str(response.status)).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        return response
+
+    async def _segment(self, endpoint: str, request: web.Request) -> web.Response:
+        received_ms = self.now_ms()
+        header_key = ingest.basic_auth_user(request.headers.get("Authorization"))
+        if header_key is not None and not ingest.key_allowed(header_key, self.write_keys):
+            return self._unauthorized(0)
+        try:
+            raw = await _read(request)
+            data = ingest.decode_body(
+                raw,
+                request.headers.get("Content-Encoding"),
+                self.limits,
+                batch=endpoint == ingest.BATCH_ENDPOINT,
+            )
+            doc = ingest.parse_json_object(data)
+        except RequestError as exc:
+            if header_key is None:
+                return self._unauthorized(0)  # nobody unauthenticated learns about the body
+            return self._refused(exc)
+        if header_key is None and not ingest.key_allowed(
+            ingest.body_write_key(doc), self.write_keys
+        ):
+            return self._unauthorized(0)
+        try:
+            prepared = ingest.prepare(endpoint, doc, received_ms, self.limits)
+        except RequestError as exc:
+            return self._refused(exc)
+        for p in prepared.messages:
+            if p.clamped:
+                metrics.TIMES_CLAMPED.labels(why=p.clamped).inc()
+        try:
+            accepted = await self.accept(prepared.messages)
+        except Unavailable as exc:
+            for p in prepared.messages:
+                metrics.EVENTS.labels(type=ingest.event_type(p.doc), outcome="unavailable").inc()
+            return self._unavailable(exc)
+        for p in prepared.messages:
+            outcome = "duplicate" if p.message_id in accepted.duplicate_ids else "accepted"
+            metrics.EVENTS.labels(type=ingest.event_type(p.doc), outcome=outcome).inc()
+        if prepared.duplicates_in_request:
+            metrics.EVENTS.labels(type="other", outcome="duplicate").inc(
+                prepared.duplicates_in_request
+            )
+        return _json({"success": True})
+
+    def _unauthorized(self, events: int) -> web.Response:
+        if events:
+            metrics.EVENTS.labels(type="other", outcome="rejected").inc(events)
+        return _json(
+            {
+                "code": ingest.UNAUTHORIZED,
+                "message": "missing or unknown write key: send it as the HTTP Basic user "
+                "(empty password) or as `writeKey` in the body",
+            },
+            status=401,
+            headers={"WWW-Authenticate": 'Basic realm="abm collector"'},
+        )
+
+    def _refused(self, exc: RequestError) -> web.Response:
+        if exc.events:
+            metrics.EVENTS.labels(type="other", outcome="rejected").inc(exc.events)
+        return _json(exc.body(), status=exc.status)
+
+    # --- webhooks ----------------------------------------------------------------------------
+
+    async def webhook(self, provider: str, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        response, outcome = await self._webhook(provider, request)
+        metrics.WEBHOOKS.labels(provider=provider, outcome=outcome).inc()
+        endpoint = f"webhook_{provider}"
+        metrics.REQUESTS.labels(endpoint=endpoint, code=str(response.status)).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        return response
+
+    async def _webhook(self, provider: str, request: web.Request) -> tuple[web.Response, str]:
+        secret = self.webhook_secrets.get(provider)
+        if secret is None:
+            message = (
+                f"the {provider} webhook is not configured (ABM_WEBHOOK_{provider.upper()}_SECRET)"
+            )
+            return _json({"code": webhooks.NOT_CONFIGURED, "message": message}, 404), (
+                webhooks.NOT_CONFIGURED
+            )
+        received_ms = self.now_ms()
+        now_s = received_ms // 1000
+        tolerance = self.settings.webhook_tolerance_s
+        try:
+            try:
+                body = await _read(request)
+            except RequestError as exc:
+                raise webhooks.WebhookError(exc.status, webhooks.INVALID, exc.message) from None
+            headers = dict(request.headers)
+            if provider == "email":
+                event_id = webhooks.verify_standard(headers, body, secret, now_s, tolerance)
+                result = webhooks.map_email(webhooks.load_json(body), event_id)
+            elif provider == "zoom":
+                webhooks.verify_zoom(headers, body, secret, now_s, tolerance)
+                result = webhooks.map_zoom(webhooks.load_json(body), secret, received_ms)
+            else:
+                webhooks.verify_linkedin(headers, body, secret)
+                result = webhooks.map_linkedin(webhooks.load_json(body), received_ms, tolerance)
+            prepared = [
+                p
+                for message in result.messages
+                for p in ingest.prepare("track", message, received_ms, self.limits).messages
+            ]
+        except webhooks.WebhookError as exc:
+            return _json({"code": exc.outcome, "message": exc.message}, exc.status), exc.outcome
+        except RequestError as exc:
+            return _json(exc.body(), exc.status), webhooks.INVALID
+        if result.reply is not None:
+            return _json(result.reply), webhooks.HANDSHAKE
+        if result.ignored is not None:
+            return _json({"success": True, "ignored": result.ignored}), webhooks.IGNORED
+        try:
+            accepted = await self.accept(prepared, timeout_s=self.settings.webhook_ack_timeout_s)
+        except Unavailable as exc:
+            return self._unavailable(exc), webhooks.UNAVAILABLE
+        outcome = webhooks.ACCEPTED if accepted.produced else webhooks.DUPLICATE
+        return _json({"success": True}), outcome
+
+    async def linkedin_challenge(self, request: web.Request) -> web.Response:
+        secret = self.webhook_secrets.get("linkedin")
+        code = request.query.get("challengeCode", "")
+        if secret is None:
+            metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.NOT_CONFIGURED).inc()
+            return _json({"code": webhooks.NOT_CONFIGURED, "message": "not configured"}, 404)
+        if not code:
+            metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.INVALID).inc()
+            return _json({"code": webhooks.INVALID, "message": "challengeCode is required"}, 400)
+        metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.HANDSHAKE).inc()
+        return _json(webhooks.linkedin_challenge(code, secret))
+
+    # --- operations --------------------------------------------------------------------------
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        problems = []
+        if not self.sink.ready:
+            problems.append(f"kafka: {self.sink.last_error or 'not ready'}")
+        try:
+            await asyncio.wait_for(self.seen.ping(), timeout=2)
+        except (RedisError, OSError, TimeoutError) as exc:
+            problems.append(f"redis: {exc or 'no answer'}")
+        metrics.KAFKA_READY.set(1 if self.sink.ready else 0)
+        if problems:
+            return _json({"status": "unavailable", "problems": problems}, 503)
+        return _json({"status": "ok"})
+
+    async def metrics_page(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return _json(openapi_document())
+
+
+MAX_BODY: Final = web.AppKey("max_body", int)
+
+
+async def _read(request: web.Request) -> bytes:
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestError(
+            413,
+            ingest.TOO_LARGE,
+            f"the body is larger than {request.app[MAX_BODY]} bytes",
+        ) from None
+
+
+def make_app(collector: Collector) -> web.Application:
+    limit = collector.limits.max_batch_bytes + _BODY_MARGIN
+    app = web.Application(client_max_size=limit)
+    app[MAX_BODY] = limit
+
+    def bind(
+        method: Callable[[str, web.Request], Awaitable[web.Response]], name: str
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        return partial(method, name)
+
+    for endpoint in (*ingest.SINGLE_ENDPOINTS, ingest.BATCH_ENDPOINT):
+        app.router.add_post(f"/v1/{endpoint}", bind(collector.segment, endpoint))
+    for provider in webhooks.PROVIDERS:
+        app.router.add_post(f"/webhooks/{provider}", bind(collector.webhook, provider))
+    app.router.add_get("/webhooks/linkedin", collector.linkedin_challenge)
+    app.router.add_get("/healthz", collector.healthz)
+    app.router.add_get("/metrics", collector.metrics_page)
+    app.router.add_get("/openapi.json", collector.openapi)
+    return app
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """No automatic decompression: the collector inflates gzip bodies itself, with a cap
+    (`ingest.decode_body`)."""
+    return web.AppRunner(app, access_log=None, auto_decompress=False)
+
+
+DEV_WRITE_KEY: Final = "abm-dev-write-key"
+_LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+
+
+def config_problem(settings: Settings) -> str | None:
+    """Why the collector must not start with these settings, if it must not."""
+    keys = settings.write_keys()
+    if not keys:
+        return "ABM_COLLECTOR_WRITE_KEYS names no write key"
+    if DEV_WRITE_KEY in keys and settings.collector_host not in _LOOPBACK:
+        return (
+            f"the development write key {DEV_WRITE_KEY!r} is accepted while listening on "
+            f"{settings.collector_host}: set ABM_COLLECTOR_WRITE_KEYS to your own keys"
+        )
+    return None
+
+
+def run_collector(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM; then stop taking connections, let requests in flight
+    finish (their records acknowledged), and close the producer."""
+    logging.basicConfig(
+        level=settings.log_level.upper() if settings.log_level.upper() != "WARN" else "WARNING",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    collector = await Collector.open(settings)
+    runner = make_runner(make_app(collector))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.collector_host, settings.collector_port)
+        await site.start()
+        log.warning(
+            "collector on http://%s:%s (Kafka %s, topic %s)",
+            settings.collector_host,
+            settings.collector_port,
+            settings.kafka_bootstrap_servers,
+            collector.sink.topic,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await collector.close()

@@ -1,0 +1,179 @@
+"""The collector's OpenAPI 3.0 description, served on `GET /openapi.json`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ERROR = {
+    "type": "object",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string", "example": "payload_too_large"},
+        "message": {"type": "string", "example": "batch item 3 is 40211 bytes; ..."},
+    },
+}
+
+_MESSAGE = {
+    "type": "object",
+    "description": "A Segment-spec message. The collector stamps receivedAt, corrects "
+    "timestamp for clock skew (receivedAt - (sentAt - originalTimestamp)) and forwards the rest "
+    "as sent; messages that break the touchpoint contract are dead-lettered by the engine.",
+    "properties": {
+        "type": {
+            "type": "string",
+            "enum": ["track", "page", "identify", "group", "screen", "alias"],
+        },
+        "messageId": {"type": "string", "maxLength": 256},
+        "userId": {"type": "string"},
+        "anonymousId": {"type": "string"},
+        "event": {"type": "string", "description": "track: the event name"},
+        "groupId": {"type": "string", "description": "group: the account id"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "originalTimestamp": {"type": "string", "format": "date-time"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "context": {"type": "object"},
+        "properties": {"type": "object"},
+        "traits": {"type": "object"},
+        "writeKey": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+_BATCH = {
+    "type": "object",
+    "required": ["batch"],
+    "properties": {
+        "batch": {"type": "array", "items": _MESSAGE},
+        "context": {"type": "object", "description": "merged into every item's context"},
+        "sentAt": {"type": "string", "format": "date-time"},
+        "writeKey": {"type": "string"},
+    },
+}
+
+
+def _responses(ok: dict[str, Any] | None = None) -> dict[str, Any]:
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {
+        "200": {
+            "description": "Accepted: Kafka acknowledged every record",
+            "content": {"application/json": {"schema": ok or {"$ref": "#/components/schemas/Ok"}}},
+        },
+        "400": {
+            "description": "Not JSON, not an object, a batch item not an object",
+            "content": error,
+        },
+        "401": {"description": "Missing or unknown write key", "content": error},
+        "413": {"description": "Over 32 KB per event or 500 KB per batch", "content": error},
+        "415": {"description": "Content-Encoding other than gzip", "content": error},
+        "503": {
+            "description": "Kafka or Redis cannot take the events now; retry after Retry-After",
+            "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+            "content": error,
+        },
+    }
+
+
+def _segment(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"writeKey": []}, {}],
+            "parameters": [
+                {
+                    "name": "Content-Encoding",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "enum": ["gzip", "identity"]},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": schema}},
+            },
+            "responses": _responses(),
+        }
+    }
+
+
+def _webhook(summary: str, headers: list[str]) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [
+                {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                for h in headers
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": {"description": "Accepted, duplicate, ignored type, or handshake answer"},
+                "400": {"description": "Payload not usable"},
+                "401": {"description": "Bad signature, or outside the replay window"},
+                "404": {"description": "Webhook not configured (no secret)"},
+                "503": {"description": "Kafka not available; the provider retries"},
+            },
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/v1/track": _segment("One track call", _MESSAGE),
+        "/v1/page": _segment("One page call", _MESSAGE),
+        "/v1/identify": _segment("One identify call (teaches the directory)", _MESSAGE),
+        "/v1/group": _segment("One group call (links the person to an account)", _MESSAGE),
+        "/v1/batch": _segment("Up to 500 KB of messages; items carry their type", _BATCH),
+        "/webhooks/email": _webhook(
+            "E-mail platform events (Standard Webhooks signature)",
+            ["webhook-id", "webhook-timestamp", "webhook-signature"],
+        ),
+        "/webhooks/zoom": _webhook(
+            "Zoom webinar events", ["x-zm-signature", "x-zm-request-timestamp"]
+        ),
+        "/webhooks/linkedin": {
+            **_webhook("LinkedIn Lead Sync notifications", ["X-LI-Signature"]),
+            "get": {
+                "summary": "LinkedIn endpoint validation",
+                "parameters": [
+                    {
+                        "name": "challengeCode",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {"200": {"description": "challengeCode and challengeResponse"}},
+            },
+        },
+        "/healthz": {
+            "get": {
+                "summary": "200 when Kafka and Redis are usable, else 503 naming the problem",
+                "responses": {"200": {"description": "ok"}, "503": {"description": "not ready"}},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "text exposition format"}},
+            }
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "abm collector",
+            "version": "1",
+            "description": "Segment HTTP Tracking API compatible collector and provider "
+            "webhooks; everything accepted goes to the raw touchpoint topic.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"writeKey": {"type": "http", "scheme": "basic"}},
+            "schemas": {
+                "Error": _ERROR,
+                "Ok": {"type": "object", "properties": {"success": {"type": "boolean"}}},
+            },
+        },
+    }
