@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         gt=0.0,
         description="How long a delivery claim of a silent (crashed) service blocks others.",
     )
+    alert_max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries one service works on at once (each from claim to confirm).",
+    )
     alert_sla_poll_s: float = Field(
         default=1.0, gt=0.0, description="How often due follow-up SLAs are checked (seconds)."
     )

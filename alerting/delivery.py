@@ -71,6 +71,7 @@ class Deliverer:
         dead_letter: Callable[[DeadLetter], Awaitable[None]],
         *,
         lease_s: float,
+        max_in_flight: int = 8,
         crash_at: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
@@ -87,6 +88,7 @@ class Deliverer:
         self._wall_ms = wall_ms
         self.token = uuid.uuid4().hex
         self._inflight: dict[str, asyncio.Task[str]] = {}
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     async def deliver(self, delivery: Delivery) -> str:
         """Deliver (or find delivered); returns the final ledger state: sent, dead,
@@ -96,10 +98,16 @@ class Deliverer:
         if running is not None:
             await asyncio.shield(running)
             return "duplicate"
-        task = asyncio.ensure_future(self._deliver(key, delivery))
+        task = asyncio.ensure_future(self._in_slot(key, delivery))
         self._inflight[key] = task
         task.add_done_callback(lambda _done: self._inflight.pop(key, None))
         return await asyncio.shield(task)
+
+    async def _in_slot(self, key: str, delivery: Delivery) -> str:
+        """At most `max_in_flight` deliveries between claim and confirm: a crash then leaves at
+        most that many deliveries in doubt."""
+        async with self._slots:
+            return await self._deliver(key, delivery)
 
     def _crash(self, point: str) -> None:
         if self._crash_at == point:

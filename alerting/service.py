@@ -166,6 +166,7 @@ class AlertService:
             RetryPolicy(s.alert_max_attempts, s.alert_backoff_s, s.alert_backoff_max_s),
             self._send_dead_letter,
             lease_s=s.alert_claim_lease_s,
+            max_in_flight=s.alert_max_in_flight,
             crash_at=s.alert_crash_at,
         )
         if s.alert_port:
