@@ -83,8 +83,8 @@ async def test_a_follow_up_in_time_means_no_escalation_none_means_exactly_one(
     async with running(settings, clock) as service:
         await produce_mqas(settings, [followed, ignored])
         await alerts_caught_up(settings)
-        await produce_activity(settings, SalesActivity(
-            "crm-1", "followed", "call", T0 + 2 * HOUR, by="ae@vendor.example", source="crm"))  # fmt: skip
+        call = SalesActivity("crm-1", "followed", "call", T0 + 2 * HOUR, source="crm")
+        await produce_activity(settings, call)
         await activities_caught_up(settings)
         assert service.slas is not None
         record = await service.slas.get(followed["mqa_id"])
