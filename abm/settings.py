@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = Field(default=None)
     smtp_password: SecretStr | None = Field(default=None)
     smtp_starttls: bool = Field(default=True, description="Upgrade the connection (STARTTLS).")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the SMTP server with (default: system)."
+    )
     smtp_from: str = Field(default="ABM alerts <abm-alerts@localhost>")
     alert_fallback_email: str | None = Field(
         default=None, description="E-mail address for MQAs of accounts without an owner."

@@ -172,6 +172,7 @@ class EmailChannel:
         starttls: bool,
         timeout_s: float,
         clock_ms: Callable[[], int],
+        ca_file: str | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -181,6 +182,7 @@ class EmailChannel:
         self._starttls = starttls
         self._timeout = timeout_s
         self._clock_ms = clock_ms
+        self._ca_file = ca_file
 
     def message(self, item: Outgoing, target: str) -> Any:
         content = item.content
@@ -205,6 +207,7 @@ class EmailChannel:
                 username=self._username,
                 password=self._password,
                 start_tls=self._starttls,
+                cert_bundle=self._ca_file,
                 timeout=self._timeout,
             )
         except aiosmtplib.SMTPAuthenticationError as exc:

@@ -111,6 +111,7 @@ def build_channels(
             starttls=settings.smtp_starttls,
             timeout_s=settings.alert_timeout_s,
             clock_ms=clock_ms,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         )
     return channels
 

@@ -7,15 +7,17 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from abm.core.records import AccountRecord
 from abm.infra.process import free_port
@@ -143,16 +145,41 @@ class _Keep:
         return "250 Message accepted for delivery"
 
 
+TEST_CERT = Path(__file__).resolve().parent / "data" / "smtp-test.crt"
+TEST_KEY = Path(__file__).resolve().parent / "data" / "smtp-test.key"
+"""A self-signed certificate for 127.0.0.1, made for these tests only (valid until 2126)."""
+
+
+def _login(user: str, password: str) -> Any:
+    def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str,
+                     auth_data: Any) -> AuthResult:  # fmt: skip
+        ok = isinstance(auth_data, LoginPassword) and (
+            auth_data.login.decode(), auth_data.password.decode()) == (user, password)  # fmt: skip
+        return AuthResult(success=ok, handled=False)
+
+    return authenticate
+
+
 @dataclass
 class SmtpServer:
-    """aiosmtpd on 127.0.0.1:`port` (no TLS); `inbox` keeps every message, parsed."""
+    """aiosmtpd on 127.0.0.1:`port`; `inbox` keeps every message, parsed. With `login`, it
+    requires STARTTLS (the test certificate) and that user and password."""
 
     port: int
+    login: tuple[str, str] | None = None
     inbox: list[EmailMessage] = field(default_factory=list)
     _controller: Controller | None = None
 
     def start(self) -> None:
-        self._controller = Controller(_Keep(self.inbox), hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {}
+        if self.login is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(TEST_CERT, TEST_KEY)
+            extra = {"tls_context": context, "require_starttls": True,
+                     "authenticator": _login(*self.login), "auth_require_tls": True,
+                     "auth_required": True}  # fmt: skip
+        self._controller = Controller(_Keep(self.inbox), hostname="127.0.0.1", port=self.port,
+                                      **extra)  # fmt: skip
         self._controller.start()
 
     def stop(self) -> None:

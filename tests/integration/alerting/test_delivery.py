@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block
 from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import SlackStandIn, SmtpServer, mqa_event, wait_for
+from tests.alerting_support import TEST_CERT, SlackStandIn, SmtpServer, mqa_event, wait_for
 from tests.integration.alerting.helpers import alerts_caught_up, metric, produce_mqas, running
 from tests.integration.harness import load_directory, make_settings, read_topic
 
@@ -212,3 +212,26 @@ async def test_an_incoming_webhook_gets_the_blocks_with_the_owner_mentioned(rig:
         parsed = Block.parse(block)
         assert parsed is not None
         parsed.validate_json()
+
+
+async def test_email_over_starttls_with_login(rig: Rig) -> None:
+    secure = SmtpServer(port=free_port(), login=("abm", "s3cret"))
+    secure.start()
+    try:
+        good = rig.settings(alert_channels="email", smtp_port=secure.port, smtp_starttls=True,
+                            smtp_user="abm", smtp_password="s3cret",
+                            smtp_ca_file=str(TEST_CERT))  # fmt: skip
+        async with running(good):
+            await produce_mqas(good, [mqa_event("secure")])
+            await alerts_caught_up(good)
+        assert len(secure.inbox) == 1
+        wrong = rig.settings(alert_channels="email", smtp_port=secure.port, smtp_starttls=True,
+                             smtp_user="abm", smtp_password="wrong",
+                             smtp_ca_file=str(TEST_CERT))  # fmt: skip
+        async with running(wrong):
+            await produce_mqas(wrong, [mqa_event("locked")])
+            await alerts_caught_up(wrong)
+        [dead] = await read_topic(wrong, ALERTS_DEAD_LETTER, until=1, timeout_s=30, settle_s=1)
+        assert dead.headers["abm-reason"] == "auth_failed" and len(secure.inbox) == 1
+    finally:
+        secure.stop()
