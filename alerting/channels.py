@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
@@ -72,6 +72,7 @@ class SlackChannel:
         timeout_s: float,
         min_interval_s: float,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not bot_token and not webhook_url:
             raise ValueError("Slack needs a bot token or a webhook URL")
@@ -81,6 +82,7 @@ class SlackChannel:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._interval = min_interval_s
         self._monotonic = monotonic
+        self._sleep = sleep
         self._next: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._blocked_until = 0.0
@@ -95,6 +97,10 @@ class SlackChannel:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
+    def hold(self, seconds: float) -> None:
+        """No Slack post at all for `seconds` (a Retry-After)."""
+        self._blocked_until = self._monotonic() + seconds
+
     async def _pace(self, target: str) -> None:
         """At most one message per Slack channel per `min_interval_s`, and nothing while a
         Retry-After is running."""
@@ -103,7 +109,7 @@ class SlackChannel:
             now = self._monotonic()
             wait = max(self._next.get(target, 0.0), self._blocked_until) - now
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             self._next[target] = self._monotonic() + self._interval
 
     def payload(self, item: Outgoing, target: str, mention: bool) -> dict[str, Any]:
@@ -146,7 +152,7 @@ class SlackChannel:
         except aiohttp.ClientError as exc:
             return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
         if attempt.retry_after_s is not None:
-            self._blocked_until = self._monotonic() + attempt.retry_after_s
+            self.hold(attempt.retry_after_s)
         if target == WEBHOOK_TARGET and attempt.verdict == "sent":
             return Attempt("sent", "ok", ref="webhook")
         return attempt
