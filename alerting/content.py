@@ -42,6 +42,30 @@ def account_url(base_url: str, account_id: str) -> str:
     return f"{base_url.rstrip('/')}/accounts/{quote(account_id, safe='')}"
 
 
+_REQUIRED: tuple[tuple[str, ...], ...] = (
+    ("mqa_id",), ("rule",), ("qualified_at",), ("qualified_at_ms",), ("score",), ("threshold",),
+    ("account", "id"), ("account", "tier"), ("follow_up", "due_at_ms"),
+    ("follow_up", "sla_seconds"),
+)  # fmt: skip
+
+
+def event_problem(event: Any) -> str | None:
+    """Why an MQA record cannot be alerted (the field), or None when it can."""
+    if not isinstance(event, dict):
+        return "not a JSON object"
+    for path in _REQUIRED:
+        node: Any = event
+        for part in path:
+            if not isinstance(node, dict) or node.get(part) is None:
+                return f"{'.'.join(path)}: missing"
+            node = node[part]
+    for path in (("qualified_at_ms",), ("follow_up", "due_at_ms"), ("follow_up", "sla_seconds")):
+        value = event[path[0]] if len(path) == 1 else event[path[0]][path[1]]
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"{'.'.join(path)}: not an integer"
+    return None
+
+
 @dataclass(frozen=True)
 class Owner:
     email: str | None

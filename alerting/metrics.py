@@ -42,6 +42,9 @@ MQAS_RECEIVED = Counter(
     "MQA records consumed, by whether the MQA id was new to this service or a repeat.",
     ["repeat"],
 )
+MQAS_INVALID = Counter(
+    "abm_alert_mqa_invalid_total", "MQA records that cannot be alerted (not JSON, missing field)."
+)
 SLA_OUTCOMES = Counter(
     "abm_sla_outcomes_total", "Follow-up SLAs met or breached, by tier.", ["tier", "outcome"]
 )

@@ -27,13 +27,14 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from abm.settings import Settings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
 from alerting.channels import Channel, ConsoleChannel, EmailChannel, Outgoing, SlackChannel
-from alerting.content import Escalation, Owner, account_url, build_alert
+from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
 from alerting.ledger import Ledger
 from alerting.routing import (
@@ -241,7 +242,12 @@ class AlertService:
                 batch = await consumer.getmany(timeout_ms=200, max_records=100)
                 for tp, records in batch.items():
                     await self._until_done(handle, records)
-                    await consumer.commit({tp: records[-1].offset + 1})
+                    try:
+                        await consumer.commit({tp: records[-1].offset + 1})
+                    except (CommitFailedError, IllegalStateError) as exc:
+                        # a rebalance took the partition: its new owner re-reads the records
+                        # and the ledger skips what was delivered here
+                        log.warning("commit of %s failed (%s); records will be re-read", tp, exc)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
@@ -269,13 +275,20 @@ class AlertService:
     async def _mqa_batch(self, records: Sequence[ConsumerRecord]) -> None:
         events: dict[str, tuple[dict[str, Any], int | None]] = {}
         for record in records:
+            event: Any = None
+            problem: str | None
             try:
                 event = orjson.loads(record.value)
-                mqa_id = event["mqa_id"]
-            except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
-                log.error("unreadable MQA record at %s/%s: %r", record.partition, record.offset,
-                          exc)  # fmt: skip
+            except orjson.JSONDecodeError as exc:
+                problem = f"not JSON: {exc}"
+            else:
+                problem = event_problem(event)
+            if problem is not None:
+                metrics.MQAS_INVALID.inc()
+                log.error("MQA record %s/%s cannot be alerted: %s", record.partition,
+                          record.offset, problem)  # fmt: skip
                 continue
+            mqa_id = event["mqa_id"]
             if mqa_id in events:
                 metrics.MQAS_RECEIVED.labels(repeat="true").inc()
                 continue
@@ -486,6 +499,3 @@ async def produce_activity(settings: Settings, activity: SalesActivity) -> None:
         )
     finally:
         await producer.stop()
-
-
-__all__ = ["AlertService", "TopicPartition", "produce_activity", "routing_config"]

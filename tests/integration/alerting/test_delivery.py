@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from slack_sdk.models.blocks import Block
 
@@ -235,3 +236,25 @@ async def test_email_over_starttls_with_login(rig: Rig) -> None:
         assert dead.headers["abm-reason"] == "auth_failed" and len(secure.inbox) == 1
     finally:
         secure.stop()
+
+
+async def test_records_that_cannot_be_alerted_are_counted_and_do_not_block(rig: Rig) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    from stream.topics import MQA
+
+    settings = rig.settings(alert_channels="slack")
+    broken = {k: v for k, v in mqa_event("broken").items() if k != "follow_up"}
+    before = metric("abm_alert_mqa_invalid_total")
+    async with running(settings):
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            for value in (b"{not json", orjson.dumps(broken)):
+                await producer.send_and_wait(MQA.name(settings.topic_prefix), value, key=b"broken")
+        finally:
+            await producer.stop()
+        await produce_mqas(settings, [mqa_event("broken")])
+        await alerts_caught_up(settings)
+    assert metric("abm_alert_mqa_invalid_total") == before + 2
+    assert len(rig.slack.posts) == 1
