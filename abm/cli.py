@@ -14,6 +14,8 @@ from abm.core.model import ModelError, load_model
 from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
 from abm.settings import Settings, get_settings
+from alerting.cli import alerts as alerts_command
+from alerting.cli import sales_app
 
 app = typer.Typer(
     help="Real-time account qualification for account-based marketing, on Kafka.",
@@ -318,6 +320,8 @@ def demo(
 
 
 app.add_typer(directory_app, name="directory")
+app.command("alerts")(alerts_command)
+app.add_typer(sales_app, name="sales")
 
 
 def main() -> None:

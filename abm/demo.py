@@ -1,8 +1,9 @@
 """`abm demo`: the engine on the bundled sample, end to end, on the local stack.
 
 Loads the sample directory, starts a worker, replays the sample's touchpoints (times moved so the
-latest is now), prints every MQA alert as it arrives, and ends with a summary: throughput, MQAs
-by rule and tier, what was dead-lettered or left unresolved. Each run uses its own topics and
+latest is now), runs the alert service (`abm alerts`, console channel) which prints every MQA
+alert as it arrives, and ends with a summary: throughput, MQAs by rule and tier, what was
+dead-lettered or left unresolved. Each run uses its own topics and
 consumer group, so it can be repeated and never mixes with a real installation.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -26,13 +28,12 @@ from abm.core.model import load_model
 from abm.infra.process import InfraError, free_port
 from abm.infra.stack import Stack
 from abm.settings import Settings
-from alerting.render import render_text
-from alerting.tail import mqa_events
+from alerting.service import AlertService
 from producers.replay import replay
 from stream.admin import ensure_topics
 from stream.lag import wait_caught_up
 from stream.services import open_directory
-from stream.topics import RAW, RESOLVED
+from stream.topics import MQA, RAW, RESOLVED
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples"
 
@@ -122,7 +123,12 @@ def _stop(worker: subprocess.Popen[bytes]) -> None:
 async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path) -> DemoSummary:
     summary = DemoSummary()
     await _wait_worker_ready(settings, worker)
-    alerts = asyncio.create_task(_print_alerts(settings, summary))
+    # the alert service, console channel, in this process: it prints each MQA alert once.
+    # The Kafka client logs its group-coordinator retries on a fresh broker as errors: noise here.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    alert_settings = settings.model_copy(update={"alert_channels": "console", "alert_port": 0})
+    service = AlertService(alert_settings, out=sys.stdout, on_alert=summary.mqas.append)
+    alerts = asyncio.create_task(service.run())
     report = await replay(settings, sample, shift_to_now=True, progress=True)
     summary.sent, summary.skipped_lines = report.sent, len(report.bad_lines)
     for bad in report.bad_lines:
@@ -135,10 +141,14 @@ async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path
         timeout_s=300,
     )
     summary.seconds_to_caught_up = caught_up - start
-    await asyncio.sleep(2.0)  # the last alerts reach the tail
-    alerts.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await alerts
+    # every MQA is alerted once the alert service has committed the whole MQA topic
+    try:
+        await wait_caught_up(settings, f"{settings.app_id}-alerts",
+                             [MQA.name(settings.topic_prefix)], timeout_s=120)  # fmt: skip
+    finally:
+        service.stopping.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await alerts
     return summary
 
 
@@ -156,13 +166,6 @@ async def _wait_worker_ready(
             return
         await asyncio.sleep(0.3)
     raise InfraError(f"the worker did not start within {timeout_s:.0f} s")
-
-
-async def _print_alerts(settings: Settings, summary: DemoSummary) -> None:
-    async for event in mqa_events(settings, from_beginning=True):
-        summary.mqas.append(event)
-        sys.stdout.write("\n" + render_text(event) + "\n")
-        sys.stdout.flush()
 
 
 def _scrape(port: int, quiet: bool = False) -> dict[str, float]:
@@ -183,6 +186,14 @@ def _scrape(port: int, quiet: bool = False) -> dict[str, float]:
     return values
 
 
+def _alerts_sent() -> float:
+    """Console alerts the in-process alert service delivered (its own metric)."""
+    from prometheus_client import REGISTRY
+
+    labels = {"channel": "console", "kind": "mqa", "outcome": "sent"}
+    return REGISTRY.get_sample_value("abm_alert_deliveries_total", labels) or 0.0
+
+
 def _print_summary(summary: DemoSummary, settings: Settings) -> None:
     m = summary.metrics
     rules = Counter(e["rule"] for e in summary.mqas)
@@ -200,6 +211,8 @@ def _print_summary(summary: DemoSummary, settings: Settings) -> None:
         f"(threshold {rules.get('threshold', 0)}, act now {rules.get('act_now', 0)}; "
         + ", ".join(f"tier {t}: {n}" for t, n in sorted(tiers.items()))
         + ")",
+        f"  alerts (console)     : {_alerts_sent():.0f} delivered by the alert service, "
+        "one per MQA",
         f"  see them again       : ABM_TOPIC_PREFIX={settings.topic_prefix} "
         "abm mqa tail --from-beginning",
     ]

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
+_ALERT_FIELDS = ("alert_", "slack_", "smtp_", "escalation_", "crm_")
 
 
 class Settings(BaseSettings):
@@ -132,6 +133,91 @@ class Settings(BaseSettings):
         raw = self.collector_write_keys.get_secret_value()
         return tuple(k.strip() for k in raw.split(",") if k.strip())
 
+    # --- alerting (`abm alerts`, alerting/; docs/alerting.md) ---------------------------------
+    alert_channels: str = Field(
+        default="auto",
+        description="Comma-separated channels of `abm alerts`: console, slack, email; `auto` "
+        "means slack and/or email when configured, else console.",
+    )
+    alert_port: int = Field(
+        default=8089, ge=0, le=65535, description="Alert service HTTP port (/metrics, acks)."
+    )
+    alert_bind: str = Field(default="127.0.0.1", description="Alert service HTTP bind address.")
+    alert_public_url: str = Field(
+        default="http://127.0.0.1:8089",
+        description="Where people reach the alert service (the e-mail acknowledge link).",
+    )
+    alert_ack_secret: SecretStr | None = Field(
+        default=None, description="Signs e-mail acknowledge links; unset: no link in e-mails."
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-...) for chat.postMessage."
+    )
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook, used when there is no bot token."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Verifies Slack interactivity requests (acknowledge button)."
+    )
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API.")
+    slack_channel: str | None = Field(
+        default=None,
+        description="Post every MQA here (owner mentioned); unset: a direct message to the owner.",
+    )
+    slack_fallback_channel: str | None = Field(
+        default=None, description="Slack channel for MQAs of accounts without an owner."
+    )
+    slack_min_interval_s: float = Field(
+        default=1.0, ge=0.0, description="Pacing: at most one message per channel per this."
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset: no e-mail.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str | None = Field(default=None)
+    smtp_password: SecretStr | None = Field(default=None)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection (STARTTLS).")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to verify the SMTP server with (default: system)."
+    )
+    smtp_from: str = Field(default="ABM alerts <abm-alerts@localhost>")
+    alert_fallback_email: str | None = Field(
+        default=None, description="E-mail address for MQAs of accounts without an owner."
+    )
+    escalation_slack_channel: str | None = Field(
+        default=None, description="Slack channel (or user id) for follow-up SLA escalations."
+    )
+    escalation_email: str | None = Field(
+        default=None, description="E-mail address for follow-up SLA escalations."
+    )
+    crm_webhook_token: SecretStr | None = Field(
+        default=None, description="Bearer token of POST /crm/activity; unset: endpoint off."
+    )
+    alert_max_attempts: int = Field(
+        default=6, ge=1, description="Delivery attempts before an alert is dead-lettered."
+    )
+    alert_backoff_s: float = Field(
+        default=1.0, gt=0.0, description="First retry delay; doubles per attempt (seconds)."
+    )
+    alert_backoff_max_s: float = Field(default=60.0, gt=0.0, description="Longest retry delay.")
+    alert_timeout_s: float = Field(
+        default=10.0, gt=0.0, description="Timeout of one Slack or SMTP request (seconds)."
+    )
+    alert_claim_lease_s: float = Field(
+        default=60.0,
+        gt=0.0,
+        description="How long a delivery claim of a silent (crashed) service blocks others.",
+    )
+    alert_max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries one service works on at once (each from claim to confirm).",
+    )
+    alert_sla_poll_s: float = Field(
+        default=1.0, gt=0.0, description="How often due follow-up SLAs are checked (seconds)."
+    )
+    alert_crash_at: str | None = Field(
+        default=None, description="Tests only: exit hard at this point (after_claim, after_send)."
+    )
+
     @field_validator("topic_prefix", "app_id", "redis_prefix")
     @classmethod
     def _no_blanks(cls, value: str) -> str:
@@ -191,6 +277,23 @@ class Settings(BaseSettings):
             secret = getattr(self, f"webhook_{name}_secret")
             if secret is not None:
                 env[f"ABM_WEBHOOK_{name.upper()}_SECRET"] = secret.get_secret_value()
+        env.update(self.alert_env())
+        return env
+
+    def alert_env(self) -> dict[str, str]:
+        """The alerting settings that are set, as environment variables (with secrets)."""
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            if not name.startswith(_ALERT_FIELDS):
+                continue
+            value = getattr(self, name)
+            if value is None or value == field.default:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"ABM_{name.upper()}"] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
         return env
 
     def redis_url_redacted(self) -> str:

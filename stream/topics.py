@@ -11,6 +11,8 @@ the engagement table is the exception: Faust names it `{app_id}-{table}-changelo
 | touchpoints.unresolved | routing key | the raw Segment message; headers say why |
 | deadletter | the raw key | the raw bytes as received; headers say why |
 | mqa | account id | MQA event with explanation, JSON (`abm.core.explain`) |
+| sales.activity | account id | a sales follow-up, JSON (`alerting.activity`) |
+| alerts.deadletter | account id | an undeliverable alert and why, JSON (`alerting.service`) |
 """
 
 from __future__ import annotations
@@ -75,7 +77,28 @@ MQA: Final = TopicSpec(
     value="MQA event JSON with its explanation (abm.core.explain.build_mqa_event)",
 )
 
-ALL_TOPICS: Final = (RAW, RESOLVED, UNRESOLVED, DEAD_LETTER, MQA)
+SALES_ACTIVITY: Final = TopicSpec(
+    "sales.activity",
+    key="account id",
+    value="sales activity JSON (alerting.activity.SalesActivity): a follow-up of an MQA",
+)
+ALERTS_DEAD_LETTER: Final = TopicSpec(
+    "alerts.deadletter",
+    key="account id",
+    value="undeliverable alert JSON (alerting.service): MQA id, channel, reason, the event; "
+    "headers abm-reason, abm-detail",
+    retention_ms=30 * 86_400_000,
+)
+
+ALL_TOPICS: Final = (
+    RAW,
+    RESOLVED,
+    UNRESOLVED,
+    DEAD_LETTER,
+    MQA,
+    SALES_ACTIVITY,
+    ALERTS_DEAD_LETTER,
+)
 
 ENGAGEMENT_TABLE: Final = "engagement"
 """Faust table name: per-account state, changelog `{app_id}-engagement-changelog`."""

@@ -1,0 +1,239 @@
+"""Delivery channels: console, Slack (Web API or incoming webhook) and e-mail (SMTP).
+
+A channel renders an alert from the shared content model and makes ONE attempt to deliver it,
+answering with an `Attempt` (sent / retry / permanent, and why). Retries, claims and dead
+letters are the deliverer's business (`alerting.delivery`), never a channel's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import IO, Any, Protocol
+
+import aiohttp
+import aiosmtplib
+
+from alerting import email_render, slack_blocks
+from alerting.content import Escalation, MqaAlert
+from alerting.render import render_text
+from alerting.retry import Attempt, classify_slack
+from alerting.routing import WEBHOOK_TARGET
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What to deliver: an MQA alert or an escalation, under its delivery id."""
+
+    alert_id: str
+    content: MqaAlert | Escalation
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt: ...
+
+    async def close(self) -> None: ...
+
+
+class ConsoleChannel:
+    """Writes the plain-text rendering to a stream (stdout): the demo's channel."""
+
+    name = "console"
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
+        content = item.content
+        text = render_text(content.event) if isinstance(content, MqaAlert) else content.text()
+        self._out.write("\n" + text + "\n")
+        self._out.flush()
+        return Attempt("sent", "ok")
+
+    async def close(self) -> None:
+        return None
+
+
+class SlackChannel:
+    """chat.postMessage with a bot token, or an incoming webhook; paced per Slack channel."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        *,
+        api_url: str,
+        bot_token: str | None,
+        webhook_url: str | None,
+        timeout_s: float,
+        min_interval_s: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not bot_token and not webhook_url:
+            raise ValueError("Slack needs a bot token or a webhook URL")
+        self._api_url = api_url.rstrip("/") + "/"
+        self._token = bot_token
+        self._webhook = webhook_url
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._interval = min_interval_s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._blocked_until = 0.0
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self._token is None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    def hold(self, seconds: float) -> None:
+        """No Slack post at all for `seconds` (a Retry-After)."""
+        self._blocked_until = self._monotonic() + seconds
+
+    async def _pace(self, target: str) -> None:
+        """At most one message per Slack channel per `min_interval_s`, and nothing while a
+        Retry-After is running."""
+        lock = self._locks.setdefault(target, asyncio.Lock())
+        async with lock:
+            now = self._monotonic()
+            wait = max(self._next.get(target, 0.0), self._blocked_until) - now
+            if wait > 0:
+                await self._sleep(wait)
+            self._next[target] = self._monotonic() + self._interval
+
+    def payload(self, item: Outgoing, target: str, mention: bool) -> dict[str, Any]:
+        content = item.content
+        if isinstance(content, MqaAlert):
+            message = slack_blocks.mqa_message(content, mention_owner=mention)
+        else:
+            message = slack_blocks.escalation_message(content)
+        if self.webhook_mode:
+            return message
+        return {
+            "channel": target,
+            **message,
+            "unfurl_links": False,
+            "unfurl_media": False,
+            "metadata": {"event_type": "abm_alert", "event_payload": {"alert_id": item.alert_id}},
+        }
+
+    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
+        await self._pace(target)
+        body = self.payload(item, target, mention)
+        if self.webhook_mode:
+            url = self._webhook or ""
+            headers: dict[str, str] = {}
+        else:
+            url = self._api_url + "chat.postMessage"
+            headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            async with self._client().post(url, json=body, headers=headers) as response:
+                retry_after = response.headers.get("Retry-After")
+                if self.webhook_mode or response.content_type != "application/json":
+                    answer: Any = await response.text()
+                else:
+                    answer = await response.json()
+                attempt = classify_slack(
+                    response.status, answer, retry_after, webhook=self.webhook_mode
+                )
+        except TimeoutError:
+            return Attempt("retry", "timeout", f"no answer within {self._timeout.total} s")
+        except aiohttp.ClientError as exc:
+            return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
+        if attempt.retry_after_s is not None:
+            self.hold(attempt.retry_after_s)
+        if target == WEBHOOK_TARGET and attempt.verdict == "sent":
+            return Attempt("sent", "ok", ref="webhook")
+        return attempt
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class EmailChannel:
+    """SMTP (aiosmtplib): STARTTLS and login when configured; multipart text + HTML."""
+
+    name = "email"
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None,
+        password: str | None,
+        starttls: bool,
+        timeout_s: float,
+        clock_ms: Callable[[], int],
+        ca_file: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout_s
+        self._clock_ms = clock_ms
+        self._ca_file = ca_file
+
+    def message(self, item: Outgoing, target: str) -> Any:
+        content = item.content
+        delivery_id = f"{item.alert_id}:email"
+        fields: dict[str, Any] = {
+            "sender": self._sender,
+            "recipient": target,
+            "delivery_id": delivery_id,
+            "now_ms": self._clock_ms(),
+        }
+        if isinstance(content, MqaAlert):
+            return email_render.mqa_email(content, **fields)
+        return email_render.escalation_email(content, **fields)
+
+    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
+        message = self.message(item, target)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=self._host,
+                port=self._port,
+                username=self._username,
+                password=self._password,
+                start_tls=self._starttls,
+                cert_bundle=self._ca_file,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            return Attempt("permanent", "auth_failed", f"SMTP {exc.code}: {exc.message}")
+        except aiosmtplib.SMTPNotSupported as exc:
+            return Attempt("permanent", "not_supported", str(exc))
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            if codes and all(400 <= c < 500 for c in codes):
+                return Attempt("retry", "server_busy", f"recipient deferred: {codes}")
+            return Attempt("permanent", "recipient_refused", f"recipient refused: {codes}")
+        except aiosmtplib.SMTPResponseException as exc:
+            if 400 <= exc.code < 500:
+                return Attempt("retry", "server_busy", f"SMTP {exc.code}: {exc.message}")
+            return Attempt("permanent", "rejected", f"SMTP {exc.code}: {exc.message}")
+        except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
+            return Attempt("retry", "timeout", str(exc) or "timeout")
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
+        return Attempt("sent", "ok", ref=str(message["Message-ID"]))
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,207 @@
+"""Delivers one alert on one channel exactly once: claim, send with retries, confirm.
+
+    claim (ledger)  ->  [crash point after_claim]  ->  mark sending  ->  channel.send
+        -> accepted: [crash point after_send] -> confirm `sent`
+        -> transient (429, 5xx, timeout, refused): back to `claimed`, wait, try again
+        -> permanent, or attempts exhausted: dead letter with the reason, confirm `dead`
+
+A delivery found `sent`, `dead` or `unconfirmed` is skipped (a repeated MQA record, a replay, a
+restart); one held by a live instance is waited for; one whose holder died is taken over (see
+`alerting.ledger` for the one case where we must choose, and the choice). Deliveries of the same
+alert on the same channel never run twice at once within a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from alerting import metrics
+from alerting.channels import Channel, Outgoing
+from alerting.ledger import Ledger
+from alerting.retry import Attempt, backoff_s
+
+log = logging.getLogger(__name__)
+
+CRASH_EXIT_CODE: Final = 75
+CRASH_POINTS: Final = ("after_claim", "after_send")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    item: Outgoing
+    kind: str
+    """`mqa` or `escalation` (a metric label)."""
+    channel: str
+    target: str
+    mention: bool
+    account_id: str
+    event: dict[str, Any]
+    ingest_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    delivery: Delivery
+    reason: str
+    detail: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_s: float
+    max_s: float
+
+
+class Deliverer:
+    def __init__(
+        self,
+        ledger: Ledger,
+        channels: dict[str, Channel],
+        policy: RetryPolicy,
+        dead_letter: Callable[[DeadLetter], Awaitable[None]],
+        *,
+        lease_s: float,
+        max_in_flight: int = 8,
+        crash_at: str | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    ) -> None:
+        if crash_at is not None and crash_at not in CRASH_POINTS:
+            raise ValueError(f"ABM_ALERT_CRASH_AT: one of {', '.join(CRASH_POINTS)}")
+        self._ledger = ledger
+        self._channels = channels
+        self._policy = policy
+        self._dead_letter = dead_letter
+        self._lease_s = lease_s
+        self._crash_at = crash_at
+        self._sleep = sleep
+        self._wall_ms = wall_ms
+        self.token = uuid.uuid4().hex
+        self._inflight: dict[str, asyncio.Task[str]] = {}
+        self._slots = asyncio.Semaphore(max_in_flight)
+
+    async def deliver(self, delivery: Delivery) -> str:
+        """Deliver (or find delivered); returns the final ledger state: sent, dead,
+        unconfirmed, or duplicate when an earlier run had finished it."""
+        key = self._ledger.key(delivery.item.alert_id, delivery.channel)
+        running = self._inflight.get(key)
+        if running is not None:
+            await asyncio.shield(running)
+            return "duplicate"
+        task = asyncio.ensure_future(self._in_slot(key, delivery))
+        self._inflight[key] = task
+        task.add_done_callback(lambda _done: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _in_slot(self, key: str, delivery: Delivery) -> str:
+        """At most `max_in_flight` deliveries between claim and confirm: a crash then leaves at
+        most that many deliveries in doubt."""
+        async with self._slots:
+            return await self._deliver(key, delivery)
+
+    def _crash(self, point: str) -> None:
+        if self._crash_at == point:
+            log.error("ABM_ALERT_CRASH_AT=%s: exiting hard (tests only)", point)
+            os._exit(CRASH_EXIT_CODE)
+
+    async def _deliver(self, key: str, d: Delivery) -> str:
+        channel, kind = d.channel, d.kind
+        while True:
+            claim = await self._ledger.claim(key, self.token, d.target)
+            if claim.state in ("sent", "dead", "unconfirmed"):
+                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="duplicate").inc()
+                return "duplicate"
+            if claim.state == "orphaned":
+                detail = (
+                    "a previous instance stopped while sending; the provider may or may not "
+                    "have accepted it, and it is not sent again (at-most-once)"
+                )
+                log.warning("%s on %s unconfirmed: %s", d.item.alert_id, channel, detail)
+                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="unconfirmed").inc()
+                await self._dead(d, "unconfirmed", detail, 0)
+                return "unconfirmed"
+            if claim.state == "busy":
+                await self._sleep(max(0.05, self._lease_s / 4))
+                continue
+            break
+        target = claim.target or d.target
+        self._crash("after_claim")
+        if not target:
+            detail = f"no {channel} address: the account has no owner there and no fallback is set"
+            await self._dead(d, "no_route", detail, 0)
+            await self._ledger.finish(key, self.token, "dead", "", "no_route")
+            metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="no_route").inc()
+            return "dead"
+        renewer = asyncio.ensure_future(self._renew(key))
+        started = time.monotonic()
+        try:
+            return await self._attempts(key, d, target, started)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _renew(self, key: str) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            if not await self._ledger.renew(key, self.token):
+                return
+
+    async def _attempts(self, key: str, d: Delivery, target: str, started: float) -> str:
+        channel, kind = d.channel, d.kind
+        last = Attempt("retry", "none")
+        for attempt in range(1, self._policy.max_attempts + 1):
+            if not await self._ledger.sending(key, self.token):
+                log.warning("lost the claim on %s (%s); another instance has it", key, channel)
+                return "duplicate"
+            last = await self._channels[channel].send(d.item, target, d.mention)
+            if last.verdict == "sent":
+                self._crash("after_send")
+                await self._ledger.finish(key, self.token, "sent", last.ref or "")
+                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="sent").inc()
+                metrics.DELIVERY_SECONDS.labels(channel=channel).observe(time.monotonic() - started)
+                if d.ingest_ms is not None and kind == "mqa":
+                    metrics.EVENT_TO_ALERT.labels(channel=channel).observe(
+                        max(0.0, (self._wall_ms() - d.ingest_ms) / 1000)
+                    )
+                return "sent"
+            await self._ledger.not_sent(key, self.token)
+            if last.verdict == "permanent":
+                break
+            if attempt < self._policy.max_attempts:
+                metrics.RETRIES.labels(channel=channel, reason=last.reason).inc()
+                delay = backoff_s(attempt, self._policy.base_s, self._policy.max_s,
+                                  last.retry_after_s)  # fmt: skip
+                log.info("%s on %s: %s (%s); retry %d in %.1f s", d.item.alert_id, channel,
+                         last.reason, last.detail, attempt, delay)  # fmt: skip
+                await self._sleep(delay)
+        else:
+            last = Attempt("permanent", "retries_exhausted",
+                           f"{self._policy.max_attempts} attempts; last: {last.reason} "
+                           f"({last.detail})")  # fmt: skip
+        attempts = attempt
+        await self._dead(d, last.reason, last.detail, attempts)
+        await self._ledger.finish(key, self.token, "dead", "", last.reason)
+        metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="dead").inc()
+        return "dead"
+
+    async def _dead(self, d: Delivery, reason: str, detail: str, attempts: int) -> None:
+        metrics.DEAD_LETTERS.labels(channel=d.channel, reason=reason).inc()
+        log.warning("dead letter: %s on %s: %s (%s)", d.item.alert_id, d.channel, reason, detail)
+        await self._dead_letter(DeadLetter(d, reason, detail, attempts))
+
+    async def close(self) -> None:
+        for task in list(self._inflight.values()):
+            task.cancel()
+        for channel in self._channels.values():
+            await channel.close()

@@ -1,0 +1,64 @@
+"""Prometheus metrics of the alert service (`/metrics` on `ABM_ALERT_PORT`).
+
+Labels are small fixed sets (channel, outcome, reason, kind, tier); never an account, a person,
+an e-mail address or a Slack id.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+DELIVERIES = Counter(
+    "abm_alert_deliveries_total",
+    "Alert deliveries by channel, kind (mqa, escalation) and outcome: sent, duplicate (already "
+    "delivered, skipped), dead (dead-lettered), unconfirmed (crashed mid-send, not resent), "
+    "no_route.",
+    ["channel", "kind", "outcome"],
+)
+DELIVERY_SECONDS = Histogram(
+    "abm_alert_delivery_seconds",
+    "From claiming a delivery to the provider accepting it, retries included.",
+    ["channel"],
+    buckets=_LATENCY_BUCKETS,
+)
+EVENT_TO_ALERT = Histogram(
+    "abm_event_to_alert_seconds",
+    "From the touchpoint entering Kafka (abm-ingest-ms) to its MQA alert being accepted.",
+    ["channel"],
+    buckets=_LATENCY_BUCKETS,
+)
+RETRIES = Counter(
+    "abm_alert_retries_total", "Delivery attempts that are retried, by reason.",
+    ["channel", "reason"],
+)  # fmt: skip
+DEAD_LETTERS = Counter(
+    "abm_alert_dead_letters_total", "Alerts sent to the alerts dead-letter topic, by reason.",
+    ["channel", "reason"],
+)  # fmt: skip
+MQAS_RECEIVED = Counter(
+    "abm_alert_mqa_records_total",
+    "MQA records consumed, by whether the MQA id was new to this service or a repeat.",
+    ["repeat"],
+)
+MQAS_INVALID = Counter(
+    "abm_alert_mqa_invalid_total", "MQA records that cannot be alerted (not JSON, missing field)."
+)
+SLA_OUTCOMES = Counter(
+    "abm_sla_outcomes_total", "Follow-up SLAs met or breached, by tier.", ["tier", "outcome"]
+)
+ESCALATIONS = Counter(
+    "abm_escalations_total", "Follow-up SLA escalations delivered, by tier.", ["tier"]
+)
+FOLLOWUP_SECONDS = Histogram(
+    "abm_followup_seconds",
+    "From the start of the follow-up window (the MQA) to the first follow-up, by tier.",
+    ["tier"],
+    buckets=(60.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0, 8 * 3600.0, 86_400.0,
+             2 * 86_400.0, 4 * 86_400.0, 7 * 86_400.0),
+)  # fmt: skip
+ACTIVITIES = Counter("abm_sales_activities_total", "Sales activities consumed, by kind.", ["kind"])
+ACTIVITY_REJECTED = Counter(
+    "abm_sales_activities_rejected_total", "Sales activity records that break the schema."
+)

@@ -1,0 +1,501 @@
+"""`abm alerts`: the alert service. MQA events in, one alert per MQA per channel out, follow-up
+SLAs tracked and escalated.
+
+Three loops share one process:
+
+- the MQA consumer (group `{app_id}-alerts`, manual commits): opens the MQA's SLA (which fixes
+  its owner and due time once), routes it and delivers it on every channel through the ledger
+  (`alerting.delivery`); a batch is committed only when every delivery in it is final, so a
+  crash re-reads it and the ledger skips what was done;
+- the activity consumer (group `{app_id}-alerts-sla`): sales activities and acknowledgements
+  close SLAs (`alerting.sla`);
+- the SLA poller: every `ABM_ALERT_SLA_POLL_S`, breaches the SLAs whose due time passed and
+  delivers one escalation each (through the same ledger, so it is sent once too).
+
+Plus an HTTP server on `ABM_ALERT_PORT` (`alerting.web`): /metrics, the Slack interactivity
+endpoint, the e-mail acknowledge link and the CRM webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import IO, Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, IllegalStateError
+
+from abm.settings import Settings
+from alerting import metrics
+from alerting.activity import ActivityError, SalesActivity
+from alerting.channels import Channel, ConsoleChannel, EmailChannel, Outgoing, SlackChannel
+from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
+from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
+from alerting.ledger import Ledger
+from alerting.routing import (
+    CONSOLE,
+    EMAIL,
+    SLACK,
+    Route,
+    RoutingConfig,
+    enabled_channels,
+    escalation_routes,
+    mqa_routes,
+)
+from alerting.signing import ack_url
+from alerting.sla import SlaRecord, Transition
+from alerting.sla_store import SlaStore
+from stream.admin import ensure_topics
+from stream.services import open_directory, redis_client
+from stream.topics import (
+    ALERTS_DEAD_LETTER,
+    HEADER_DETAIL,
+    HEADER_INGEST_MS,
+    HEADER_REASON,
+    MQA,
+    SALES_ACTIVITY,
+    account_key,
+)
+
+log = logging.getLogger(__name__)
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def routing_config(settings: Settings) -> RoutingConfig:
+    """The routing of the settings; `RoutingError` names the setting that cannot work."""
+    bot = settings.slack_bot_token is not None
+    hook = settings.slack_webhook_url is not None
+    channels = enabled_channels(settings.alert_channels, slack_bot=bot, slack_webhook=hook,
+                                smtp=bool(settings.smtp_host))  # fmt: skip
+    return RoutingConfig(
+        channels=channels,
+        slack_mode="bot" if bot else ("webhook" if hook else None),
+        slack_channel=settings.slack_channel,
+        slack_fallback_channel=settings.slack_fallback_channel,
+        fallback_email=settings.alert_fallback_email,
+        escalation_slack_channel=settings.escalation_slack_channel,
+        escalation_email=settings.escalation_email,
+    )
+
+
+def build_channels(
+    settings: Settings, config: RoutingConfig, out: IO[str], clock_ms: Callable[[], int]
+) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    if CONSOLE in config.channels:
+        channels[CONSOLE] = ConsoleChannel(out)
+    if SLACK in config.channels:
+        token, hook = settings.slack_bot_token, settings.slack_webhook_url
+        channels[SLACK] = SlackChannel(
+            api_url=settings.slack_api_url,
+            bot_token=token.get_secret_value() if token else None,
+            webhook_url=hook.get_secret_value() if hook else None,
+            timeout_s=settings.alert_timeout_s,
+            min_interval_s=settings.slack_min_interval_s,
+        )
+    if EMAIL in config.channels:
+        password = settings.smtp_password
+        channels[EMAIL] = EmailChannel(
+            host=settings.smtp_host or "",
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_user,
+            password=password.get_secret_value() if password else None,
+            starttls=settings.smtp_starttls,
+            timeout_s=settings.alert_timeout_s,
+            clock_ms=clock_ms,
+            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+        )
+    return channels
+
+
+class AlertService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        out: IO[str] | None = None,
+        clock_ms: Callable[[], int] = wall_ms,
+        on_alert: Callable[[dict[str, Any]], None] | None = None,
+        channels: dict[str, Channel] | None = None,
+    ) -> None:
+        """`clock_ms` is the SLA clock (tests pass their own); `on_alert` sees every MQA the
+        first time the service handles it (the demo counts them)."""
+        self.settings = settings
+        self.config = routing_config(settings)
+        self.clock_ms = clock_ms
+        self._out = out or sys.stdout
+        self._on_alert = on_alert
+        self._channels = channels
+        self._redis: Any = None
+        self._producer: AIOKafkaProducer | None = None
+        self._directory: Any = None
+        self.deliverer: Deliverer | None = None
+        self.slas: SlaStore | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._web: Any = None
+        self.stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    def topic(self, spec: Any) -> str:
+        return str(spec.name(self.settings.topic_prefix))
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        await ensure_topics(s)
+        self._redis = redis_client(s)
+        await self._redis.ping()
+        self._directory = await open_directory(s)
+        self.slas = SlaStore(self._redis, s.redis_prefix)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await self._producer.start()
+        channels = self._channels or build_channels(s, self.config, self._out, self.clock_ms)
+        self.deliverer = Deliverer(
+            Ledger(self._redis, s.redis_prefix, s.alert_claim_lease_s),
+            channels,
+            RetryPolicy(s.alert_max_attempts, s.alert_backoff_s, s.alert_backoff_max_s),
+            self._send_dead_letter,
+            lease_s=s.alert_claim_lease_s,
+            max_in_flight=s.alert_max_in_flight,
+            crash_at=s.alert_crash_at,
+        )
+        if s.alert_port:
+            from alerting.web import start_web
+
+            self._web = await start_web(self, s.alert_bind, s.alert_port)
+        log.info("alert service: channels %s", ", ".join(self.config.channels))
+
+    async def run(self) -> None:
+        """Start, consume and poll until `stopping` is set (or a loop fails)."""
+        await self.start()
+        try:
+            self._tasks = [
+                asyncio.ensure_future(self._consume_mqas()),
+                asyncio.ensure_future(self._consume_activities()),
+                asyncio.ensure_future(self._poll_sla()),
+            ]
+            stop = asyncio.ensure_future(self.stopping.wait())
+            done, _ = await asyncio.wait([stop, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            stop.cancel()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        if self._web is not None:
+            await self._web.cleanup()
+            self._web = None
+        if self.deliverer is not None:
+            await self.deliverer.close()
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        if self._directory is not None:
+            await self._directory.close()
+            self._directory = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    # --- MQA alerts ------------------------------------------------------------------------
+
+    def _consumer(self, topic: str, group: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(self.settings.session_timeout_s * 1000),
+            heartbeat_interval_ms=int(min(3.0, self.settings.session_timeout_s / 3) * 1000),
+            max_poll_interval_ms=30 * 60_000,
+        )
+
+    async def _consume(
+        self, topic: str, group: str, handle: Callable[[Sequence[ConsumerRecord]], Any]
+    ) -> None:
+        consumer = self._consumer(topic, group)
+        await consumer.start()
+        try:
+            self.ready.set()
+            while not self.stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                for tp, records in batch.items():
+                    await self._until_done(handle, records)
+                    try:
+                        await consumer.commit({tp: records[-1].offset + 1})
+                    except (CommitFailedError, IllegalStateError) as exc:
+                        # a rebalance took the partition: its new owner re-reads the records
+                        # and the ledger skips what was delivered here
+                        log.warning("commit of %s failed (%s); records will be re-read", tp, exc)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+
+    async def _until_done(
+        self, handle: Callable[[Sequence[ConsumerRecord]], Any], records: Sequence[ConsumerRecord]
+    ) -> None:
+        """Handle a batch, retrying it whole while Redis or Kafka fail (handling is
+        idempotent, so a repeat does nothing twice)."""
+        delay = 0.5
+        while True:
+            try:
+                await handle(records)
+                return
+            except (asyncio.CancelledError, SystemExit):
+                raise
+            except Exception:
+                log.exception("handling a batch failed; retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
+
+    async def _consume_mqas(self) -> None:
+        await self._consume(self.topic(MQA), f"{self.settings.app_id}-alerts", self._mqa_batch)
+
+    async def _mqa_batch(self, records: Sequence[ConsumerRecord]) -> None:
+        events: dict[str, tuple[dict[str, Any], int | None]] = {}
+        for record in records:
+            event: Any = None
+            problem: str | None
+            try:
+                event = orjson.loads(record.value)
+            except orjson.JSONDecodeError as exc:
+                problem = f"not JSON: {exc}"
+            else:
+                problem = event_problem(event)
+            if problem is not None:
+                metrics.MQAS_INVALID.inc()
+                log.error("MQA record %s/%s cannot be alerted: %s", record.partition,
+                          record.offset, problem)  # fmt: skip
+                continue
+            mqa_id = event["mqa_id"]
+            if mqa_id in events:
+                metrics.MQAS_RECEIVED.labels(repeat="true").inc()
+                continue
+            events[mqa_id] = (event, _header_ms(record, HEADER_INGEST_MS))
+        await asyncio.gather(*(self.handle_mqa(e, ingest) for e, ingest in events.values()))
+
+    async def _owner(self, event: dict[str, Any]) -> Owner:
+        """The account's owner now: the directory's record (an account may have changed hands
+        since the touchpoint), else the owner the MQA carries."""
+        carried = event.get("owner") or {}
+        fallback = Owner(carried.get("email"), carried.get("slack_id"))
+        try:
+            record = await self._directory.account(event["account"]["id"])
+        except Exception as exc:
+            log.warning("directory lookup failed, using the MQA's owner: %r", exc)
+            return fallback
+        if record is None:
+            return fallback
+        return Owner(record.owner_email, record.owner_slack_id)
+
+    async def handle_mqa(self, event: dict[str, Any], ingest_ms: int | None = None) -> list[str]:
+        """Open the SLA and deliver on every channel; the final state per route."""
+        assert self.slas is not None and self.deliverer is not None
+        owner = await self._owner(event)
+        record, transition, created = await self.slas.open(
+            event, self.clock_ms(), owner.email, owner.slack_id
+        )
+        metrics.MQAS_RECEIVED.labels(repeat="false" if created else "true").inc()
+        self._observe(record, transition)
+        fixed = Owner(record.owner_email, record.owner_slack_id)
+        s = self.settings
+        account_id = record.account_id
+        alert = build_alert(
+            event,
+            owner=fixed,
+            due_at_ms=record.due_ms,
+            account_link=account_url(s.public_base_url, account_id),
+            ack_url=(
+                ack_url(s.alert_public_url, s.alert_ack_secret.get_secret_value(),
+                        record.mqa_id, account_id)
+                if s.alert_ack_secret is not None else None
+            ),
+        )  # fmt: skip
+        if created and self._on_alert is not None:
+            self._on_alert(alert.event)
+        item = Outgoing(record.mqa_id, alert)
+        routes = mqa_routes(self.config, fixed)
+        return await self._deliver_all(item, "mqa", routes, account_id, event, ingest_ms)
+
+    async def _deliver_all(
+        self,
+        item: Outgoing,
+        kind: str,
+        routes: list[Route],
+        account_id: str,
+        event: dict[str, Any],
+        ingest_ms: int | None,
+    ) -> list[str]:
+        assert self.deliverer is not None
+        deliveries = [
+            Delivery(item, kind, r.channel, r.target or "", r.mention, account_id, event, ingest_ms)
+            for r in routes
+        ]
+        return list(await asyncio.gather(*(self.deliverer.deliver(d) for d in deliveries)))
+
+    async def _send_dead_letter(self, dead: DeadLetter) -> None:
+        assert self._producer is not None
+        d = dead.delivery
+        value = {
+            "v": 1,
+            "alert_id": d.item.alert_id,
+            "kind": d.kind,
+            "mqa_id": d.event.get("mqa_id"),
+            "account_id": d.account_id,
+            "channel": d.channel,
+            "target": d.target or None,
+            "reason": dead.reason,
+            "detail": dead.detail,
+            "attempts": dead.attempts,
+            "at_ms": wall_ms(),
+            "event": d.event,
+        }
+        await self._producer.send_and_wait(
+            self.topic(ALERTS_DEAD_LETTER),
+            key=account_key(d.account_id),
+            value=orjson.dumps(value),
+            headers=[
+                (HEADER_REASON, dead.reason.encode()),
+                (HEADER_DETAIL, dead.detail[:1000].encode()),
+                ("abm-channel", d.channel.encode()),
+            ],
+        )
+
+    # --- follow-ups and the SLA ------------------------------------------------------------
+
+    def _observe(self, record: SlaRecord, transition: Transition) -> None:
+        tier = str(record.tier)
+        if transition.outcome is not None:
+            metrics.SLA_OUTCOMES.labels(tier=tier, outcome=transition.outcome).inc()
+        if transition.follow_up_seconds is not None:
+            metrics.FOLLOWUP_SECONDS.labels(tier=tier).observe(transition.follow_up_seconds)
+
+    async def _consume_activities(self) -> None:
+        await self._consume(
+            self.topic(SALES_ACTIVITY), f"{self.settings.app_id}-alerts-sla", self._activities
+        )
+
+    async def _activities(self, records: Sequence[ConsumerRecord]) -> None:
+        for record in records:
+            try:
+                activity = SalesActivity.from_json(record.value)
+            except ActivityError as exc:
+                metrics.ACTIVITY_REJECTED.inc()
+                log.warning("sales activity at %s/%s rejected: %s", record.partition,
+                            record.offset, exc)  # fmt: skip
+                continue
+            await self.handle_activity(activity)
+
+    async def handle_activity(self, activity: SalesActivity) -> None:
+        assert self.slas is not None
+        metrics.ACTIVITIES.labels(kind=activity.kind).inc()
+        for record, transition in await self.slas.record_activity(
+            activity.account_id, activity.follow_up()
+        ):
+            self._observe(record, transition)
+
+    async def _poll_sla(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await self.check_sla()
+            except (asyncio.CancelledError, SystemExit):
+                raise
+            except Exception:
+                log.exception("SLA check failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.settings.alert_sla_poll_s)
+
+    async def check_sla(self) -> int:
+        """Breach what is due at the SLA clock's now and escalate; the escalations delivered."""
+        assert self.slas is not None
+        delivered = 0
+        for record, transition in await self.slas.due(self.clock_ms()):
+            self._observe(record, transition)
+            if await self.escalate(record):
+                delivered += 1
+        return delivered
+
+    async def escalate(self, record: SlaRecord) -> bool:
+        assert self.slas is not None
+        escalation = Escalation(
+            mqa_id=record.mqa_id,
+            account_id=record.account_id,
+            account_name=record.account_name,
+            tier=record.tier,
+            rule=record.rule,
+            qualified_at_ms=record.qualified_at_ms,
+            due_at_ms=record.due_ms,
+            sla_seconds=record.sla_seconds,
+            owner=Owner(record.owner_email, record.owner_slack_id),
+            account_url=account_url(self.settings.public_base_url, record.account_id),
+        )
+        routes = escalation_routes(self.config)
+        if not routes:
+            log.warning("SLA of %s breached; no escalation target configured", record.mqa_id)
+            metrics.DELIVERIES.labels(channel="none", kind="escalation", outcome="no_route").inc()
+        event = {"mqa_id": record.mqa_id, "account": {"id": record.account_id}}
+        await self._deliver_all(
+            Outgoing(f"esc_{record.mqa_id}", escalation), "escalation", routes,
+            record.account_id, event, None,
+        )  # fmt: skip
+        if await self.slas.escalated(record.mqa_id, self.clock_ms()) and routes:
+            metrics.ESCALATIONS.labels(tier=str(record.tier)).inc()
+            return True
+        return False
+
+    async def publish_activity(self, activity: SalesActivity) -> None:
+        """Produce a follow-up (the acknowledge endpoints and the CRM webhook use this)."""
+        assert self._producer is not None
+        await self._producer.send_and_wait(
+            self.topic(SALES_ACTIVITY),
+            key=account_key(activity.account_id),
+            value=activity.to_json(),
+        )
+
+
+def _header_ms(record: ConsumerRecord, name: str) -> int | None:
+    for key, value in record.headers or ():
+        if key == name:
+            try:
+                return int(value.decode())
+            except (ValueError, AttributeError):
+                return None
+    return None
+
+
+async def produce_activity(settings: Settings, activity: SalesActivity) -> None:
+    """One sales activity onto its topic (`abm sales activity`)."""
+    await ensure_topics(settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            SALES_ACTIVITY.name(settings.topic_prefix),
+            key=account_key(activity.account_id),
+            value=activity.to_json(),
+        )
+    finally:
+        await producer.stop()

@@ -1,0 +1,154 @@
+"""Helpers of the alerting integration tests: the service in-process or as a process, MQA
+records on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+
+from abm.settings import Settings
+from alerting.activity import SalesActivity
+from alerting.service import AlertService, wall_ms
+from stream.lag import wait_caught_up
+from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
+from tests.integration.harness import REPO, create_topics
+
+
+async def produce_mqas(
+    settings: Settings, events: Iterable[dict[str, Any]], ingest_ms: int | None = None
+) -> None:
+    """MQA records as the engine writes them (key: account id; latency headers)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for event in events:
+            now = str(ingest_ms or wall_ms()).encode()
+            await producer.send_and_wait(
+                MQA.name(settings.topic_prefix),
+                key=event["account"]["id"].encode(),
+                value=orjson.dumps(event),
+                headers=[(HEADER_INGEST_MS, now), (HEADER_EMITTED_MS, now)],
+            )
+    finally:
+        await producer.stop()
+
+
+async def produce_activity(settings: Settings, activity: SalesActivity) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            SALES_ACTIVITY.name(settings.topic_prefix),
+            key=activity.account_id.encode(),
+            value=activity.to_json(),
+        )
+    finally:
+        await producer.stop()
+
+
+async def alerts_caught_up(settings: Settings, timeout_s: float = 90.0) -> None:
+    """Every MQA record was handled and committed by the alert service."""
+    await wait_caught_up(settings, f"{settings.app_id}-alerts", [MQA.name(settings.topic_prefix)],
+                         timeout_s=timeout_s, poll_s=0.2)  # fmt: skip
+
+
+async def activities_caught_up(settings: Settings, timeout_s: float = 60.0) -> None:
+    await wait_caught_up(settings, f"{settings.app_id}-alerts-sla",
+                         [SALES_ACTIVITY.name(settings.topic_prefix)], timeout_s=timeout_s,
+                         poll_s=0.2)  # fmt: skip
+
+
+def metric(name: str, **labels: str) -> float:
+    """A sample of this process's registry (the in-process service's metrics), 0 if absent."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class Clock:
+    """The SLA clock of an in-process service: set by the test."""
+
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: Settings, clock: Callable[[], int] = wall_ms, out: io.StringIO | None = None
+) -> AsyncIterator[AlertService]:
+    """The alert service in this process, consuming until the block ends."""
+    await create_topics(settings)
+    service = AlertService(settings, clock_ms=clock, out=out or io.StringIO())
+    task = asyncio.ensure_future(service.run())
+    ready = asyncio.ensure_future(service.ready.wait())
+    done, _ = await asyncio.wait([task, ready], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()  # start-up failed: raise its error
+    assert ready in done, "the alert service did not start within 60 s"
+    try:
+        yield service
+    finally:
+        service.stopping.set()
+        await asyncio.wait_for(task, 60)
+
+
+class AlertProcess:
+    """`abm alerts` in a child process with the test's settings (plus extra env)."""
+
+    def __init__(self, settings: Settings, log_path: Path, **env: str) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1", **self.env}
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "abm.cli", "alerts"], cwd=REPO, env=env, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    async def exited(self, timeout_s: float = 90.0) -> int:
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout_s
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, f"still running:\n{self.log_tail()}"
+            await asyncio.sleep(0.1)
+        return self.proc.returncode
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"

@@ -1,0 +1,76 @@
+"""Kill `abm alerts` between claim and send, and between send and confirm (a hard exit at a
+named point, `ABM_ALERT_CRASH_AT`), restart it: each MQA reaches each channel exactly once.
+
+Between send and confirm the provider has the message but the ledger says `sending`; the
+restarted service does not send it again (the at-most-once choice, see alerting/ledger.py) and
+dead-letters it as `unconfirmed` for a person to check. One delivery is in flight at a time here
+(`ABM_ALERT_MAX_IN_FLIGHT=1`) so the crash leaves exactly one delivery in doubt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from abm.infra.process import free_port
+from alerting.delivery import CRASH_EXIT_CODE
+from stream.topics import ALERTS_DEAD_LETTER
+from tests.alerting_support import SlackStandIn, SmtpServer, mqa_event
+from tests.integration.alerting.helpers import AlertProcess, alerts_caught_up, produce_mqas
+from tests.integration.harness import create_topics, make_settings, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("point", ["after_claim", "after_send"])
+async def test_a_crash_at_either_side_of_the_send_delivers_each_mqa_once_per_channel(
+    point: str, kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    slack = SlackStandIn()
+    await slack.start()
+    smtp = SmtpServer(port=free_port())
+    smtp.start()
+    settings = make_settings(
+        kafka_bootstrap, redis_url, tmp_path,
+        alert_channels="slack,email",
+        slack_bot_token="xoxb-test",
+        slack_api_url=slack.api_url,
+        slack_min_interval_s=0.0,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        smtp_starttls=False,
+        alert_claim_lease_s=2.0,
+        alert_max_in_flight=1,
+        alert_backoff_s=0.05,
+        alert_port=0,
+    )  # fmt: skip
+    events = [mqa_event(f"crash{n}") for n in range(3)]
+    ids = sorted(e["mqa_id"] for e in events)
+    process: AlertProcess | None = None
+    try:
+        await create_topics(settings)
+        await produce_mqas(settings, events)
+        process = AlertProcess(settings, tmp_path / "alerts-1.log", ABM_ALERT_CRASH_AT=point)
+        process.start()
+        assert await process.exited() == CRASH_EXIT_CODE, process.log_tail()
+        delivered_before_restart = len(slack.posts) + len(smtp.inbox)
+        assert delivered_before_restart == (0 if point == "after_claim" else 1)
+        process = AlertProcess(settings, tmp_path / "alerts-2.log")
+        process.start()
+        await alerts_caught_up(settings, timeout_s=120)
+        assert process.alive(), process.log_tail()
+    finally:
+        if process is not None:
+            process.stop()
+        smtp.stop()
+        await slack.stop()
+    assert slack.by_alert() == dict.fromkeys(ids, 1)
+    assert smtp.by_alert() == dict.fromkeys(ids, 1)
+    dead = await read_topic(settings, ALERTS_DEAD_LETTER, timeout_s=5)
+    if point == "after_send":
+        [record] = dead
+        assert record.headers["abm-reason"] == "unconfirmed"
+        assert record.json()["mqa_id"] in ids
+    else:
+        assert dead == []
