@@ -77,6 +77,21 @@ class Settings(BaseSettings):
         "wait before another worker takes them over (seconds).",
     )
     table_store: str = Field(default="memory://", description="Faust table store URL.")
+    resolution_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Raw messages resolved together with one directory lookup (1: one at a time).",
+    )
+    resolution_batch_wait_s: float = Field(
+        default=0.005,
+        ge=0.0,
+        description="Longest wait for a batch to fill before it is resolved (seconds).",
+    )
+    producer_linger_s: float = Field(
+        default=0.005,
+        ge=0.0,
+        description="How long the worker's producer waits to batch records (seconds).",
+    )
     log_level: str = Field(default="info")
 
     # --- producers: the HTTP collector and its webhooks (docs/producers.md) ---
@@ -254,6 +269,9 @@ class Settings(BaseSettings):
             "ABM_PUBLIC_BASE_URL": self.public_base_url,
             "ABM_MAX_EVENT_BYTES": str(self.max_event_bytes),
             "ABM_TABLE_STORE": self.table_store,
+            "ABM_RESOLUTION_BATCH_SIZE": str(self.resolution_batch_size),
+            "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
+            "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
         }

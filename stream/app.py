@@ -52,6 +52,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         table_standby_replicas=0,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=settings.producer_linger_s,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         datadir=str(settings.state_dir / "faust"),
