@@ -59,7 +59,8 @@ def jar_dir(cache_dir: Path, version: str = KAFKA_VERSION) -> Path:
 
 def ensure_jars(cache_dir: Path, version: str = KAFKA_VERSION, quiet: bool = True) -> Path:
     """The folder of broker jars, fetched with Maven on first use."""
-    libs = jar_dir(cache_dir, version)
+    # Absolute: Maven runs in the fetch folder and would resolve a relative output folder there.
+    libs = jar_dir(cache_dir.resolve(), version)
     if (libs / f"kafka_2.13-{version}.jar").exists():
         return libs
     mvn = shutil.which("mvn")
