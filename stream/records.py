@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from abm.core.channel import UNKNOWN
 from stream import metrics, topics
 
 if TYPE_CHECKING:
@@ -37,10 +38,11 @@ def ingest_ms(event: Any) -> int:
 
 
 async def send_dead_letter(
-    pipe: Pipeline, event: Any, stage: str, reason: str, detail: str
+    pipe: Pipeline, event: Any, stage: str, reason: str, detail: str, channel: str = UNKNOWN
 ) -> None:
-    """Park the record as received, with why, and count it; the stream goes on."""
-    metrics.DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
+    """Park the record as received, with why, and count it; the stream goes on. `channel` is
+    the touchpoint's channel when the record could be parsed (`abm.core.channel`)."""
+    metrics.DEAD_LETTERS.labels(stage=stage, reason=reason, channel=channel).inc()
     log.warning("dead letter %s (%s): %s at %s", reason, stage, detail, source_of(event))
     await pipe.dead_letter.send(
         key=event.message.key,

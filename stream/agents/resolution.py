@@ -11,6 +11,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from abm.core.channel import channel_of
 from abm.core.resolution import Unresolved, learn, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
@@ -52,16 +53,18 @@ async def handle(pipe: Pipeline, directory: DirectoryStore, event: Any) -> None:
             await _with_retry(lambda: directory.learn(links))
             metrics.DIRECTORY_UPDATES.labels(type=parsed.type).inc()
         return
-    await _resolve(pipe, directory, event, parsed)
+    channel = channel_of(parsed.event, pipe.model)
+    metrics.RECEIVED.labels(channel=channel).inc()
+    await _resolve(pipe, directory, event, parsed, channel)
 
 
 async def _resolve(
-    pipe: Pipeline, directory: DirectoryStore, event: Any, message: SegmentMessage
+    pipe: Pipeline, directory: DirectoryStore, event: Any, message: SegmentMessage, channel: str
 ) -> None:
     view = await _with_retry(lambda: directory.view_for(message))
     result = resolve(message, view)
     if isinstance(result, Unresolved):
-        metrics.UNRESOLVED.labels(reason=result.reason).inc()
+        metrics.UNRESOLVED.labels(reason=result.reason, channel=channel).inc()
         await pipe.unresolved.send(
             key=event.message.key,
             value=event.message.value,
@@ -71,7 +74,7 @@ async def _resolve(
             ],
         )
         return
-    metrics.RESOLVED.labels(step=result.resolved_by).inc()
+    metrics.RESOLVED.labels(step=result.resolved_by, channel=channel).inc()
     await pipe.resolved.send(
         key=topics.account_key(result.account.account_id),
         value=result.to_json(),
