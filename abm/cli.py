@@ -13,6 +13,7 @@ import typer
 from abm.core.model import ModelError, load_model
 from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
+from abm.ops.cli import app as ops_app
 from abm.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -228,6 +229,7 @@ def demo(
 
 
 app.add_typer(directory_app, name="directory")
+app.add_typer(ops_app, name="ops")
 
 
 def main() -> None:
