@@ -215,9 +215,9 @@ def render_account(view: dict[str, Any]) -> str:
         header
         + f'<div class="grid" style="margin-top:14px">{score_card}{coverage_card}</div>'
         + chart
+        + mqa_card
         + stakeholders
         + timeline
-        + mqa_card
         + json_link
     )
     return _page(f"{name} - account", body)

@@ -38,8 +38,7 @@ WORKER: Final = Process(
     metrics_module="stream.metrics",
     metrics={
         "abm_raw_messages_total": "raw records consumed from touchpoints.raw",
-        "abm_touchpoints_received_total": "valid track/page messages entering resolution "
-        "{channel}",
+        "abm_touchpoints_received_total": "valid track/page messages entering resolution {channel}",
         "abm_touchpoints_resolved_total": "touchpoints resolved to an account {step, channel}",
         "abm_touchpoints_unresolved_total": "touchpoints parked as unresolved {reason, channel}",
         "abm_dead_letters_total": "records dead-lettered {stage, reason, channel}",
@@ -53,8 +52,7 @@ WORKER: Final = Process(
         "abm_accounts_first_engaged_total": "accounts engaged for the first time {tier}",
         "abm_mqa_total": "MQA events emitted {tier, rule}",
         "abm_mqa_reemitted_total": "MQA events re-sent after a redelivered trigger",
-        "abm_accounts_left_qualified_total": "accounts that fell under the hysteresis exit "
-        "{tier}",
+        "abm_accounts_left_qualified_total": "accounts that fell under the hysteresis exit {tier}",
         "abm_event_to_mqa_seconds": "histogram: touchpoint entering Kafka -> MQA sent",
         "abm_engaged_to_mqa_seconds": "histogram: first engagement -> MQA, event time {tier}",
         "abm_target_accounts": "target accounts in the directory {tier}",
@@ -69,8 +67,7 @@ WORKER: Final = Process(
         "abm_account_scan_duration_seconds": "time the last account figure recomputation took",
         "abm_account_scan_timestamp_seconds": "when the account figures were last recomputed",
         "abm_account_scan_errors_total": "account figure recomputations that failed",
-        "abm_consumer_lag_records": "records of the worker group's input not yet committed "
-        "{topic}",
+        "abm_consumer_lag_records": "records of the worker group's input not yet committed {topic}",
         "abm_consumer_lag_errors_total": "consumer lag probes that failed",
         "abm_account_requests_total": "account page and API requests {endpoint, code}",
     },

@@ -84,8 +84,7 @@ ABM_ROW: Final = (
     ),
     Panel(
         "Buying-group coverage of engaged accounts",
-        "Engaged accounts per coverage band (lower bound): how much of the buying group is "
-        "active.",
+        "Engaged accounts per coverage band (lower bound): how much of the buying group is active.",
         (
             q(
                 "sum by (tier, coverage) (abm_engaged_accounts_by_coverage)",
@@ -99,7 +98,10 @@ ABM_ROW: Final = (
         "Newly engaged and surging accounts",
         "First engagements per day, and accounts whose engagement surges now.",
         (
-            q("sum by (tier) (increase(abm_accounts_first_engaged_total[1d]))", "new, tier {{tier}}"),
+            q(
+                "sum by (tier) (increase(abm_accounts_first_engaged_total[1d]))",
+                "new, tier {{tier}}",
+            ),
             q("sum by (tier) (abm_accounts_surging)", "surging, tier {{tier}}"),
         ),
         width=6,
