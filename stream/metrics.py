@@ -32,8 +32,8 @@ UNRESOLVED = Counter(
 )
 DEAD_LETTERS = Counter(
     "abm_dead_letters_total",
-    "Records sent to the dead-letter topic, by stage, reason and channel (unknown when the "
-    "record could not be parsed).",
+    "Records sent to the dead-letter topic, by stage, reason and channel (as far as the "
+    "record still tells, else unknown).",
     ["stage", "reason", "channel"],
 )
 IGNORED = Counter(

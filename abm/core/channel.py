@@ -4,13 +4,15 @@ RevOps reads throughput, unresolved and dead-lettered touchpoints per channel (w
 platform, ads, LinkedIn, webinar tool, CRM). The channel follows from the event: a page view is
 the website; a track event's channel follows from its signal class in the scoring model, with
 LinkedIn's own events (named `LinkedIn ...` in the contract) on the LinkedIn channel whatever
-their class. An event the model does not know is `other`; a message that could not be parsed
-has no event and is `unknown`.
+their class. An event the model does not know is `other`. A record that breaks the contract is
+counted by the channel its bytes still tell (`channel_of_record`), else `unknown`.
 """
 
 from __future__ import annotations
 
 from typing import Final
+
+import orjson
 
 from abm.core.model import ScoringModel
 from abm.core.segment import PAGE_EVENT
@@ -53,3 +55,24 @@ def channel_of(event: str | None, model: ScoringModel) -> str:
     if rule is None:
         return OTHER
     return _BY_CLASS.get(rule.class_, OTHER)
+
+
+def channel_of_record(raw: bytes, model: ScoringModel, max_bytes: int) -> str:
+    """The channel of a record that could not be processed, when its bytes still tell: a JSON
+    object whose `type` is `page`, or that names an `event` (a track message, or an internal
+    touchpoint). Records over `max_bytes` are not parsed again: `unknown`."""
+    if not raw or len(raw) > max_bytes:
+        return UNKNOWN
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return UNKNOWN
+    if not isinstance(doc, dict):
+        return UNKNOWN
+    kind = doc.get("type")
+    if kind == "page":
+        return WEB
+    event = doc.get("event")
+    if isinstance(event, str) and kind in ("track", None):
+        return channel_of(event, model)
+    return UNKNOWN
