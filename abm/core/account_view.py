@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from abm.core import decay
 from abm.core.assessment import Assessment, assess
-from abm.core.explain import activity_label
+from abm.core.explain import activity_label, coverage_rows
 from abm.core.model import DAY_MS, ScoringModel
 from abm.core.state import AccountState, TouchRecord
 from abm.core.timefmt import day_index, iso_ms
@@ -140,16 +140,7 @@ def account_view(
         "in_episode": state.qualified and assessment.score >= exit_score,
         "episode": state.episode,
         "coverage": assessment.coverage,
-        "coverage_by_requirement": [
-            {
-                "requirement": r.name,
-                "roles": list(r.roles),
-                "required": r.required,
-                "active": len(r.active_contacts),
-                "contacts": list(r.active_contacts),
-            }
-            for r in assessment.requirements
-        ],
+        "coverage_by_requirement": coverage_rows(assessment),
         "key_roles_active": list(assessment.key_roles_active),
         "stakeholders": _stakeholders(state, assessment),
         "surge": {

@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from abm.infra.process import free_port
 from abm.ops.catalog import PROCESSES, Process
 from abm.settings import Settings
+from tests.integration.harness import WorkerProcess
 
 RUNNING = ("worker",)
 """The processes the operations tests start and check. Add "collector" and "alerts" here (and
@@ -172,16 +173,14 @@ PORT_ENV = {"collector": "ABM_COLLECTOR_PORT", "alerts": "ABM_ALERT_PORT"}
 """The setting that moves each non-worker process's HTTP port (the worker's is web_port)."""
 
 
-class ServiceProcess:
+class ServiceProcess(WorkerProcess):
     """A non-worker process of the catalog (`abm collector`, `abm alerts`) as a child process
-    with the test's settings, on a free port."""
+    with the test's settings, on a free port; stopped like the worker."""
 
     def __init__(self, process: Process, settings: Settings, log_path: Path) -> None:
+        super().__init__(settings, log_path)
         self.process = process
-        self.settings = settings
-        self.log_path = log_path
         self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {
@@ -200,15 +199,6 @@ class ServiceProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 CHROMIUM_FLAGS = (
