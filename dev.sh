@@ -2,7 +2,8 @@
 # Fresh-machine entry point. Installs what is missing, then:
 #   ./dev.sh demo   local Kafka + Redis, the engine on the bundled sample, MQA alerts, summary
 #   ./dev.sh test   lint, type check and the whole test suite (real broker and Redis)
-#   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars)
+#   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars, and for the
+#                   operations tests: prometheus/promtool, chromium, the docker compose plugin)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,6 +19,45 @@ apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y -q "$@" >/dev/null 2>&1 || {
     as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "$@" >/dev/null; }
+}
+
+# Debian packages without their recommendations (chromium's would pull in a desktop).
+apt_install_lean() {
+  say "installing $* (Debian packages)"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 || {
+    as_root apt-get update -q >/dev/null &&
+      as_root apt-get install -y -q --no-install-recommends "$@" >/dev/null; }
+}
+
+COMPOSE_VERSION=v2.40.3
+
+# `docker compose config` parses the compose file without a Docker engine; when the client has
+# no compose plugin, build the pinned one from its Go module (once, about 3 minutes).
+ensure_compose() {
+  docker compose version >/dev/null 2>&1 && return 0
+  if ! command -v docker >/dev/null; then
+    echo "the docker client is needed (docker compose config); install Docker's CLI" >&2
+    return 1
+  fi
+  local go dir plugins tmp
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  if [ ! -x "$go" ]; then
+    echo "Go 1.24+ is needed once to build the docker compose plugin $COMPOSE_VERSION" >&2
+    return 1
+  fi
+  say "building the docker compose plugin $COMPOSE_VERSION from its Go module (once)"
+  dir=$("$go" mod download -json "github.com/docker/compose/v2@$COMPOSE_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  tmp=$(mktemp -d)
+  (cd "$dir" && CGO_ENABLED=0 "$go" build -trimpath \
+    -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=$COMPOSE_VERSION" \
+    -o "$tmp/docker-compose" ./cmd)
+  if [ "$(id -u)" -eq 0 ]; then plugins=/usr/local/lib/docker/cli-plugins; else
+    plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"; fi
+  mkdir -p "$plugins" && install -m 0755 "$tmp/docker-compose" "$plugins/docker-compose"
+  rm -rf "$tmp"
+  docker compose version >/dev/null
 }
 
 python311() {
@@ -47,6 +87,9 @@ setup() {
   command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   command -v mvn >/dev/null || apt_install maven
+  command -v promtool >/dev/null && command -v prometheus >/dev/null || apt_install_lean prometheus
+  command -v chromium >/dev/null || apt_install_lean chromium fonts-dejavu-core
+  ensure_compose
   say "Kafka jars (fetched once into .cache/)"
   .venv/bin/python -c 'from pathlib import Path; from abm.infra.kafka import ensure_jars; print(ensure_jars(Path(".cache")))'
 }

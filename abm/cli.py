@@ -13,6 +13,7 @@ import typer
 from abm.core.model import ModelError, load_model
 from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
+from abm.ops.cli import app as ops_app
 from abm.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
@@ -322,6 +323,7 @@ def demo(
 app.add_typer(directory_app, name="directory")
 app.command("alerts")(alerts_command)
 app.add_typer(sales_app, name="sales")
+app.add_typer(ops_app, name="ops")
 
 
 def main() -> None:

@@ -233,6 +233,30 @@ class Settings(BaseSettings):
         default=None, description="Tests only: exit hard at this point (after_claim, after_send)."
     )
 
+    # --- operations: worker web server, account pages, metrics (docs/operations.md) ---
+    web_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's web server listens on (0.0.0.0: every interface).",
+    )
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Host name other workers reach this one by: account page requests for an "
+        "account another worker owns are forwarded to http://{web_host}:{web_port}.",
+    )
+    account_metrics_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the per-tier account gauges are recomputed (seconds).",
+    )
+    lag_interval_s: float = Field(
+        default=15.0, gt=0, description="How often the consumer lag gauge is refreshed (seconds)."
+    )
+    peer_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long the account list waits for another worker's part (seconds).",
+    )
+
     @field_validator("topic_prefix", "app_id", "redis_prefix")
     @classmethod
     def _no_blanks(cls, value: str) -> str:
@@ -274,6 +298,11 @@ class Settings(BaseSettings):
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
+            "ABM_WEB_BIND": self.web_bind,
+            "ABM_WEB_HOST": self.web_host,
+            "ABM_ACCOUNT_METRICS_INTERVAL_S": str(self.account_metrics_interval_s),
+            "ABM_LAG_INTERVAL_S": str(self.lag_interval_s),
+            "ABM_PEER_TIMEOUT_S": str(self.peer_timeout_s),
         }
         if self.scoring_model is not None:
             env["ABM_SCORING_MODEL"] = str(self.scoring_model)

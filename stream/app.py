@@ -36,6 +36,7 @@ class Pipeline:
 
 
 def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
+    from stream import accounts
     from stream.agents import engagement, resolution
 
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",")]
@@ -58,8 +59,8 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         datadir=str(settings.state_dir / "faust"),
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
-        web_bind="127.0.0.1",
-        web_host="127.0.0.1",
+        web_bind=settings.web_bind,
+        web_host=settings.web_host,
         autodiscover=False,
     )
 
@@ -94,6 +95,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
     )
     resolution.register(pipeline)
     engagement.register(pipeline)
+    accounts.register(pipeline)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -1,30 +1,40 @@
 """Prometheus metrics of the stream worker.
 
 Conventions: prefix `abm_`, base units (`_seconds`), counters end in `_total`, and labels never
-carry an account, contact or e-mail (only small fixed sets: reason, step, class, tier, rule).
+carry an account, contact or e-mail (only small fixed sets: reason, step, class, tier, rule,
+channel, coverage band, topic). The list with one line each: docs/operations.md.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+# No `*_created` series: they double the series count and Prometheus (text format) ignores them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RAW_RECEIVED = Counter(
     "abm_raw_messages_total", "Raw messages consumed from the raw touchpoint topic."
 )
+RECEIVED = Counter(
+    "abm_touchpoints_received_total",
+    "Valid track/page messages entering resolution, by channel (abm.core.channel).",
+    ["channel"],
+)
 RESOLVED = Counter(
     "abm_touchpoints_resolved_total",
-    "Touchpoints resolved to an account, by the resolution step that found it.",
-    ["step"],
+    "Touchpoints resolved to an account, by the resolution step that found it and channel.",
+    ["step", "channel"],
 )
 UNRESOLVED = Counter(
     "abm_touchpoints_unresolved_total",
-    "Touchpoints parked on the unresolved topic, by reason.",
-    ["reason"],
+    "Touchpoints parked on the unresolved topic, by reason and channel.",
+    ["reason", "channel"],
 )
 DEAD_LETTERS = Counter(
     "abm_dead_letters_total",
-    "Records sent to the dead-letter topic, by stage and reason.",
-    ["stage", "reason"],
+    "Records sent to the dead-letter topic, by stage, reason and channel (as far as the "
+    "record still tells, else unknown).",
+    ["stage", "reason", "channel"],
 )
 IGNORED = Counter(
     "abm_messages_ignored_total", "Well-formed messages that carry no account signal.", ["type"]
@@ -73,4 +83,77 @@ ENGAGED_TO_MQA = Histogram(
     "Event time from an account's first engagement to its MQA, by tier.",
     ["tier"],
     buckets=tuple(d * 86_400.0 for d in (1, 3, 7, 14, 21, 30, 45, 60, 90, 180)),
+)
+
+# --- per-tier account figures, recomputed from the engagement table (stream/accounts.py) -----
+# Every worker reports the accounts of the partitions it owns: sum them over workers. The
+# target account counts come from the directory and are the same on every worker: take max.
+
+TARGET_ACCOUNTS = Gauge(
+    "abm_target_accounts", "Target accounts in the directory, by tier.", ["tier"]
+)
+ACCOUNTS_TRACKED = Gauge(
+    "abm_accounts_tracked",
+    "Accounts with engagement state (a resolved touchpoint, ever) on this worker, by tier.",
+    ["tier"],
+)
+ACCOUNTS_REACHED = Gauge(
+    "abm_accounts_reached",
+    "Accounts with a touchpoint in the 30 days before the event-time reference, by tier.",
+    ["tier"],
+)
+ACCOUNTS_ENGAGED = Gauge(
+    "abm_accounts_engaged",
+    "Accounts with at least one active stakeholder at the event-time reference, by tier.",
+    ["tier"],
+)
+ACCOUNTS_IN_EPISODE = Gauge(
+    "abm_accounts_in_mqa_episode",
+    "Accounts qualified and not yet under the hysteresis exit score, by tier.",
+    ["tier"],
+)
+ACCOUNTS_SURGING = Gauge(
+    "abm_accounts_surging", "Accounts whose engagement surges (the surge rule), by tier.", ["tier"]
+)
+ENGAGED_BY_COVERAGE = Gauge(
+    "abm_engaged_accounts_by_coverage",
+    "Engaged accounts by buying-group coverage band (lower bound: 0, 0.25, 0.5, 0.75, 1), by tier.",
+    ["tier", "coverage"],
+)
+EVENT_TIME_REFERENCE = Gauge(
+    "abm_event_time_reference_timestamp_seconds",
+    "The event-time 'now' of the account figures: the latest event time among this worker's "
+    "accounts (Unix seconds).",
+)
+ACCOUNT_SCAN_SECONDS = Gauge(
+    "abm_account_scan_duration_seconds",
+    "Wall time the last recomputation of the account figures took.",
+)
+ACCOUNT_SCAN_TIMESTAMP = Gauge(
+    "abm_account_scan_timestamp_seconds",
+    "Wall-clock time the account figures were last recomputed (Unix seconds).",
+)
+ACCOUNT_SCAN_ERRORS = Counter(
+    "abm_account_scan_errors_total",
+    "Recomputations of the account figures that failed (the gauges keep their last values).",
+)
+
+# --- consumer lag -----------------------------------------------------------------------------
+
+CONSUMER_LAG = Gauge(
+    "abm_consumer_lag_records",
+    "Records of the worker group's input topics not yet committed, by topic. The whole group's "
+    "lag, so every worker reports the same figure: take max over workers, not sum.",
+    ["topic"],
+)
+LAG_ERRORS = Counter(
+    "abm_consumer_lag_errors_total", "Consumer lag probes that failed (the gauge keeps its value)."
+)
+
+# --- account pages ----------------------------------------------------------------------------
+
+ACCOUNT_REQUESTS = Counter(
+    "abm_account_requests_total",
+    "Account page and API requests served by this worker, by endpoint and HTTP status code.",
+    ["endpoint", "code"],
 )

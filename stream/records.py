@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from abm.core.channel import channel_of_record
 from stream import metrics, topics
 
 if TYPE_CHECKING:
@@ -39,8 +40,12 @@ def ingest_ms(event: Any) -> int:
 async def send_dead_letter(
     pipe: Pipeline, event: Any, stage: str, reason: str, detail: str
 ) -> None:
-    """Park the record as received, with why, and count it; the stream goes on."""
-    metrics.DEAD_LETTERS.labels(stage=stage, reason=reason).inc()
+    """Park the record as received, with why, and count it by the channel its bytes still tell
+    (`abm.core.channel.channel_of_record`); the stream goes on."""
+    channel = channel_of_record(
+        event.message.value or b"", pipe.model, pipe.settings.max_event_bytes
+    )
+    metrics.DEAD_LETTERS.labels(stage=stage, reason=reason, channel=channel).inc()
     log.warning("dead letter %s (%s): %s at %s", reason, stage, detail, source_of(event))
     await pipe.dead_letter.send(
         key=event.message.key,

@@ -80,16 +80,7 @@ def build_mqa_event(
         "score": round(assessment.score, 2),
         "threshold": assessment.threshold,
         "coverage": assessment.coverage,
-        "coverage_by_requirement": [
-            {
-                "requirement": r.name,
-                "roles": list(r.roles),
-                "required": r.required,
-                "active": len(r.active_contacts),
-                "contacts": list(r.active_contacts),
-            }
-            for r in assessment.requirements
-        ],
+        "coverage_by_requirement": coverage_rows(assessment),
         "active_stakeholders": len(assessment.active_stakeholders),
         "key_roles_active": list(assessment.key_roles_active),
         "top_contacts": top_contacts,
@@ -118,6 +109,20 @@ def build_mqa_event(
     }
     event["summary"] = summarize(event)
     return event
+
+
+def coverage_rows(assessment: Assessment) -> list[dict[str, Any]]:
+    """Buying-group coverage per requirement: who is active in which of its roles."""
+    return [
+        {
+            "requirement": r.name,
+            "roles": list(r.roles),
+            "required": r.required,
+            "active": len(r.active_contacts),
+            "contacts": list(r.active_contacts),
+        }
+        for r in assessment.requirements
+    ]
 
 
 def summarize(event: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from abm.core.channel import channel_of
 from abm.core.resolution import Unresolved, learn, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
@@ -53,7 +54,7 @@ async def handle_batch(pipe: Pipeline, directory: DirectoryStore, events: list[A
     """Resolve a batch in order, with one directory lookup for all its touchpoints (two Redis
     round trips instead of two per message). An identify or group call is learned before the
     touchpoints after it are looked up, as one at a time would."""
-    pending: list[tuple[Any, SegmentMessage]] = []
+    pending: list[tuple[Any, SegmentMessage, str]] = []
     for event in events:
         parsed = parse_message(event.message.value or b"", pipe.settings.max_event_bytes)
         if isinstance(parsed, Invalid):
@@ -61,7 +62,9 @@ async def handle_batch(pipe: Pipeline, directory: DirectoryStore, events: list[A
         elif isinstance(parsed, Ignored):
             metrics.IGNORED.labels(type=parsed.message_type).inc()
         elif parsed.type in TOUCHPOINT_TYPES:
-            pending.append((event, parsed))
+            channel = channel_of(parsed.event, pipe.model)
+            metrics.RECEIVED.labels(channel=channel).inc()
+            pending.append((event, parsed, channel))
         else:
             links = learn(parsed)
             if links is not None:
@@ -73,16 +76,16 @@ async def handle_batch(pipe: Pipeline, directory: DirectoryStore, events: list[A
 
 
 async def _resolve(
-    pipe: Pipeline, directory: DirectoryStore, batch: list[tuple[Any, SegmentMessage]]
+    pipe: Pipeline, directory: DirectoryStore, batch: list[tuple[Any, SegmentMessage, str]]
 ) -> None:
     if not batch:
         return
-    messages = [message for _, message in batch]
+    messages = [message for _, message, _ in batch]
     views = await _with_retry(lambda: directory.views_for(messages))
-    for (event, message), view in zip(batch, views, strict=True):
+    for (event, message, channel), view in zip(batch, views, strict=True):
         result = resolve(message, view)
         if isinstance(result, Unresolved):
-            metrics.UNRESOLVED.labels(reason=result.reason).inc()
+            metrics.UNRESOLVED.labels(reason=result.reason, channel=channel).inc()
             await pipe.unresolved.send(
                 key=event.message.key,
                 value=event.message.value,
@@ -92,7 +95,7 @@ async def _resolve(
                 ],
             )
             continue
-        metrics.RESOLVED.labels(step=result.resolved_by).inc()
+        metrics.RESOLVED.labels(step=result.resolved_by, channel=channel).inc()
         await pipe.resolved.send(
             key=topics.account_key(result.account.account_id),
             value=result.to_json(),

@@ -1,0 +1,93 @@
+"""The Grafana dashboard and the metric catalog: generated file up to date, only catalog
+metrics, Prometheus naming conventions, the worker's metrics module matches its catalog entry,
+and the operations page lists every metric."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+import orjson
+import pytest
+from prometheus_client import Counter, Gauge, Histogram
+
+from abm.ops import dashboard
+from abm.ops.catalog import PROCESSES, STANDARD, Process, process_of
+from tests.integration.ops_tools import REPO, RUNNING, processes
+
+DASHBOARD_FILE = REPO / "deploy" / "grafana" / "dashboards" / "abm.json"
+FORBIDDEN_LABELS = {"account", "account_id", "contact", "email", "user", "user_id", "person",
+                    "domain", "owner", "mqa_id", "message_id"}  # fmt: skip
+
+
+def test_the_dashboard_file_is_the_generated_one() -> None:
+    assert DASHBOARD_FILE.read_bytes() == dashboard.render(), "run `abm ops dashboard`"
+
+
+def test_the_dashboard_has_the_abm_and_the_pipe_rows() -> None:
+    model = orjson.loads(DASHBOARD_FILE.read_bytes())
+    rows = [p["title"] for p in model["panels"] if p["type"] == "row"]
+    assert rows == ["ABM view", "Pipe view"]
+    ids = [p["id"] for p in model["panels"]]
+    assert len(ids) == len(set(ids))
+    for panel in model["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24
+
+
+def test_the_abm_view_covers_what_revops_asked_for() -> None:
+    abm_metrics = {
+        name for panel in dashboard.ABM_ROW for q in panel.queries
+        for name in dashboard.metrics_used(q.expr)
+    }  # fmt: skip
+    assert {"abm_accounts_reached", "abm_target_accounts", "abm_accounts_engaged", "abm_mqa_total",
+            "abm_engaged_accounts_by_coverage", "abm_sla_outcomes_total",
+            "abm_followup_seconds_bucket"} <= abm_metrics  # fmt: skip
+    pipe_metrics = {
+        name for panel in dashboard.PIPE_ROW for q in panel.queries
+        for name in dashboard.metrics_used(q.expr)
+    }  # fmt: skip
+    assert {"abm_raw_messages_total", "abm_consumer_lag_records",
+            "abm_event_to_mqa_seconds_bucket", "abm_dead_letters_total",
+            "abm_alert_deliveries_total"} <= pipe_metrics  # fmt: skip
+
+
+def test_every_dashboard_query_uses_catalog_metrics_only() -> None:
+    for query in dashboard.all_queries():
+        used = dashboard.metrics_used(query.expr)
+        assert used, query.expr
+        for name in used:
+            assert name in STANDARD or process_of(name) is not None, (query.expr, name)
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_catalog_names_follow_the_prometheus_conventions(process: Process) -> None:
+    for name in process.metrics:
+        assert re.fullmatch(r"abm_[a-z0-9_]+", name), name
+        assert not name.endswith(("_count", "_sum", "_bucket", "_created")), name
+        for unit in ("_ms", "_milliseconds", "_minutes", "_hours", "_days"):
+            assert unit not in name, name
+
+
+@pytest.mark.parametrize("process", processes(RUNNING), ids=lambda p: p.name)
+def test_the_metrics_module_matches_the_catalog(process: Process) -> None:
+    module = importlib.import_module(process.metrics_module)
+    defined: dict[str, Counter | Gauge | Histogram] = {}
+    for value in vars(module).values():
+        if isinstance(value, Counter):
+            defined[f"{value._name}_total"] = value
+        elif isinstance(value, Gauge | Histogram):
+            defined[value._name] = value
+    assert set(defined) == set(process.metrics)
+    for name, metric in defined.items():
+        labels = set(metric._labelnames)
+        assert not labels & FORBIDDEN_LABELS, (name, labels)
+        if isinstance(metric, Histogram):
+            assert name.endswith("_seconds"), name
+
+
+def test_the_operations_page_lists_every_metric() -> None:
+    page = (REPO / "docs" / "operations.md").read_text()
+    for process in PROCESSES:
+        for name in process.metrics:
+            assert f"`{name}`" in page, name
