@@ -87,6 +87,12 @@ class Settings(BaseSettings):
         ge=0.0,
         description="Longest wait for a batch to fill before it is resolved (seconds).",
     )
+    producer_buffer_messages: int = Field(
+        default=10_000,
+        ge=100,
+        description="Table changelog records Faust may queue before the agent waits for the "
+        "producer (Faust's default of 100 throttles and warns on every burst).",
+    )
     producer_linger_s: float = Field(
         default=0.005,
         ge=0.0,
@@ -296,6 +302,7 @@ class Settings(BaseSettings):
             "ABM_RESOLUTION_BATCH_SIZE": str(self.resolution_batch_size),
             "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
+            "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
             "ABM_WEB_BIND": self.web_bind,

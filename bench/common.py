@@ -211,6 +211,8 @@ class Worker:
                 start_new_session=True,
             )
         self.started = time.monotonic()
+        self.started_wall = time.time()
+        """Wall-clock start, comparable with Kafka record timestamps."""
 
     @property
     def pid(self) -> int:

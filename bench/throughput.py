@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from abm.infra.process import free_port
 from abm.settings import Settings
 from bench.common import (
     Dataset,
@@ -84,7 +85,15 @@ async def ceiling(settings: Settings) -> tuple[int, float]:
 
 async def pipeline(services_: Services, settings: Settings, workers: int = 1) -> PipelineRun:
     prefix = settings.topic_prefix
-    running = [Worker(settings, f"worker-{n}") for n in range(workers)]
+    running = [
+        Worker(
+            settings.model_copy(
+                update={"web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}
+            ),
+            f"worker-{n}",
+        )
+        for n in range(workers)
+    ]
     try:
         await wait_caught_up(
             settings, settings.app_id, [RAW.name(prefix), RESOLVED.name(prefix)], timeout_s=1800
@@ -113,8 +122,9 @@ async def pipeline(services_: Services, settings: Settings, workers: int = 1) ->
     return PipelineRun(raw_count, seconds, ids, changelog_records)
 
 
-async def run(accounts: int, days: int) -> dict[str, float]:
+async def run(accounts: int, days: int, compare: bool) -> dict[str, float]:
     data: Dataset = dataset(accounts, days)
+    expected = {m["mqa_id"] for m in data.reference.mqas}
     with services() as env:
         settings = env.settings()
         await prepare(settings, data)
@@ -123,37 +133,40 @@ async def run(accounts: int, days: int) -> dict[str, float]:
         ceiling_rate = count / seconds
         say("pipeline: abm worker")
         result = await pipeline(env, settings)
-    expected = {m["mqa_id"] for m in data.reference.mqas}
-    print("throughput (raw topic pre-loaded, 4 partitions, 1 worker)")
-    print(line("messages in the raw topic", f"{result.messages}"))
-    print(
-        line(
-            "ceiling: aiokafka read + decode",
-            f"{ceiling_rate:,.0f} msg/s ({count} in {seconds:.2f} s)",
-        )
-    )
-    print(
-        line(
-            "pipeline: resolution + engagement + MQA",
-            f"{result.rate:,.0f} msg/s ({result.seconds:.2f} s busy)",
-        )
-    )
+        before: PipelineRun | None = None
+        if compare:
+            say("pipeline, one message at a time (resolution batch 1, no producer linger)")
+            unbatched = env.settings(resolution_batch_size=1, producer_linger_s=0.0)
+            await prepare(unbatched, data)
+            before = await pipeline(env, unbatched)
+    print(f"throughput ({result.messages} messages pre-loaded in the raw topic, 4 partitions, "
+          "1 worker)")  # fmt: skip
+    print(line("ceiling: aiokafka read + decode", f"{ceiling_rate:,.0f} msg/s"))
+    print(line("pipeline: resolution + engagement + MQA", f"{result.rate:,.0f} msg/s"))
+    print(line("  busy time (first output to last)", f"{result.seconds:.2f} s"))
     print(line("pipeline / ceiling", f"{result.rate / ceiling_rate:.4f}"))
-    print(
-        line(
-            "MQAs (identical to the in-memory reference)",
-            f"{len(result.mqa_ids)} ({result.mqa_ids == expected})",
-        )
-    )
-    return {"pipeline": result.rate, "ceiling": ceiling_rate}
+    print(line("MQAs, same as the in-memory reference", f"{len(result.mqa_ids)}, "
+               f"{result.mqa_ids == expected}"))  # fmt: skip
+    figures = {"pipeline": result.rate, "ceiling": ceiling_rate}
+    if before is not None:
+        print(line("before: one message at a time", f"{before.rate:,.0f} msg/s"))
+        print(line("after / before", f"{result.rate / before.rate:.2f}"))
+        print(line("before: MQAs same as the reference", f"{before.mqa_ids == expected}"))
+        figures["before"] = before.rate
+    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench throughput", description=__doc__)
-    parser.add_argument("--accounts", type=int, default=5000)
+    parser.add_argument("--accounts", type=int, default=3000)
     parser.add_argument("--days", type=int, default=60)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run the worker one message at a time (before the batching fix)",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(run(args.accounts, args.days))
+    asyncio.run(run(args.accounts, args.days, args.compare))
 
 
 if __name__ == "__main__":

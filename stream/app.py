@@ -74,6 +74,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
             partitions=settings.partitions,
         )
 
+    app.producer.buffer.max_messages = settings.producer_buffer_messages
     table = app.Table(
         topics.ENGAGEMENT_TABLE,
         key_type=bytes,

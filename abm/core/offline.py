@@ -32,6 +32,7 @@ from abm.core.segment import (
     parse_message,
 )
 from abm.core.state import AccountState
+from abm.core.touchpoint import Touchpoint
 
 
 @dataclass
@@ -97,6 +98,8 @@ class OfflineResult:
     ignored: int = 0
     learned: int = 0
     touchpoints: int = 0
+    resolved: list[Touchpoint] = field(default_factory=list)
+    """Every resolved touchpoint in order, when asked for (`keep_touchpoints`)."""
 
 
 def run_offline(
@@ -104,6 +107,7 @@ def run_offline(
     directory: InMemoryDirectory,
     model: ScoringModel,
     max_event_bytes: int = 32 * 1024,
+    keep_touchpoints: bool = False,
 ) -> OfflineResult:
     result = OfflineResult()
     for raw in raw_messages:
@@ -125,6 +129,8 @@ def run_offline(
             result.unresolved[touchpoint.reason] += 1
             continue
         result.touchpoints += 1
+        if keep_touchpoints:
+            result.resolved.append(touchpoint)
         account_id = touchpoint.account.account_id
         outcome = apply(result.states.get(account_id), touchpoint, model)
         result.states[account_id] = outcome.state

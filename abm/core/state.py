@@ -156,31 +156,37 @@ class AccountState:
     unknown_events: int = 0
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {
-                "v": STATE_VERSION,
-                "account": self.account.to_dict(),
-                "clock": self.clock_ms,
-                "first": self.first_engaged_ms,
-                "last": self.last_engaged_ms,
-                "contacts": {k: c.to_dict() for k, c in self.contacts.items()},
-                "daily": {str(d): v for d, v in self.daily.items()},
-                "caps": self.caps,
-                "intent": self.intent_ms,
-                "timeline": [t.to_list() for t in self.timeline],
-                "seen": self.seen,
-                "qualified": self.qualified,
-                "episode": self.episode,
-                "last_mqa": self.last_mqa_ms,
-                "mqas": [m.to_dict() for m in self.mqa_history],
-                "touches": self.touches,
-                "unknown": self.unknown_events,
-            }
-        )
+        return orjson.dumps(self.to_dict())
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
         data: dict[str, Any] = orjson.loads(raw)
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (for stores that serialize themselves)."""
+        return {
+            "v": STATE_VERSION,
+            "account": self.account.to_dict(),
+            "clock": self.clock_ms,
+            "first": self.first_engaged_ms,
+            "last": self.last_engaged_ms,
+            "contacts": {k: c.to_dict() for k, c in self.contacts.items()},
+            "daily": {str(d): v for d, v in self.daily.items()},
+            "caps": self.caps,
+            "intent": self.intent_ms,
+            "timeline": [t.to_list() for t in self.timeline],
+            "seen": self.seen,
+            "qualified": self.qualified,
+            "episode": self.episode,
+            "last_mqa": self.last_mqa_ms,
+            "mqas": [m.to_dict() for m in self.mqa_history],
+            "touches": self.touches,
+            "unknown": self.unknown_events,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AccountState:
         if data.get("v") != STATE_VERSION:
             raise ValueError(f"account state version {data.get('v')!r} is not supported")
         return cls(
