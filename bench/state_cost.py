@@ -5,9 +5,10 @@ Synthetic accounts (1-3 contacts each, `--touches` page views per account spread
 are loaded into the directory and the raw topic. For each size a worker processes everything;
 then:
 
-- memory: the worker's resident set size minus that of a worker that processed nothing,
-  divided by the accounts; beside it the mean size of one account's serialized state (what the
-  in-memory table holds per key);
+- table memory: what the in-memory table holds per account (its key and value objects in a
+  dict, measured with tracemalloc on the latest changelog value of every account), beside the
+  worker's resident set size growth per account (which also holds client buffers and the
+  allocator's high-water mark, so it is an upper bound);
 - changelog: bytes of the engagement changelog's log segments on the broker's disk, divided by
   the touchpoints;
 - recovery: the worker is stopped and a new one started; the time from its start until it has
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import tracemalloc
 from dataclasses import dataclass
 
 import orjson
@@ -147,17 +149,28 @@ async def time_to_first_update(settings: Settings, worker: Worker, already: int)
 
 @dataclass
 class SizeResult:
+    store: str
     accounts: int
     touchpoints: int
     rss_bytes: int
-    state_bytes: float
+    table_bytes: float
     changelog_bytes: int
     recovery_s: float
 
 
-async def measure(env: Services, count: int, touches: int) -> SizeResult:
+def table_memory(latest: dict[bytes, bytes]) -> float:
+    """Bytes per account of a dict holding these keys and values, as the memory store does."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    table = {bytes(bytearray(k)): bytes(bytearray(v)) for k, v in latest.items()}
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / max(len(table), 1)
+
+
+async def measure(env: Services, count: int, touches: int, store: str) -> SizeResult:
     data = synthetic(count, touches)
-    settings = env.settings()
+    settings = env.settings(table_store=store)
     say(f"{count} accounts, {len(data.values)} touchpoints: loading")
     await load(settings, data)
     worker = Worker(settings, "first")
@@ -167,20 +180,19 @@ async def measure(env: Services, count: int, touches: int) -> SizeResult:
     rss = worker.rss_bytes()
     worker.stop()
     changelog = f"{settings.app_id}-engagement-changelog"
-    latest: dict[str, int] = {}
+    latest: dict[bytes, bytes] = {}
     values = await read_values(settings, changelog)
     records, _, _ = await topic_times(settings, changelog)
     for value in values:
-        account = orjson.loads(value)["account"]["id"]
-        latest[account] = len(value)
-    state_bytes = sum(latest.values()) / max(len(latest), 1)
+        latest[orjson.loads(value)["account"]["id"].encode()] = value
+    table_bytes = table_memory(latest)
     disk = env.topic_bytes(changelog)
     say("restart: recovery")
     second = Worker(settings, "second")
     await probe(settings, data.accounts[0].account_id, data.contacts[0].email, count)
     recovery = await time_to_first_update(settings, second, records)
     second.stop()
-    return SizeResult(count, len(data.values), rss, state_bytes, disk, recovery)
+    return SizeResult(store, count, len(data.values), rss, table_bytes, disk, recovery)
 
 
 async def empty_worker(env: Services) -> tuple[int, float]:
@@ -202,19 +214,20 @@ async def empty_worker(env: Services) -> tuple[int, float]:
     return rss, startup
 
 
-async def run(sizes: list[int], touches: int) -> None:
+async def run(sizes: list[int], touches: int, stores: list[str]) -> None:
     with services() as env:
         say("empty worker")
         base_rss, base_start = await empty_worker(env)
-        results = [await measure(env, size, touches) for size in sizes]
+        results = [await measure(env, size, touches, store) for size in sizes for store in stores]
     print(f"state cost ({touches} touchpoints per account, 1-3 contacts, 4 partitions)")
     print(line("empty worker: RSS / start to first update",
                f"{base_rss / 2**20:.0f} MiB / {base_start:.1f} s"))  # fmt: skip
     for r in results:
         per_account = (r.rss_bytes - base_rss) / r.accounts
-        print(f"  {r.accounts} accounts, {r.touchpoints} touchpoints")
-        print(line("  worker memory per account (RSS growth)", f"{per_account:,.0f} bytes"))
-        print(line("  serialized state per account", f"{r.state_bytes:,.0f} bytes"))
+        print(f"  {r.accounts} accounts, {r.touchpoints} touchpoints, store {r.store}")
+        if r.store.startswith("memory"):
+            print(line("  table memory per account", f"{r.table_bytes:,.0f} bytes"))
+        print(line("  worker RSS growth per account", f"{per_account:,.0f} bytes"))
         print(line("  changelog bytes per touchpoint (on disk)",
                    f"{r.changelog_bytes / r.touchpoints:,.0f} bytes"))  # fmt: skip
         print(line("  restart to first update (recovery)", f"{r.recovery_s:.1f} s "
@@ -225,8 +238,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench state-cost", description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated account counts")
     parser.add_argument("--touches", type=int, default=3, help="touchpoints per account")
+    parser.add_argument("--stores", default="memory://,rocksdb://", help="table stores to compare")
     args = parser.parse_args(argv)
-    asyncio.run(run([int(s) for s in args.sizes.split(",")], args.touches))
+    sizes = [int(s) for s in args.sizes.split(",")]
+    asyncio.run(run(sizes, args.touches, args.stores.split(",")))
 
 
 if __name__ == "__main__":

@@ -50,11 +50,16 @@ async def resolved_count(settings: Settings) -> int:
 
 
 async def run_sample(
-    kafka: str, redis: str, tmp: Path, partitions: int, kill_at_share: float | None
+    kafka: str,
+    redis: str,
+    tmp: Path,
+    partitions: int,
+    kill_at_share: float | None,
+    store: str = "memory://",
 ) -> tuple[list[dict[str, object]], list[dict[str, object]], int]:
     """Replay the sample through one worker (killed and restarted when `kill_at_share` is set);
     returns (distinct MQAs, reference MQAs, MQA records on the topic)."""
-    settings = make_settings(kafka, redis, tmp, partitions=partitions)
+    settings = make_settings(kafka, redis, tmp, partitions=partitions, table_store=store)
     simulator, lines = sample()
     accounts, contacts = simulator.records()
     reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
@@ -88,11 +93,18 @@ def by_id(events: list[dict[str, object]]) -> dict[object, dict[str, object]]:
     return {e["mqa_id"]: e for e in events}
 
 
+@pytest.mark.parametrize(
+    "store",
+    [
+        pytest.param("memory://", id="in memory: the state comes back from the changelog"),
+        pytest.param("rocksdb://", id="rocksdb: local state plus the newer changelog"),
+    ],
+)
 async def test_killing_the_worker_mid_stream_loses_no_mqa_and_sends_none_twice(
-    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, store: str
 ) -> None:
     got, expected, records = await run_sample(
-        kafka_bootstrap, redis_url, tmp_path, partitions=4, kill_at_share=0.4
+        kafka_bootstrap, redis_url, tmp_path, partitions=4, kill_at_share=0.4, store=store
     )
     assert len(expected) >= 5
     assert by_id(got) == by_id(expected)
