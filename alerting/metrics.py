@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
+from abm.ops import exposition
+
+exposition.configure()
+
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 DELIVERIES = Counter(

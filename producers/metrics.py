@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from abm.ops import exposition
+
+exposition.configure()
+
 REQUESTS = Counter(
     "abm_collector_requests_total",
     "Collector HTTP requests, by endpoint and response code.",
