@@ -24,6 +24,8 @@ class Process:
     command: tuple[str, ...]
     port: int
     """Default HTTP port of its /metrics."""
+    health_path: str
+    """What the compose healthcheck asks for: 200 when the process is up."""
     metrics_module: str
     """The module that defines its metrics."""
     metrics: dict[str, str]
@@ -35,6 +37,7 @@ WORKER: Final = Process(
     job="abm-worker",
     command=("abm", "worker"),
     port=6066,
+    health_path="/metrics",
     metrics_module="stream.metrics",
     metrics={
         "abm_raw_messages_total": "raw records consumed from touchpoints.raw",
@@ -78,6 +81,7 @@ COLLECTOR: Final = Process(
     job="abm-collector",
     command=("abm", "collector"),
     port=8088,
+    health_path="/healthz",
     metrics_module="producers.metrics",
     metrics={
         "abm_collector_requests_total": "collector HTTP requests {endpoint, code}",
@@ -94,6 +98,7 @@ ALERTS: Final = Process(
     job="abm-alerts",
     command=("abm", "alerts"),
     port=8089,
+    health_path="/healthz",
     metrics_module="alerting.metrics",
     metrics={
         "abm_alert_deliveries_total": "alert deliveries {channel, kind, outcome}",

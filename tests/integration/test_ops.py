@@ -418,6 +418,13 @@ def test_every_running_process_metrics_pass_promtool(stack: Stack) -> None:
         assert result.returncode == 0 and not output.strip(), f"{name}:{port}: {output}"
 
 
+def test_every_running_process_answers_its_compose_health_check(stack: Stack) -> None:
+    for name, port in stack.metrics_ports():
+        [process] = processes([name])
+        status, _, body = http_get(f"http://127.0.0.1:{port}{process.health_path}")
+        assert status == 200, (name, body[:300])
+
+
 def test_every_running_process_exposes_exactly_its_catalog(stack: Stack) -> None:
     for name, port in stack.metrics_ports():
         [process] = processes([name])
