@@ -6,7 +6,16 @@ an e-mail address or a Slack id.
 
 from __future__ import annotations
 
+from typing import Final, get_args
+
 from prometheus_client import Counter, Histogram
+
+from abm.core.directory_csv import TIERS
+from abm.ops import exposition
+from alerting.activity import KINDS
+from alerting.sla import Outcome
+
+exposition.configure()
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
@@ -62,3 +71,23 @@ ACTIVITIES = Counter("abm_sales_activities_total", "Sales activities consumed, b
 ACTIVITY_REJECTED = Counter(
     "abm_sales_activities_rejected_total", "Sales activity records that break the schema."
 )
+
+
+SLA_OUTCOME_VALUES: Final = get_args(Outcome)
+"""`met`, `breached`: the `outcome` label of `abm_sla_outcomes_total`."""
+
+
+def start_series() -> None:
+    """A 0 series for every value these labels can take, when the service starts: "no breach
+    on tier 2 yet" is then a 0 on the dashboard and `increase()` sees the first one, instead of
+    a series that does not exist. Only fixed, known sets (tiers, SLA outcomes, activity kinds);
+    channels and reasons appear with their first event."""
+    for tier in map(str, TIERS):
+        for outcome in SLA_OUTCOME_VALUES:
+            SLA_OUTCOMES.labels(tier=tier, outcome=outcome)
+        ESCALATIONS.labels(tier=tier)
+        FOLLOWUP_SECONDS.labels(tier=tier)
+    for repeat in ("false", "true"):
+        MQAS_RECEIVED.labels(repeat=repeat)
+    for kind in KINDS:
+        ACTIVITIES.labels(kind=kind)

@@ -152,6 +152,7 @@ class AlertService:
 
     async def start(self) -> None:
         s = self.settings
+        metrics.start_series()
         await ensure_topics(s)
         self._redis = redis_client(s)
         await self._redis.ping()

@@ -100,6 +100,7 @@ class Collector:
 
     @classmethod
     async def open(cls, settings: Settings) -> Collector:
+        metrics.start_series()
         sink = KafkaSink(
             settings,
             RAW.name(settings.topic_prefix),

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from abm.ops import exposition
+from producers.ingest import CLAMP_ANCIENT, CLAMP_FUTURE
+
+exposition.configure()
+
 REQUESTS = Counter(
     "abm_collector_requests_total",
     "Collector HTTP requests, by endpoint and response code.",
@@ -41,3 +46,10 @@ WEBHOOKS = Counter(
     "bad_signature, stale, invalid, unavailable, not_configured).",
     ["provider", "outcome"],
 )
+
+
+def start_series() -> None:
+    """A 0 series for each reason an event time can be clamped, when the collector starts (a
+    fixed set), so the first clamp shows in `increase()` instead of creating the series."""
+    for why in (CLAMP_FUTURE, CLAMP_ANCIENT):
+        TIMES_CLAMPED.labels(why=why)

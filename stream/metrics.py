@@ -7,10 +7,11 @@ channel, coverage band, topic). The list with one line each: docs/operations.md.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram
 
-# No `*_created` series: they double the series count and Prometheus (text format) ignores them.
-disable_created_metrics()  # type: ignore[no-untyped-call]
+from abm.ops import exposition
+
+exposition.configure()
 
 RAW_RECEIVED = Counter(
     "abm_raw_messages_total", "Raw messages consumed from the raw touchpoint topic."

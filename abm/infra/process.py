@@ -129,6 +129,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """True when a server could listen on `port` now. Unlike `port_open`, this also says no for
+    a port that is the local end of some outgoing connection: it accepts no connection, yet
+    cannot be bound either."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_pair(attempts: int = 100) -> int:
+    """A loopback port `p` such that `p` and `p + 1` can both be bound now (a broker and its
+    controller)."""
+    for _ in range(attempts):
+        port = free_port()
+        if port < 65535 and bindable(port + 1):
+            return port
+    raise InfraError("no two consecutive free loopback ports")
+
+
 def wait_until(
     ready: Callable[[], bool],
     timeout_s: float,

@@ -24,6 +24,8 @@ class Process:
     command: tuple[str, ...]
     port: int
     """Default HTTP port of its /metrics."""
+    health_path: str
+    """What the compose healthcheck asks for: 200 when the process is up."""
     metrics_module: str
     """The module that defines its metrics."""
     metrics: dict[str, str]
@@ -35,6 +37,7 @@ WORKER: Final = Process(
     job="abm-worker",
     command=("abm", "worker"),
     port=6066,
+    health_path="/metrics",
     metrics_module="stream.metrics",
     metrics={
         "abm_raw_messages_total": "raw records consumed from touchpoints.raw",
@@ -78,11 +81,14 @@ COLLECTOR: Final = Process(
     job="abm-collector",
     command=("abm", "collector"),
     port=8088,
+    health_path="/healthz",
     metrics_module="producers.metrics",
     metrics={
         "abm_collector_requests_total": "collector HTTP requests {endpoint, code}",
         "abm_collector_events_total": "events received by the collector {type, outcome}",
         "abm_collector_request_seconds": "histogram: collector request duration {endpoint}",
+        "abm_collector_timestamps_clamped_total": "event times set to the receive time {why}",
+        "abm_collector_kafka_ready": "1 while connected to Kafka and no ack is overdue",
         "abm_webhook_requests_total": "provider webhook requests {provider, outcome}",
     },
 )
@@ -92,6 +98,7 @@ ALERTS: Final = Process(
     job="abm-alerts",
     command=("abm", "alerts"),
     port=8089,
+    health_path="/healthz",
     metrics_module="alerting.metrics",
     metrics={
         "abm_alert_deliveries_total": "alert deliveries {channel, kind, outcome}",
@@ -100,9 +107,13 @@ ALERTS: Final = Process(
         "{channel}",
         "abm_alert_retries_total": "alert delivery attempts retried {channel, reason}",
         "abm_alert_dead_letters_total": "alerts dead-lettered {channel, reason}",
+        "abm_alert_mqa_records_total": "MQA records consumed, new or repeated id {repeat}",
+        "abm_alert_mqa_invalid_total": "MQA records that cannot be alerted",
         "abm_sla_outcomes_total": "follow-up SLAs met or breached {tier, outcome}",
         "abm_escalations_total": "follow-up SLA escalations delivered {tier}",
         "abm_followup_seconds": "histogram: MQA -> first follow-up {tier}",
+        "abm_sales_activities_total": "sales activities consumed {kind}",
+        "abm_sales_activities_rejected_total": "sales activity records that break the schema",
     },
 )
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import orjson
 import yaml
+from pydantic import AliasChoices
 
 from abm.ops import dashboard
 from abm.ops.catalog import PROCESSES
+from abm.settings import Settings
 from tests.integration.ops_tools import REPO, need
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -76,7 +78,59 @@ def test_each_process_runs_its_command_on_its_port() -> None:
         service = services()[process.name]
         assert tuple(service["command"]) == process.command, process.name
         assert [p["target"] for p in service["ports"]] == [process.port], process.name
-        assert "healthcheck" in service, process.name
+        # the port the process listens on is the one published and checked
+        env = service["environment"]
+        listen = {"worker": "ABM_WEB_PORT", "collector": "ABM_COLLECTOR_PORT",
+                  "alerts": "ABM_ALERT_PORT"}[process.name]  # fmt: skip
+        assert env[listen] == str(process.port), process.name
+        check = " ".join(service["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{process.port}{process.health_path}'" in check, process.name
+
+
+def test_every_command_in_the_file_is_one_of_the_cli() -> None:
+    from typer.main import get_command
+
+    from abm.cli import app
+
+    cli = get_command(app)
+    for name, service in services().items():
+        if "build" not in service:
+            continue
+        command = service["command"]
+        assert command[0] == "abm", name
+        assert command[1] in cli.commands, (name, command)  # type: ignore[attr-defined]
+
+
+def setting_names() -> set[str]:
+    """Every environment variable abm/settings.py reads."""
+    names: set[str] = set()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices)
+        else:
+            names.add(f"ABM_{name.upper()}")
+    return names
+
+
+COMPOSE_ONLY = {"REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+"""Variables docker compose itself uses (interpolated into the file), not settings."""
+
+
+def test_every_engine_variable_is_a_real_setting() -> None:
+    known = setting_names()
+    for name, service in services().items():
+        if "build" in service:
+            unknown = set(service["environment"]) - known
+            assert not unknown, (name, unknown)
+    example = {
+        match.group(1)
+        for match in re.finditer(r"^#? ?([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M)
+    }
+    assert example - COMPOSE_ONLY <= known, example - COMPOSE_ONLY - known
+    for path in (COMPOSE, EXTERNAL_KAFKA):
+        interpolated = set(re.findall(r"\$\{([A-Z0-9_]+)", path.read_text()))
+        assert interpolated - COMPOSE_ONLY <= known, (path.name, interpolated - known)
 
 
 def test_startup_order_waits_for_health() -> None:
@@ -114,7 +168,7 @@ def test_prometheus_and_grafana_are_provisioned_from_the_repo() -> None:
 def test_secrets_come_from_the_one_env_file() -> None:
     text = COMPOSE.read_text()
     required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
-    assert {"REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= required
+    assert {"REDIS_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "ABM_COLLECTOR_WRITE_KEYS"} <= required
     example = {
         line.split("=", 1)[0]
         for line in ENV_EXAMPLE.read_text().splitlines()

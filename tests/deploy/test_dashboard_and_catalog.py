@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import re
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -13,7 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from abm.ops import dashboard
 from abm.ops.catalog import PROCESSES, STANDARD, Process, process_of
-from tests.integration.ops_tools import REPO, RUNNING, processes
+from tests.integration.ops_tools import REPO
 
 DASHBOARD_FILE = REPO / "deploy" / "grafana" / "dashboards" / "abm.json"
 FORBIDDEN_LABELS = {"account", "account_id", "contact", "email", "user", "user_id", "person",
@@ -69,7 +71,7 @@ def test_catalog_names_follow_the_prometheus_conventions(process: Process) -> No
             assert unit not in name, name
 
 
-@pytest.mark.parametrize("process", processes(RUNNING), ids=lambda p: p.name)
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
 def test_the_metrics_module_matches_the_catalog(process: Process) -> None:
     module = importlib.import_module(process.metrics_module)
     defined: dict[str, Counter | Gauge | Histogram] = {}
@@ -91,3 +93,25 @@ def test_the_operations_page_lists_every_metric() -> None:
     for process in PROCESSES:
         for name in process.metrics:
             assert f"`{name}`" in page, name
+
+
+CREATED_PROBE = """
+import importlib, sys
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+importlib.import_module(sys.argv[1])
+registry = CollectorRegistry()
+Counter("probe", "probe", ["x"], registry=registry).labels(x="1").inc()
+sys.stdout.write(generate_latest(registry).decode())
+"""
+
+
+@pytest.mark.parametrize("process", PROCESSES, ids=lambda p: p.name)
+def test_importing_the_metrics_module_turns_off_created_series(process: Process) -> None:
+    """In a fresh interpreter, as in the process itself: its metrics module alone switches the
+    `*_created` series off (they are not in the catalog)."""
+    result = subprocess.run(
+        [sys.executable, "-c", CREATED_PROBE, process.metrics_module],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "probe_total" in result.stdout and "_created" not in result.stdout, result.stdout

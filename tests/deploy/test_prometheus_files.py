@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import yaml
 
 from abm.ops.catalog import PROCESSES, STANDARD, process_of
 from abm.ops.dashboard import metrics_used
-from tests.integration.ops_tools import PROMETHEUS_DIR, need
+from tests.integration.ops_tools import PROMETHEUS_DIR, REPO, need
 
 RULES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))
@@ -77,3 +78,39 @@ def test_one_scrape_job_per_process_at_its_compose_service_and_port() -> None:
     for process in PROCESSES:
         targets = [t for sc in jobs[process.job]["static_configs"] for t in sc["targets"]]
         assert targets == [f"{process.name}:{process.port}"], process.job
+
+
+CODE = [REPO / package for package in ("abm", "stream", "producers", "alerting")]
+FREE_LABELS = {"job", "instance", "topic", "severity"}
+"""Labels whose values come from the deployment (scrape target, topic name), not the code."""
+
+
+def code_literals() -> set[str]:
+    """Every string literal in the engine's code (a label value the code can set is one)."""
+    return {
+        match
+        for package in CODE
+        for path in package.rglob("*.py")
+        for match in re.findall(r"\"([a-z0-9_]+)\"", path.read_text())
+    }
+
+
+def matchers(text: str) -> set[tuple[str, str, str]]:
+    """(metric, label, value) of every `metric{label="value", ...}` in `text`."""
+    found = set()
+    for metric, body in re.findall(r"\b(abm_[a-z0-9_]+)\{([^}]*)\}", text):
+        for label, value in re.findall(r"([a-z_]+)=~?\"([^\"]*)\"", body):
+            found.add((metric, label, value))
+    return found
+
+
+def test_label_values_in_rules_and_rule_tests_are_ones_the_code_sets() -> None:
+    """`outcome="sent"`, `outcome="breached"`, a retry reason: a value the code never sets
+    would make a rule that never fires, or a test of a case that cannot happen."""
+    literals = code_literals()
+    used = {m for rule in alert_rules() for m in matchers(rule["expr"])}
+    for path in RULE_TESTS:
+        used |= matchers(path.read_text())
+    assert any(m[1] == "outcome" for m in used)
+    unknown = {m for m in used if m[1] not in FREE_LABELS and m[2] not in literals}
+    assert not unknown, unknown

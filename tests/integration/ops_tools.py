@@ -3,6 +3,9 @@ Chromium for page screenshots, and /metrics parsing."""
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import os
 import shutil
 import subprocess
@@ -12,11 +15,16 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import orjson
 import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client.parser import text_string_to_metric_families
 
 from abm.infra.process import free_port
@@ -24,10 +32,9 @@ from abm.ops.catalog import PROCESSES, Process
 from abm.settings import Settings
 from tests.integration.harness import WorkerProcess
 
-RUNNING = ("worker",)
-"""The processes the operations tests start and check. Add "collector" and "alerts" here (and
-start them in tests/integration/test_ops.py) once they exist: every dashboard query, scrape job
-and promtool check of theirs is then covered too."""
+RUNNING = ("worker", "collector", "alerts")
+"""The processes the operations tests start and check (tests/integration/test_ops.py): every
+dashboard query, scrape job, catalog entry and promtool check of theirs is covered."""
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -49,6 +56,58 @@ def http_get(url: str, accept: str = "*/*", timeout_s: float = 10.0) -> tuple[in
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def http_post(
+    url: str, body: bytes, headers: Mapping[str, str], timeout_s: float = 30.0
+) -> tuple[int, bytes]:
+    """(status, body) of a POST, also for error statuses."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+async def group_state(settings: Settings, group_id: str) -> tuple[str, int]:
+    """(state, member count) of a consumer group, e.g. ("Stable", 2)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group_id])
+        _, _, state, _, _, members = response.groups[0][:6]
+        return str(state), len(members)
+    finally:
+        await admin.close()
+
+
+async def wait_group_stable(
+    settings: Settings, group_id: str, members: int, timeout_s: float = 120.0
+) -> None:
+    """Wait until `members` consumers share the group and it is not rebalancing: records
+    produced after that are processed once, not again by a worker that joins late (the
+    engine is at-least-once, so a late rebalance repeats uncommitted records and counts them
+    again)."""
+    deadline = time.monotonic() + timeout_s
+    last: tuple[str, int] | str = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            last = await group_state(settings, group_id)
+        except KafkaError as exc:  # the coordinator is not elected yet
+            last = repr(exc)
+        if last == ("Stable", members):
+            return
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"group {group_id} not stable with {members} members: {last}")
+
+
+def healthy(port: int) -> bool:
+    """True when a process answers 200 on its /healthz."""
+    try:
+        return http_get(f"http://127.0.0.1:{port}/healthz", timeout_s=2)[0] == 200
+    except OSError:
+        return False
 
 
 def scrape(port: int) -> str:
@@ -199,6 +258,46 @@ class ServiceProcess(WorkerProcess):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+
+class _DeferFirst:
+    """aiosmtpd handler: answers the first `defer` messages 451 (a busy server, the client
+    retries), then keeps every message."""
+
+    def __init__(self, defer: int) -> None:
+        self.defer = defer
+        self.deferred = 0
+        self.inbox: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.deferred < self.defer:
+            self.deferred += 1
+            return "451 4.3.0 Busy, try again later"
+        parsed = email.message_from_bytes(envelope.original_content or b"",
+                                          policy=email.policy.default)  # fmt: skip
+        assert isinstance(parsed, EmailMessage)
+        self.inbox.append(parsed)
+        return "250 Message accepted for delivery"
+
+
+class BusySmtpServer:
+    """A local SMTP server (aiosmtpd, its own thread, plain text on loopback) that defers the
+    first `defer` messages with a 451."""
+
+    def __init__(self, defer: int = 1) -> None:
+        self.port = free_port()
+        self.handler = _DeferFirst(defer)
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def inbox(self) -> list[EmailMessage]:
+        return self.handler.inbox
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
 
 
 CHROMIUM_FLAGS = (

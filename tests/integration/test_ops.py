@@ -1,17 +1,21 @@
-"""Operations on the real broker and Redis: /metrics of every running process (promtool), the
-per-tier gauges against the in-memory reference, a real Prometheus scraping the stack and
-running every dashboard query and alert rule, and the account pages served from the table by
-two workers (table routing, the hottest-accounts list gathered across workers, HTML escaping,
-a headless Chromium rendering).
+"""Operations on the real broker and Redis, with every process of the stack running: two
+workers, the collector and the alert service. /metrics of each (promtool, the catalog), the
+per-tier gauges against the in-memory reference, what the collector and the alert service
+counted, a real Prometheus scraping the stack and running every dashboard query and alert rule,
+and the account pages served from the table by two workers (table routing, the hottest-accounts
+list gathered across workers, HTML escaping, a headless Chromium rendering).
 
-The processes started are those of `ops_tools.RUNNING`: today only the worker (two of them).
-The collector and the alert service join by adding their names there: `stack` then starts them
-(`ServiceProcess`), Prometheus scrapes them with their shipped job, and their /metrics,
-catalog and dashboard queries are checked like the worker's.
+The traffic: most touchpoints are produced straight into the raw topic, one account's and the
+noise go through the collector's /v1/batch (plus a webhook handshake). The MQAs reach the alert
+service, which alerts on the console and by e-mail (a local SMTP server that defers the first
+message: a retry; one account has no owner e-mail: a `no_route` dead letter). Two sales
+activities with explicit times close two follow-up SLAs: one met, one breached.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import html
 import os
 import shutil
@@ -24,6 +28,7 @@ from typing import Any
 
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
@@ -33,9 +38,11 @@ from abm.infra.process import free_port
 from abm.ops import dashboard
 from abm.ops.catalog import STANDARD, WORKER, process_of
 from abm.settings import Settings
+from alerting.activity import SalesActivity
+from alerting.service import produce_activity
 from stream.lag import wait_caught_up
 from stream.topics import MQA, RAW, RESOLVED
-from tests.factories import DAY, T0, account, contact_record, segment_message
+from tests.factories import DAY, HOUR, T0, account, contact_record, segment_message
 from tests.integration.harness import (
     WorkerProcess,
     create_topics,
@@ -46,10 +53,13 @@ from tests.integration.harness import (
 )
 from tests.integration.ops_tools import (
     RUNNING,
+    BusySmtpServer,
     PrometheusServer,
     ServiceProcess,
     by_label,
+    healthy,
     http_get,
+    http_post,
     need,
     png_size,
     processes,
@@ -58,6 +68,7 @@ from tests.integration.ops_tools import (
     samples,
     scrape,
     screenshot,
+    wait_group_stable,
 )
 from tests.integration.stories import Story, buying_group, lone_reader, malformed, page_view
 
@@ -70,10 +81,11 @@ XSS_PATH = '/pricing/"><script>alert(2)</script>'
 
 
 def act_now(account_id: str, at_ms: int) -> Story:
-    """A decision maker of a fit prospect requests a demo: an act-now MQA (tier 3)."""
+    """A decision maker of a fit prospect requests a demo: an act-now MQA (tier 3). The account
+    has an owner on Slack but no owner e-mail (its e-mail alert has no route)."""
     domain = f"{account_id}.example"
     record = account(account_id, name=f"{account_id.title()} BV", domains=(domain,), tier=3,
-                     icp_fit=70)  # fmt: skip
+                     icp_fit=70, owner_email=None)  # fmt: skip
     person = contact_record(f"cio@{domain}", account_id=account_id, title="CIO",
                             role="decision_maker", seniority="c_level")  # fmt: skip
     message = segment_message(
@@ -106,13 +118,19 @@ def noise(at_ms: int) -> list[dict[str, Any] | bytes]:
 
 
 def ops_story() -> Story:
+    """Produced straight into the raw topic."""
     story = (
         buying_group("northwind", WEEK, tier=2)
         + buying_group("fabrikam", WEEK + DAY, tier=1, copies=2)
-        + lone_reader("contoso", WEEK)
         + act_now("tailspin", WEEK + 2 * DAY)
         + markup("evil", WEEK + DAY)
     )
+    return story.sorted()
+
+
+def collector_story() -> Story:
+    """Sent through the collector, after the rest (one account's touchpoints stay in order)."""
+    story = lone_reader("contoso", WEEK)
     story.messages.extend(noise(WEEK + 3 * DAY))
     return story.sorted()
 
@@ -126,8 +144,9 @@ def too_late() -> list[dict[str, Any] | bytes]:
 class Stack:
     settings: Settings
     workers: list[WorkerProcess]
-    others: list[ServiceProcess]
+    others: dict[str, ServiceProcess]
     prometheus: PrometheusServer
+    smtp: BusySmtpServer
     story: Story
     expected_mqas: list[dict[str, Any]]
     mqas: list[dict[str, Any]]
@@ -139,10 +158,122 @@ class Stack:
 
     def metrics_ports(self) -> list[tuple[str, int]]:
         """(process name, port) of every running process's /metrics."""
-        return [("worker", p) for p in self.ports] + [(o.process.name, o.port) for o in self.others]
+        return [("worker", p) for p in self.ports] + [
+            (name, o.port) for name, o in self.others.items()
+        ]
 
     def url(self, worker: int, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[worker]}{path}"
+
+    def scrape(self, name: str) -> str:
+        """/metrics of the collector or the alert service."""
+        return scrape(self.others[name].port)
+
+
+COLLECTOR_BATCH = 100
+"""Messages per /v1/batch request."""
+LINKEDIN_SECRET = "ops-test-linkedin-secret"
+
+
+def service_settings(settings: Settings, smtp: BusySmtpServer) -> dict[str, Settings]:
+    """The settings of each non-worker process: the collector with a LinkedIn webhook secret,
+    the alert service on the console and by e-mail through the local SMTP server, with short
+    retry delays."""
+    return {
+        "collector": settings.model_copy(
+            update={"webhook_linkedin_secret": SecretStr(LINKEDIN_SECRET)}
+        ),
+        "alerts": settings.model_copy(
+            update={
+                "alert_channels": "console,email",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp.port,
+                "smtp_starttls": False,
+                "alert_backoff_s": 0.05,
+                "alert_backoff_max_s": 0.5,
+            }
+        ),
+    }
+
+
+def post_to_collector(settings: Settings, port: int, messages: list[dict[str, Any] | bytes]) -> int:
+    """Send `messages` in order through the collector's /v1/batch (HTTP Basic: the write key);
+    the number of requests."""
+    key = settings.write_keys()[0]
+    auth = base64.b64encode(f"{key}:".encode()).decode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Basic {auth}"}
+    requests = 0
+    for start in range(0, len(messages), COLLECTOR_BATCH):
+        batch = messages[start : start + COLLECTOR_BATCH]
+        assert all(isinstance(m, dict) for m in batch)
+        status, body = http_post(f"http://127.0.0.1:{port}/v1/batch",
+                                 orjson.dumps({"batch": batch}), headers)  # fmt: skip
+        assert status == 200, body[:500]
+        requests += 1
+    return requests
+
+
+async def until(check: Any, what: str, timeout_s: float = 120.0) -> Any:
+    """Poll `check()` (sync) without blocking the loop until it returns a truthy value."""
+    deadline = time.monotonic() + timeout_s
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last and not isinstance(last, AssertionError):
+            return last
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{what}: not reached in {timeout_s:.0f} s: {last}")
+
+
+def alert_counts(text: str) -> dict[str, Any]:
+    """What the alert service counted, by the labels the tests check."""
+
+    def by(name: str, *labels: str) -> dict[tuple[str, ...], float]:
+        return {tuple(ls[label] for label in labels): v for ls, v in samples(text, name) if v}
+
+    deliveries = by("abm_alert_deliveries_total", "channel", "kind", "outcome")
+    return {
+        # the MQA topic is at-least-once: a repeated record is skipped (repeat, duplicate)
+        "mqas": {k: v for k, v in by("abm_alert_mqa_records_total", "repeat").items()
+                 if k == ("false",)},
+        "deliveries": {k: v for k, v in deliveries.items() if k[2] != "duplicate"},
+        "dead letters": by("abm_alert_dead_letters_total", "channel", "reason"),
+        "retries": by("abm_alert_retries_total", "channel", "reason"),
+        "sla": by("abm_sla_outcomes_total", "tier", "outcome"),
+        "follow-ups": by("abm_followup_seconds_count", "tier"),
+        "activities": by("abm_sales_activities_total", "kind"),
+    }  # fmt: skip
+
+
+ALERTED = {
+    "mqas": {("false",): 3.0},
+    "deliveries": {("console", "mqa", "sent"): 3.0, ("email", "mqa", "sent"): 2.0,
+                   ("email", "mqa", "no_route"): 1.0},
+    "dead letters": {("email", "no_route"): 1.0},
+    "retries": {("email", "server_busy"): 1.0},
+}  # fmt: skip
+"""Three MQAs, each alerted once on the console; by e-mail the two with an owner address (the
+first attempt deferred by the server and retried), the act-now one dead-lettered (no route)."""
+FOLLOWED_UP = {
+    "sla": {("2", "met"): 1.0, ("1", "breached"): 1.0},
+    "follow-ups": {("2",): 1.0, ("1",): 1.0},
+    "activities": {("meeting",): 1.0, ("call",): 1.0},
+}
+
+
+def follow_ups(mqas: list[dict[str, Any]]) -> list[SalesActivity]:
+    """Northwind (tier 2) gets a meeting an hour after it qualified: in time. Fabrikam (tier 1)
+    gets a call a week from now: late. (An MQA that reaches the alert service after its due time
+    gets a full window from its arrival, now: 4 h for tier 1, so a week from now is late.)"""
+    by_account = {m["account"]["id"]: m for m in mqas}
+    now_ms = int(time.time() * 1000)
+    return [
+        SalesActivity(activity_id="ops-meeting", account_id="northwind", kind="meeting",
+                      at_ms=by_account["northwind"]["qualified_at_ms"] + HOUR,
+                      by="ae@vendor.example", source="test"),
+        SalesActivity(activity_id="ops-call", account_id="fabrikam", kind="call",
+                      at_ms=now_ms + 7 * DAY, by="ae@vendor.example", source="test"),
+    ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +285,9 @@ async def stack(
         kafka_bootstrap, redis_url, tmp, partitions=4, account_metrics_interval_s=1.0,
         lag_interval_s=1.0,
     )  # fmt: skip
-    story = ops_story()
+    direct = ops_story()
+    via_collector = collector_story()
+    story = direct + via_collector
     bad = malformed()
     await create_topics(settings)
     await load_directory(settings, story.accounts, story.contacts)
@@ -165,25 +298,38 @@ async def stack(
             tmp / "worker-2.log",
         ),
     ]
-    others = [
-        ServiceProcess(process, settings, tmp / f"{process.name}.log")
+    smtp = BusySmtpServer(defer=1)
+    own = service_settings(settings, smtp)
+    others = {
+        process.name: ServiceProcess(process, own[process.name], tmp / f"{process.name}.log")
         for process in processes(RUNNING)
         if process is not WORKER
-    ]
+    }
     targets = {WORKER.job: [f"127.0.0.1:{w.settings.web_port}" for w in workers]}
-    targets.update({o.process.job: [f"127.0.0.1:{o.port}"] for o in others})
+    targets.update({o.process.job: [f"127.0.0.1:{o.port}"] for o in others.values()})
     prometheus = PrometheusServer(tmp / "prometheus", prometheus_config(targets, scrape_s=1))
     try:
+        smtp.start()
         for worker in workers:
             worker.start()
-        for other in others:
+        for other in others.values():
             other.start()
         prometheus.start()
-        sent = [*bad[:4], *story.messages, *bad[4:]]
+        await wait_group_stable(settings, settings.app_id, members=len(workers))
+        sent = [*bad[:4], *direct.messages, *bad[4:]]
         await produce_raw(settings, sent)
+        collector = others["collector"]
+        await until(lambda: healthy(collector.port) or AssertionError(collector.log_tail()),
+                    "the collector's /healthz")  # fmt: skip
+        post_to_collector(settings, collector.port, via_collector.messages)
+        status, _, body = http_get(
+            f"http://127.0.0.1:{collector.port}/webhooks/linkedin?challengeCode=ops"
+        )
+        assert status == 200, body[:300]
         await produce_raw(settings, too_late())
         model = load_model()
-        raw = [m if isinstance(m, bytes) else orjson.dumps(m) for m in [*sent, *too_late()]]
+        raw = [m if isinstance(m, bytes) else orjson.dumps(m)
+               for m in [*sent, *via_collector.messages, *too_late()]]  # fmt: skip
         reference = run_offline(raw, InMemoryDirectory.of(story.accounts, story.contacts), model)
         records = await read_topic(
             settings, MQA, until=len(reference.mqas), timeout_s=120, settle_s=2,
@@ -194,27 +340,51 @@ async def stack(
             settings, settings.app_id, [RAW.name(settings.topic_prefix),
                                         RESOLVED.name(settings.topic_prefix)], timeout_s=120,
         )  # fmt: skip
-        for worker in workers:
-            assert worker.alive(), worker.log_tail()
+        mqas = [r.json() for r in records]
+        alerts = others["alerts"]
+
+        def counted(expected: dict[str, Any]) -> dict[str, Any] | AssertionError:
+            if not alerts.alive():
+                return AssertionError(alerts.log_tail())
+            got = alert_counts(stack_scrape(alerts.port))
+            got = {k: got[k] for k in expected}
+            return got if got == expected else AssertionError(got)
+
+        await until(lambda: counted(ALERTED), "the alerts")
+        for activity in follow_ups(mqas):
+            await produce_activity(settings, activity)
+        await until(lambda: counted(FOLLOWED_UP), "the follow-ups")
+        for process in [*workers, *others.values()]:
+            assert process.alive(), process.log_tail()
         yield Stack(
             settings=settings,
             workers=workers,
             others=others,
             prometheus=prometheus,
+            smtp=smtp,
             story=story,
             expected_mqas=reference.mqas,
-            mqas=[r.json() for r in records],
+            mqas=mqas,
             reference=reference,
         )
     finally:
         prometheus.stop()
-        for other in others:
+        for other in others.values():
             other.stop()
         for worker in workers:
             worker.stop()
-        for worker in workers:
-            print(f"{worker.log_path.name} tail:\n{worker.log_tail(30)}")
+        smtp.stop()
+        for process in [*workers, *others.values()]:
+            print(f"{process.log_path.name} tail:\n{process.log_tail(30)}")
         print(f"prometheus log tail:\n{prometheus.log_tail(20)}")
+
+
+def stack_scrape(port: int) -> str:
+    """/metrics, or "" while the process does not answer yet."""
+    try:
+        return scrape(port)
+    except (OSError, AssertionError):
+        return ""
 
 
 def wait_for(check: Any, timeout_s: float = 60.0, poll_s: float = 0.5) -> Any:
@@ -246,6 +416,13 @@ def test_every_running_process_metrics_pass_promtool(stack: Stack) -> None:
         )  # fmt: skip
         output = (result.stdout + result.stderr).decode()
         assert result.returncode == 0 and not output.strip(), f"{name}:{port}: {output}"
+
+
+def test_every_running_process_answers_its_compose_health_check(stack: Stack) -> None:
+    for name, port in stack.metrics_ports():
+        [process] = processes([name])
+        status, _, body = http_get(f"http://127.0.0.1:{port}{process.health_path}")
+        assert status == 200, (name, body[:300])
 
 
 def test_every_running_process_exposes_exactly_its_catalog(stack: Stack) -> None:
@@ -320,6 +497,38 @@ def test_worker_metrics_count_channels_dead_letters_and_late_touchpoints(stack: 
     wait_for(counted)
 
 
+def test_the_collector_counted_what_it_took(stack: Stack) -> None:
+    text = stack.scrape("collector")
+    events = {
+        (ls["type"], ls["outcome"]): v for ls, v in samples(text, "abm_collector_events_total")
+    }
+    pages = sum(
+        1 for m in collector_story().messages if isinstance(m, dict) and m["type"] == "page"
+    )
+    assert events == {("page", "accepted"): float(pages), ("track", "accepted"): 1.0}
+    requests = {(ls["endpoint"], ls["code"]): v
+                for ls, v in samples(text, "abm_collector_requests_total")}  # fmt: skip
+    batches = -(-len(collector_story().messages) // COLLECTOR_BATCH)
+    assert requests == {("batch", "200"): float(batches)}
+    webhooks = {(ls["provider"], ls["outcome"]): v
+                for ls, v in samples(text, "abm_webhook_requests_total")}  # fmt: skip
+    assert webhooks == {("linkedin", "handshake"): 1.0}
+    assert samples(text, "abm_collector_kafka_ready") == [({}, 1.0)]
+
+
+def test_the_alert_service_alerted_each_mqa_once_and_closed_two_slas(stack: Stack) -> None:
+    counts = alert_counts(stack.scrape("alerts"))
+    assert {k: counts[k] for k in ALERTED} == ALERTED
+    assert {k: counts[k] for k in FOLLOWED_UP} == FOLLOWED_UP
+    emailed = sorted(str(m["X-ABM-Alert-Id"]).removesuffix(":email") for m in stack.smtp.inbox)
+    owned = sorted(m["mqa_id"] for m in stack.mqas if m["account"]["id"] != "tailspin")
+    assert emailed == owned
+    # the console channel printed every alert into the service's output
+    output = stack.others["alerts"].log_path.read_text(errors="replace")
+    for mqa in stack.mqas:
+        assert mqa["account"]["name"] in output, mqa["account"]["id"]
+
+
 def substitute(expr: str) -> str:
     """Grafana's interval variables, as the dashboard would resolve them on a short range."""
     return expr.replace(dashboard.RATE, "1m").replace(dashboard.RANGE, "1h")
@@ -335,7 +544,7 @@ def test_every_dashboard_query_of_the_running_processes_returns_data(stack: Stac
         assert None not in owners, f"{query.expr}: a metric no process exports"
         if all(owner is not None and owner.name in RUNNING for owner in owners):
             ours.append(substitute(query.expr))
-    assert len(ours) >= 25, "the worker's part of the dashboard"
+    assert len(ours) == len(queries), "every process of the dashboard runs"
 
     def empty() -> list[str] | AssertionError:
         missing = [expr for expr in ours if not stack.prometheus.query(expr)]

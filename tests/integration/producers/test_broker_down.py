@@ -17,7 +17,7 @@ import pytest
 
 from abm.core.timefmt import iso_ms
 from abm.infra.kafka import LocalKafka
-from abm.infra.process import free_port, port_open
+from abm.infra.process import free_port_pair
 from tests.conftest import REPO
 from tests.integration.producers.helpers import (
     Running,
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.integration
 
 
 def own_broker(home: Path) -> LocalKafka:
-    for _ in range(50):
-        port = free_port()
-        if not port_open("127.0.0.1", port + 1):
-            cache = Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache"))
-            return LocalKafka(home=home, port=port, cache_dir=cache, heap="512m")
-    raise RuntimeError("no two consecutive free ports for the broker")
+    cache = Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache"))
+    return LocalKafka(home=home, port=free_port_pair(), cache_dir=cache, heap="512m")
 
 
 def batch(tag: str, n: int = 5) -> dict[str, Any]:
