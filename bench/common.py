@@ -30,7 +30,7 @@ from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
 from abm.core.resolution import Unresolved, learn, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, SegmentMessage, parse_message
 from abm.infra.kafka import LocalKafka
-from abm.infra.process import free_port, port_open
+from abm.infra.process import free_port, free_port_pair
 from abm.infra.redis_server import LocalRedis
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
@@ -86,11 +86,8 @@ class Services:
 def services() -> Iterator[Services]:
     """A fresh broker and Redis for one benchmark run."""
     home = Path(tempfile.mkdtemp(prefix="abm-bench-"))
-    port = free_port()
-    while port_open("127.0.0.1", port + 1):
-        port = free_port()
     kafka = LocalKafka(
-        home=home / "kafka", port=port, cache_dir=REPO / ".cache", heap="2g", tied=True
+        home=home / "kafka", port=free_port_pair(), cache_dir=REPO / ".cache", heap="2g", tied=True
     )
     redis = LocalRedis(home=home / "redis", port=free_port(), persist=False, tied=True)
     say(f"starting Kafka on {kafka.bootstrap} and Redis on {redis.url} in {home}")
