@@ -2,6 +2,7 @@
 # Fresh-machine entry point. Installs what is missing, then:
 #   ./dev.sh demo   local Kafka + Redis, the engine on the bundled sample, MQA alerts, summary
 #   ./dev.sh test   lint, type check and the whole test suite (real broker and Redis)
+#   ./dev.sh bench  the benchmarks (`python -m bench all`, or one figure: ./dev.sh bench latency)
 #   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars, and for the
 #                   operations tests: prometheus/promtool, chromium, the docker compose plugin)
 set -euo pipefail
@@ -124,5 +125,6 @@ case "${1:-}" in
   setup) setup ;;
   demo) setup; shift; .venv/bin/abm infra up; exec .venv/bin/abm demo "$@" ;;
   test) setup; shift; run_tests "$@" ;;
-  *) echo "usage: ./dev.sh demo | test | setup" >&2; exit 2 ;;
+  bench) setup; shift; exec .venv/bin/python -m bench "${@:-all}" ;;
+  *) echo "usage: ./dev.sh demo | test | bench [FIGURE] | setup" >&2; exit 2 ;;
 esac
