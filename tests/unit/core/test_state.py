@@ -116,3 +116,19 @@ def test_older_states_without_counters_default_them_to_zero() -> None:
     again = AccountState.from_bytes(orjson.dumps(data))
     assert (again.touches, again.unknown_events) == (0, 0)
     assert {c.touches for c in again.contacts.values()} == {0}
+
+
+def test_stored_states_take_no_more_memory_than_their_length() -> None:
+    """A table holds one stored state per account: the bytes must not carry a serializer's
+    spare buffer (orjson's output does, several times its length)."""
+    import tracemalloc
+
+    state = busy_state()
+    tracemalloc.start()
+    try:
+        kept = [state.to_bytes() for _ in range(200)]
+        allocated, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    length = sum(len(raw) for raw in kept)
+    assert allocated < 1.3 * length + 64 * len(kept), (allocated, length)
