@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -102,6 +103,13 @@ class Settings(BaseSettings):
         default=0.005,
         ge=0.0,
         description="How long the worker's producer waits to batch records (seconds).",
+    )
+    producer_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = Field(
+        default="none",
+        description="Compression of the worker's produced batches. Every table update writes the "
+        "account's whole state (a few KB of JSON) to the changelog: lz4 or zstd cut those bytes "
+        "on the wire and the broker's disk, for the worker's CPU (on one machine with the "
+        "broker, lz4 made the engagement agent slower; see docs/benchmarks.md).",
     )
     log_level: str = Field(default="info")
 
@@ -308,6 +316,7 @@ class Settings(BaseSettings):
             "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
             "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
+            "ABM_PRODUCER_COMPRESSION": self.producer_compression,
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
             "ABM_WEB_BIND": self.web_bind,

@@ -54,6 +54,9 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger=settings.producer_linger_s,
+        producer_compression_type=(
+            None if settings.producer_compression == "none" else settings.producer_compression
+        ),
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         datadir=str(settings.state_dir / "faust"),

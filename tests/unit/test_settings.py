@@ -1,0 +1,69 @@
+"""Settings: environment variables in, the same settings out in a child process, secrets kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from abm.settings import Settings, redact_url
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ABM_/Kafka/Redis variable or .env file of the machine leaks into a test."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("ABM_") or name in {"KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL"}:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = Settings(
+        kafka_bootstrap_servers="broker-1:9092,broker-2:9092",
+        redis_url=SecretStr("redis://:s3cret@cache:6379/2"),
+        app_id="abm-test",
+        partitions=8,
+        table_store="rocksdb://",
+        resolution_batch_size=50,
+        producer_linger_s=0.02,
+        producer_compression="zstd",
+        session_timeout_s=12.0,
+    )
+    for name, value in parent.to_env().items():
+        monkeypatch.setenv(name, value)
+    child = Settings()
+    assert child.model_dump() == parent.model_dump()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("ABM_PRODUCER_COMPRESSION", "brotli", "producer_compression"),
+        ("ABM_PARTITIONS", "0", "partitions"),
+        ("ABM_RESOLUTION_BATCH_SIZE", "many", "resolution_batch_size"),
+        ("ABM_SESSION_TIMEOUT_S", "1", "session_timeout_s"),
+    ],
+)
+def test_a_bad_variable_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, field: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=field):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://user:s3cret@cache/0", "redis://user:***@cache/0"),
+        ("redis://127.0.0.1:16379/0", "redis://127.0.0.1:16379/0"),
+    ],
+)
+def test_the_redis_password_is_never_shown(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert "s3cret" not in repr(Settings(redis_url=SecretStr(url)))
