@@ -9,6 +9,9 @@ then:
   dict, measured with tracemalloc on the latest changelog value of every account), beside the
   worker's resident set size growth per account (which also holds client buffers and the
   allocator's high-water mark, so it is an upper bound);
+- account index: what the worker keeps per account for the gauges and the account pages (the
+  decoded slim state of `stream.accounts`, so a scan decodes only changed accounts), measured
+  the same way;
 - changelog: bytes of the engagement changelog's log segments on the broker's disk, divided by
   the touchpoints;
 - recovery: the worker is stopped and a new one started; the time from its start until it has
@@ -27,7 +30,9 @@ from dataclasses import dataclass
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from abm.core.reach import slim
 from abm.core.records import AccountRecord, ContactRecord
+from abm.core.state import AccountState
 from abm.core.timefmt import DAY_MS, iso_ms
 from abm.settings import Settings
 from bench.common import (
@@ -154,6 +159,7 @@ class SizeResult:
     touchpoints: int
     rss_bytes: int
     table_bytes: float
+    index_bytes: float
     changelog_bytes: int
     recovery_s: float
 
@@ -166,6 +172,17 @@ def table_memory(latest: dict[bytes, bytes]) -> float:
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     return (after - before) / max(len(table), 1)
+
+
+def index_memory(latest: dict[bytes, bytes]) -> float:
+    """Bytes per account of the account index's decoded slim states (values shared with the
+    table are not counted)."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    index = {key: slim(AccountState.from_bytes(value)) for key, value in latest.items()}
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return (after - before) / max(len(index), 1)
 
 
 async def measure(env: Services, count: int, touches: int, store: str) -> SizeResult:
@@ -186,13 +203,14 @@ async def measure(env: Services, count: int, touches: int, store: str) -> SizeRe
     for value in values:
         latest[orjson.loads(value)["account"]["id"].encode()] = value
     table_bytes = table_memory(latest)
+    index_bytes = index_memory(latest)
     disk = env.topic_bytes(changelog)
     say("restart: recovery")
     second = Worker(settings, "second")
     await probe(settings, data.accounts[0].account_id, data.contacts[0].email, count)
     recovery = await time_to_first_update(settings, second, records)
     second.stop()
-    return SizeResult(store, count, len(data.values), rss, table_bytes, disk, recovery)
+    return SizeResult(store, count, len(data.values), rss, table_bytes, index_bytes, disk, recovery)
 
 
 async def empty_worker(env: Services) -> tuple[int, float]:
@@ -227,6 +245,7 @@ async def run(sizes: list[int], touches: int, stores: list[str]) -> None:
         print(f"  {r.accounts} accounts, {r.touchpoints} touchpoints, store {r.store}")
         if r.store.startswith("memory"):
             print(line("  table memory per account", f"{r.table_bytes:,.0f} bytes"))
+        print(line("  account index per account", f"{r.index_bytes:,.0f} bytes"))
         print(line("  worker RSS growth per account", f"{per_account:,.0f} bytes"))
         print(line("  changelog bytes per touchpoint (on disk)",
                    f"{r.changelog_bytes / r.touchpoints:,.0f} bytes"))  # fmt: skip
