@@ -90,8 +90,11 @@ class Settings(BaseSettings):
     )
     resolution_batch_wait_s: float = Field(
         default=0.005,
-        ge=0.0,
-        description="Longest wait for a batch to fill before it is resolved (seconds).",
+        gt=0.0,
+        le=1.0,
+        description="Longest wait for a batch to fill before it is resolved (seconds). Must be "
+        "above 0: Faust reads a wait of 0 as 'until the batch is full', which would hold "
+        "touchpoints back at low rates.",
     )
     producer_buffer_messages: int = Field(
         default=10_000,

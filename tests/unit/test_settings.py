@@ -45,6 +45,7 @@ def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch)
         ("ABM_PRODUCER_COMPRESSION", "brotli", "producer_compression"),
         ("ABM_PARTITIONS", "0", "partitions"),
         ("ABM_RESOLUTION_BATCH_SIZE", "many", "resolution_batch_size"),
+        ("ABM_RESOLUTION_BATCH_WAIT_S", "0", "resolution_batch_wait_s"),
         ("ABM_SESSION_TIMEOUT_S", "1", "session_timeout_s"),
     ],
 )
