@@ -17,6 +17,29 @@ from abm.core.decay import Accumulator
 from abm.core.records import AccountRecord
 
 STATE_VERSION = 1
+"""The stored form's version; `from_bytes` reads this one and every older one it can convert."""
+READABLE_VERSIONS: frozenset[int] = frozenset({1})
+
+
+class StateVersionError(ValueError):
+    """A stored account state of a version this code cannot read (newer, or unknown). The state
+    is rebuilt from the resolved topic with `abm state rebuild`."""
+
+    def __init__(self, version: object) -> None:
+        super().__init__(
+            f"account state version {version!r} is not supported (this engine reads "
+            f"{sorted(READABLE_VERSIONS)}): stop the workers and run `abm state rebuild`"
+        )
+        self.version = version
+
+
+def stored_version(raw: bytes) -> object:
+    """The version of a stored state, without decoding all of it (None when unreadable)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data.get("v") if isinstance(data, dict) else None
 
 
 @dataclass(slots=True)
@@ -190,8 +213,8 @@ class AccountState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccountState:
-        if data.get("v") != STATE_VERSION:
-            raise ValueError(f"account state version {data.get('v')!r} is not supported")
+        if data.get("v") not in READABLE_VERSIONS:
+            raise StateVersionError(data.get("v"))
         return cls(
             account=AccountRecord.from_dict(data["account"]),
             clock_ms=data["clock"],
