@@ -296,3 +296,62 @@ def qualifying_group(
     coverage 0.75.
     """
     return [tp for who in (DM, CHAMPION, TECH) for tp in lead_forms(who, at_ms, account_record)]
+
+
+# --- a hot account ----------------------------------------------------------------------------
+
+HOT_PAGES = ("/blog/post", "/product", "/integrations", "/pricing", "/security", "/careers")
+HOT_EVENTS = (
+    "Email Link Clicked",
+    "Content Downloaded",
+    "Webinar Attended",
+    "Ad Clicked",
+    "LinkedIn Comment Posted",
+    "Form Submitted",
+)
+HOT_ROLES = ("decision_maker", "champion", "technical_evaluator", "influencer", "end_user")
+
+
+def hot_account_touchpoints(
+    count: int,
+    *,
+    days: int = 30,
+    anonymous_share: float = 0.8,
+    visitors: int = 10_000,
+    people: int = 500,
+    seed: int = 7,
+) -> Iterable[Touchpoint]:
+    """A tier-1 target account's month of heavy traffic, in time order: most of it anonymous
+    page views (reverse-IP enriched visitors), the rest from known people in several roles.
+    Deterministic for a seed; lazily built, so 100,000 touchpoints cost no memory."""
+    import random
+
+    rng = random.Random(seed)
+    step = days * DAY / count
+    for index in range(count):
+        at_ms = T0 + round(index * step)
+        if rng.random() < anonymous_share:
+            visitor = rng.randrange(visitors)
+            yield touchpoint(
+                path=rng.choice(HOT_PAGES),
+                at_ms=at_ms,
+                contact=f"anon:{visitor:06d}",
+                role="other",
+                seniority="unknown",
+                known=False,
+                message_id=f"hot-{seed}-{index}",
+                resolved_by="group_id",
+            )
+            continue
+        person = rng.randrange(people)
+        is_page = rng.random() < 0.6
+        yield touchpoint(
+            "Page Viewed" if is_page else rng.choice(HOT_EVENTS),
+            path=rng.choice(HOT_PAGES) if is_page else None,
+            at_ms=at_ms,
+            contact=f"person{person:03d}@acme.com",
+            role=HOT_ROLES[person % len(HOT_ROLES)],
+            seniority=("c_level", "vp", "director", "manager", "individual")[person % 5],
+            title=f"Title {person}",
+            message_id=f"hot-{seed}-{index}",
+        )

@@ -55,6 +55,10 @@ def score_history(
     - timeline never truncated: every point is exact;
     - truncated: points from the oldest kept touchpoint on are exact, earlier ones are None.
 
+    Contacts folded into the account's remainder by the state's bounds count from their
+    timeline entries; what the remainder holds beyond those is decayed back like dropped
+    touchpoints (for a busy account, a close estimate rather than an exact figure).
+
     "Exact" up to two things the state does not keep: the stored points are rounded to 4
     decimals, and the per-contact cap uses the account's current tier threshold. Contacts
     forgotten after a month of silence (once their points fell under 0.01) are still counted
@@ -81,6 +85,20 @@ def score_history(
                 )
                 dropped[(key, cls)] = max(0.0, decay.value_at(acc, clock, half_life) - kept)
 
+    # The remainder (contacts folded away by the state's bounds) is explained by the timeline
+    # entries of contacts no longer kept; what it holds beyond them is treated like dropped
+    # touchpoints, and it is not capped (it was capped when folded).
+    rest: dict[str, float] = {}
+    for cls, acc in state.remainder.items():
+        half_life = model.half_life_ms(cls)
+        explained = sum(
+            decay.decayed(t.points, state.clock_ms - t.at_ms, half_life)
+            for (contact, stream_cls), touches in by_stream.items()
+            if stream_cls == cls and contact not in state.contacts
+            for t in touches
+        )
+        rest[cls] = max(0.0, decay.value_at(acc, state.clock_ms, half_life) - explained)
+
     cap = model.caps.per_contact_share_of_threshold * model.threshold(state.account.tier)
     classes_of: dict[str, set[str]] = defaultdict(set)
     for contact, cls in set(by_stream) | set(dropped):
@@ -106,6 +124,8 @@ def score_history(
                     (state.clock_ms - moment) / half_life
                 )
             total += min(worth, cap)
+        for cls, value in rest.items():
+            total += value * 2.0 ** ((state.clock_ms - moment) / model.half_life_ms(cls))
         points.append(ScorePoint(moment, round(total, 2)))
     return ScoreHistory(tuple(points), exact_from)
 

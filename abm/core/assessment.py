@@ -98,19 +98,47 @@ def contact_points(contact: ContactState, at_ms: int, model: ScoringModel) -> fl
     )
 
 
+def share_cap(state: AccountState, model: ScoringModel) -> float:
+    """The most one contact adds to the score: a share of the account's tier threshold."""
+    return model.caps.per_contact_share_of_threshold * model.threshold(state.account.tier)
+
+
+def remainder_points(state: AccountState, at_ms: int, model: ScoringModel) -> float:
+    """What the contacts folded away by the state's bounds still add (already capped)."""
+    return sum(
+        decay.value_at(acc, at_ms, model.half_life_ms(cls)) for cls, acc in state.remainder.items()
+    )
+
+
 def account_score(state: AccountState, at_ms: int, model: ScoringModel) -> float:
-    return _score_and_contributions(state, at_ms, model)[0]
+    """The decayed, capped score: the per-contact points, each capped, plus the remainder."""
+    cap = share_cap(state, model)
+    half_lives = model.half_lives_ms
+    total = 0.0
+    for contact in state.contacts.values():
+        points = 0.0
+        for cls, (value, ref_ms) in contact.accumulators.items():
+            points += (
+                value if at_ms <= ref_ms else value * 2.0 ** (-(at_ms - ref_ms) / half_lives[cls])
+            )
+        total += points if points < cap else cap
+    if state.remainder:
+        total += remainder_points(state, at_ms, model)
+    return round(total, SCORE_DIGITS)
 
 
 def _score_and_contributions(
     state: AccountState, at_ms: int, model: ScoringModel
 ) -> tuple[float, dict[str, float]]:
-    cap = model.caps.per_contact_share_of_threshold * model.threshold(state.account.tier)
+    cap = share_cap(state, model)
     contributions = {
         key: min(contact_points(contact, at_ms, model), cap)
         for key, contact in state.contacts.items()
     }
-    return round(sum(contributions.values()), SCORE_DIGITS), contributions
+    total = sum(contributions.values())
+    if state.remainder:
+        total += remainder_points(state, at_ms, model)
+    return round(total, SCORE_DIGITS), contributions
 
 
 def is_active(contact: ContactState, at_ms: int, model: ScoringModel) -> bool:

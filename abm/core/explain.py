@@ -178,7 +178,10 @@ def _top_touchpoints(
             decay.decayed(t.points, at_ms - t.at_ms, model.half_life_ms(t.signal_class)), 4
         )
 
-    ranked = sorted(timeline, key=lambda t: (-now_worth(t), -t.at_ms, t.message_id))
+    ranked = sorted(
+        timeline,
+        key=lambda t: (-now_worth(t), -t.at_ms, t.contact, t.activity, t.message_digest),
+    )
     return [
         {
             "at": iso_ms(t.at_ms),

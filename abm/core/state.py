@@ -1,24 +1,92 @@
-"""Per-account engagement state: explicit, event-time, serializable.
+"""Per-account engagement state: explicit, event-time, serializable, and bounded.
 
 Everything the MQA rule and its explanation need is kept here and nothing else. Aggregates are
-order-independent (decay accumulators, maxima, capped ledgers), so the same touchpoints give the
-same state whatever order they arrive in. Old detail is pruned relative to the account's clock
-(its latest event time), never the wall clock.
+decay accumulators, maxima and capped ledgers, so the same touchpoints give the same state
+whatever order they arrive in, within the bounds below. Old detail is pruned relative to the
+account's clock (its latest event time), never the wall clock.
+
+Every structure that grows with an account's traffic has a bound (`Bounds`, enforced by
+`abm.core.engagement.apply`), so a stored state stays under `MAX_STATE_BYTES` whatever the
+account's traffic: a tier-1 account with 100,000 touchpoints a month from 10,000 anonymous
+visitors costs the same per touchpoint as a quiet one. Where a bound changes a result compared
+with keeping everything, docs/events.md ("Bounded account state") says how.
+
+The stored form (version 2) is compact JSON compressed with zlib: a typical account is well
+under 1 KB. Version-1 states (uncompressed JSON, unbounded) are converted when read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from functools import lru_cache
+from typing import Any, Final
 
 import orjson
 
 from abm.core.decay import Accumulator
 from abm.core.records import AccountRecord
 
-STATE_VERSION = 1
+STATE_VERSION: Final = 2
 """The stored form's version; `from_bytes` reads this one and every older one it can convert."""
-READABLE_VERSIONS: frozenset[int] = frozenset({1})
+READABLE_VERSIONS: frozenset[int] = frozenset({1, 2})
+
+_DAY_MS: Final = 86_400_000
+
+MAX_STATE_BYTES: Final = 64 * 1024
+"""What any account's stored state stays under with the shipped model and the bounds below
+(tested with a 100,000-touchpoint account and with maximal-length fields)."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The size of each per-account structure. Each is a count or a length, so the stored state
+    has a ceiling whatever the account's traffic."""
+
+    known_contacts: int = 40
+    """Known people kept one by one. Past it, the least recently scored inactive one (else the
+    least recently scored) is folded into the account's remainder: its decayed, capped points
+    stay in the score, its name leaves the explanation."""
+    anonymous_visitors: int = 8
+    """Anonymous visitors kept one by one (the most recent); older ones fold into the remainder.
+    Anonymous visitors are never stakeholders, so only their points matter."""
+    seen_digests: int = 128
+    """Message-id digests remembered for dedupe of sender retries: the latest applied ones.
+    Redeliveries of already-applied records are recognised exactly by the
+    offset watermark instead, and the collector drops SDK retries by messageId for a day."""
+    cap_days: int = 2
+    """UTC days of the daily-cap ledger kept: the account clock's day and the one before. A
+    repeat on an older day (a touchpoint more than a day late) is capped as if it were that
+    day's first."""
+    cap_entries: int = 256
+    """Daily-cap ledger entries (one per contact, activity and UTC day, plus one per contact and
+    day for web reading). Past it the oldest days go first, then the earliest entries of a day;
+    a repeat whose entry was forgotten is capped as if it were the day's first."""
+    mqa_event_bytes: int = 12 * 1024
+    """Bytes of full MQA explanations kept in the MQA history. The latest MQA keeps its full
+    event always (it is re-sent if its trigger record is redelivered); older ones keep a short
+    form (summary, score, coverage, follow-up) once the budget is used."""
+    mqa_history: int = 20
+    """MQA episodes remembered (id, rule, time); the account page lists them."""
+    text_chars: int = 160
+    """Longest URL, title or contact key stored; longer ones are cut (contact keys are replaced
+    by a digest, so two long keys stay distinct)."""
+
+
+BOUNDS: Final = Bounds()
+
+_MQA_SHORT_FIELDS: Final = (
+    "mqa_id",
+    "rule",
+    "summary",
+    "score",
+    "threshold",
+    "coverage",
+    "follow_up",
+)
+"""What a past MQA keeps of its event once the history's byte budget is used (what the account
+page's MQA history shows, without the contact and touchpoint lists)."""
 
 
 class StateVersionError(ValueError):
@@ -33,11 +101,74 @@ class StateVersionError(ValueError):
         self.version = version
 
 
+def short_digest(text: str, size: int = 8) -> str:
+    """A stable hex digest of `size` bytes (collisions: about 2^-(4 * size) per pair)."""
+    return hashlib.blake2b(text.encode(), digest_size=size).hexdigest()
+
+
+def short_text(text: str | None, limit: int = BOUNDS.text_chars) -> str | None:
+    """`text` cut to `limit` characters (URLs and titles: the start is what a reader needs)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def short_key(key: str, limit: int = BOUNDS.text_chars) -> str:
+    """A contact key bounded in length: a longer one becomes `#<digest>`, still unique."""
+    return key if len(key) <= limit else f"#{short_digest(key, 12)}"
+
+
+def short_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The short form of a past MQA's event (see `Bounds.mqa_event_bytes`)."""
+    return {k: event[k] for k in _MQA_SHORT_FIELDS if k in event}
+
+
+_ZDICT: Final = (
+    b'"known":"rest":"folded":"wm":"pruned":"mqas":[{"id":"mqa_"episode":"rule":"threshold"'
+    b'"act_now""trigger":"source":"event":{"schema":1,"mqa_id":"mqa_"qualified_at":"'
+    b'"executive_sponsor""legal_procurement""blocker""budget_holder""student""c_level"'
+    b'"customer""open_opportunity""partner""competitor""social""sales""ads""webinar""content"'
+    b'"Email Link Clicked""Email Replied""Content Downloaded""Webinar Attended""Ad Clicked"'
+    b'"LinkedIn Ad Clicked""Form Submitted""Demo Requested""LinkedIn Lead Gen Form Submitted"'
+    b'"page:integrations""page:case_study""page:security""page:demo""page:no_value"'
+    b'"qualified":true,"last_mqa":"intent":"unknown":"first":"last":"daily":{"20'
+    b'"caps":{"20"seen":["'
+    b'"director""vp""manager""individual""email""form""high_intent"'
+    b'"decision_maker""champion""technical_evaluator""influencer""end_user"'
+    b'"page:pricing""page:product""page:other","web","anon:anon-"page:blog","web",'
+    b'"timeline":[[17'
+    b',"https://www.'
+    b',{"web":[1.0,17'
+    b'["other","unknown",null,0,17'
+    b'"contacts":{"anon:anon-'
+    b'"clock":17'
+    b'"tier":1,"icp_fit":'
+    b'"lifecycle":"prospect","owner_email":"'
+    b'","owner_slack_id":"'
+    b'"value_score":null'
+    b'{"v":2,"account":{"id":"'
+    b'","name":"'
+    b'","domains":["'
+    b'"touches":'
+)
+"""The preset dictionary of version 2's compression: strings that most stored states repeat,
+the most common last. Part of the format: changing it needs a new state version."""
+
+
+def _decode(raw: bytes) -> Any:
+    """Version 2 is zlib-compressed JSON with `_ZDICT` (first byte 0x78); version 1 is plain
+    JSON."""
+    if raw[:1] == b"x":
+        unpacker = zlib.decompressobj(zdict=_ZDICT)
+        raw = unpacker.decompress(raw) + unpacker.flush()
+    return orjson.loads(raw)
+
+
 def stored_version(raw: bytes) -> object:
-    """The version of a stored state, without decoding all of it (None when unreadable)."""
+    """The version of a stored state, without building it (None when unreadable)."""
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        data = _decode(raw)
+    except (orjson.JSONDecodeError, zlib.error):
         return None
     return data.get("v") if isinstance(data, dict) else None
 
@@ -56,20 +187,34 @@ class ContactState:
     """Decayed points per signal class."""
     touches: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "seniority": self.seniority,
-            "title": self.title,
-            "known": self.known,
-            "last": self.last_touch_ms,
-            "scored": self.last_scored_ms,
-            "acc": {cls: [v, t] for cls, (v, t) in self.accumulators.items()},
-            "n": self.touches,
-        }
+    def to_list(self) -> list[Any]:
+        return [
+            self.role,
+            self.seniority,
+            self.title,
+            1 if self.known else 0,
+            self.last_touch_ms,
+            self.last_scored_ms,
+            {cls: [v, t] for cls, (v, t) in self.accumulators.items()},
+            self.touches,
+        ]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ContactState:
+    def from_list(cls, row: list[Any]) -> ContactState:
+        role, seniority, title, known, last, scored, acc, touches = row
+        return cls(
+            role=role,
+            seniority=seniority,
+            title=title,
+            known=bool(known),
+            last_touch_ms=last,
+            last_scored_ms=scored,
+            accumulators={c: (float(v), int(t)) for c, (v, t) in acc.items()},
+            touches=touches,
+        )
+
+    @classmethod
+    def from_v1(cls, data: dict[str, Any]) -> ContactState:
         return cls(
             role=data["role"],
             seniority=data["seniority"],
@@ -87,7 +232,9 @@ class TouchRecord:
     """One scored touchpoint, kept for explanations and the account timeline."""
 
     at_ms: int
-    message_id: str
+    message_digest: str
+    """`message_digest` of the touchpoint's message id: orders touchpoints of the same
+    millisecond, the same way in every run."""
     activity: str
     signal_class: str
     contact: str
@@ -97,12 +244,12 @@ class TouchRecord:
     url: str | None
 
     def sort_key(self) -> tuple[int, str]:
-        return (self.at_ms, self.message_id)
+        return (self.at_ms, self.message_digest)
 
     def to_list(self) -> list[Any]:
         return [
             self.at_ms,
-            self.message_id,
+            self.message_digest,
             self.activity,
             self.signal_class,
             self.contact,
@@ -124,7 +271,8 @@ class MqaRecord:
     qualified_at_ms: int
     trigger_message_id: str
     event: dict[str, Any]
-    """The MQA event as emitted (explanation included)."""
+    """The MQA event as emitted (explanation included); its short form (`short_event`) for
+    older MQAs once the history's byte budget is used."""
     trigger_source: str | None = None
     """The input record that triggered it; when that record is redelivered (after a crash),
     the event is sent again."""
@@ -161,75 +309,188 @@ class AccountState:
     first_engaged_ms: int | None = None
     last_engaged_ms: int | None = None
     contacts: dict[str, ContactState] = field(default_factory=dict)
+    """At most `Bounds.known_contacts` known and `Bounds.anonymous_visitors` anonymous ones."""
+    remainder: dict[str, Accumulator] = field(default_factory=dict)
+    """Decayed points per signal class of the contacts folded away by the bounds (their capped
+    share when folded): they count in the score, nobody in particular is credited."""
+    folded_ms: int | None = None
+    """The account clock when a contact was last folded into the remainder."""
     daily: dict[int, list[float]] = field(default_factory=dict)
-    """UTC day -> [granted points, scored touches], for surge; undecayed."""
+    """UTC day -> [granted points, scored touches], for surge; undecayed. Bounded by the
+    lateness horizon and the surge window (at most about 36 days)."""
     caps: dict[str, float] = field(default_factory=dict)
-    """"day|contact|bucket" -> points granted so far, for the daily caps."""
+    """"day|digest(contact|bucket)" -> points granted so far, for the daily caps: the latest
+    `Bounds.cap_days` days, at most `Bounds.cap_entries` entries, oldest day first out."""
     intent_ms: int | None = None
     """Latest touch of an intent class (high_intent, form)."""
     timeline: list[TouchRecord] = field(default_factory=list)
-    """Most recent scored touchpoints, oldest first."""
-    seen: dict[str, int] = field(default_factory=dict)
-    """Message-id digest -> event time, for dedupe within the lateness horizon."""
+    """Most recent scored touchpoints, oldest first (the model's `state.timeline_size`)."""
+    seen: dict[str, None] = field(default_factory=dict)
+    """Message-id digests (`message_digest`) of the latest `Bounds.seen_digests` touchpoints
+    applied, oldest first (a dict for its order and its fast membership test)."""
+    watermark: tuple[int, int] | None = None
+    """(partition, offset) of the latest input record applied: a record at or below it in the
+    same partition is a redelivery, recognised exactly whatever its age."""
     qualified: bool = False
     episode: int = 0
     last_mqa_ms: int | None = None
     mqa_history: list[MqaRecord] = field(default_factory=list)
     touches: int = 0
     unknown_events: int = 0
+    pruned_day: int | None = None
+    """The UTC day (of the clock) when old detail was last pruned: pruning runs once a day."""
+    score_floor: tuple[float, int, int] | None = field(default=None, compare=False, repr=False)
+    """(score, at ms, tier) of the latest exact score computation, not stored: the score can
+    fall no faster than the shortest half-life, so the hysteresis check skips the exact sum
+    while this lower bound stays above the exit score. Only a shortcut: decisions are the ones
+    the exact sum gives."""
 
     def to_bytes(self) -> bytes:
-        """The stored form. A table keeps one per account, so it is copied into a bytes object of
-        its own size: orjson's output keeps its whole over-allocated buffer (several times the
-        JSON's length), which made the worker hold about 8 KB more per account than the state."""
-        return bytes(memoryview(orjson.dumps(self.to_dict())))
+        """The stored form: compact JSON, compressed with a preset dictionary of the strings
+        every state repeats (a typical account is under 1 KB). The bytes object is of its own
+        size, unlike orjson's over-allocated output buffer."""
+        packer = zlib.compressobj(1, zdict=_ZDICT)
+        return packer.compress(orjson.dumps(self.to_dict())) + packer.flush()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> AccountState:
-        data: dict[str, Any] = orjson.loads(raw)
+        data = _decode(raw)
+        if not isinstance(data, dict):
+            raise StateVersionError(None)
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (for stores that serialize themselves)."""
-        return {
+        """JSON-ready form (for stores that serialize themselves). Empty and default parts are
+        left out."""
+        data: dict[str, Any] = {
             "v": STATE_VERSION,
             "account": self.account.to_dict(),
             "clock": self.clock_ms,
+            "contacts": {k: c.to_list() for k, c in self.contacts.items()},
+            "touches": self.touches,
+        }
+        optional: dict[str, Any] = {
             "first": self.first_engaged_ms,
             "last": self.last_engaged_ms,
-            "contacts": {k: c.to_dict() for k, c in self.contacts.items()},
+            "rest": {cls: [v, t] for cls, (v, t) in self.remainder.items()},
+            "folded": self.folded_ms,
             "daily": {str(d): v for d, v in self.daily.items()},
             "caps": self.caps,
             "intent": self.intent_ms,
             "timeline": [t.to_list() for t in self.timeline],
-            "seen": self.seen,
+            "seen": list(self.seen),
+            "wm": list(self.watermark) if self.watermark is not None else None,
             "qualified": self.qualified,
             "episode": self.episode,
             "last_mqa": self.last_mqa_ms,
             "mqas": [m.to_dict() for m in self.mqa_history],
-            "touches": self.touches,
             "unknown": self.unknown_events,
+            "pruned": self.pruned_day,
         }
+        data.update((k, v) for k, v in optional.items() if v != _OMITTED.get(k))
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AccountState:
-        if data.get("v") not in READABLE_VERSIONS:
-            raise StateVersionError(data.get("v"))
+        version = data.get("v")
+        if version not in READABLE_VERSIONS:
+            raise StateVersionError(version)
+        if version == 1:
+            return _from_v1(data)
+        watermark = data.get("wm")
         return cls(
             account=AccountRecord.from_dict(data["account"]),
             clock_ms=data["clock"],
             first_engaged_ms=data.get("first"),
             last_engaged_ms=data.get("last"),
-            contacts={k: ContactState.from_dict(c) for k, c in data["contacts"].items()},
-            daily={int(d): v for d, v in data["daily"].items()},
-            caps=data["caps"],
+            contacts={k: ContactState.from_list(c) for k, c in data["contacts"].items()},
+            remainder={c: (float(v), int(t)) for c, (v, t) in data.get("rest", {}).items()},
+            folded_ms=data.get("folded"),
+            daily={int(d): v for d, v in data.get("daily", {}).items()},
+            caps=data.get("caps", {}),
             intent_ms=data.get("intent"),
-            timeline=[TouchRecord.from_list(row) for row in data["timeline"]],
-            seen=data["seen"],
-            qualified=data["qualified"],
-            episode=data["episode"],
+            timeline=[TouchRecord.from_list(row) for row in data.get("timeline", [])],
+            seen=dict.fromkeys(data.get("seen", [])),
+            watermark=(int(watermark[0]), int(watermark[1])) if watermark else None,
+            qualified=data.get("qualified", False),
+            episode=data.get("episode", 0),
             last_mqa_ms=data.get("last_mqa"),
-            mqa_history=[MqaRecord.from_dict(m) for m in data["mqas"]],
+            mqa_history=[MqaRecord.from_dict(m) for m in data.get("mqas", [])],
             touches=data.get("touches", 0),
             unknown_events=data.get("unknown", 0),
+            pruned_day=data.get("pruned"),
         )
+
+
+_OMITTED: Final[dict[str, Any]] = {
+    "rest": {},
+    "daily": {},
+    "caps": {},
+    "timeline": [],
+    "seen": [],
+    "qualified": False,
+    "episode": 0,
+    "mqas": [],
+    "unknown": 0,
+}
+"""Values left out of the stored form (read back as these); None is left out everywhere."""
+
+
+def message_digest(message_id: str) -> str:
+    """Short stable digest of a message id, for the dedupe window and the timeline's order
+    (48 bits: a false duplicate within a window of 128 is about 1 in 2 * 10^12). The leading
+    12 hex digits of version 1's digest, so converted states keep recognising retries."""
+    return short_digest(message_id, 8)[:12]
+
+
+def cap_key(day: int, contact: str, bucket: str) -> str:
+    """The cap ledger's key: the day first (pruning reads it), then a digest of the contact and
+    the bucket, so the key's length does not depend on the contact's."""
+    return f"{day}|{_cap_digest(contact, bucket)}"
+
+
+@lru_cache(maxsize=4096)
+def _cap_digest(contact: str, bucket: str) -> str:
+    """Cached: the same contacts and activities come back all day (4,096 pairs, about 1 MB)."""
+    return short_digest(f"{contact}|{bucket}", 6)
+
+
+def _from_v1(data: dict[str, Any]) -> AccountState:
+    """A version-1 state in the version-2 layout. The bounds apply from its next touchpoint on
+    (`apply` enforces them), so converting changes no number by itself."""
+    caps: dict[str, float] = {}
+    first_cap_day = data["clock"] // _DAY_MS - BOUNDS.cap_days + 1
+    for key, points in data["caps"].items():
+        day, _, rest = key.partition("|")
+        if int(day) >= first_cap_day:
+            caps[f"{day}|{short_digest(rest, 6)}"] = points
+    # v1 kept 16-hex digests with event times; v2 keeps the leading 12 hex digits (the same
+    # digest, shorter), oldest first.
+    seen = dict.fromkeys(d[:12] for d, _ in sorted(data["seen"].items(), key=lambda i: i[1]))
+    return AccountState(
+        account=AccountRecord.from_dict(data["account"]),
+        clock_ms=data["clock"],
+        first_engaged_ms=data.get("first"),
+        last_engaged_ms=data.get("last"),
+        contacts={k: ContactState.from_v1(c) for k, c in data["contacts"].items()},
+        daily={int(d): v for d, v in data["daily"].items()},
+        caps=caps,
+        intent_ms=data.get("intent"),
+        timeline=sorted(
+            (_touch_from_v1(row) for row in data["timeline"]), key=TouchRecord.sort_key
+        ),
+        seen=seen,
+        qualified=data["qualified"],
+        episode=data["episode"],
+        last_mqa_ms=data.get("last_mqa"),
+        mqa_history=[MqaRecord.from_dict(m) for m in data["mqas"]],
+        touches=data.get("touches", 0),
+        unknown_events=data.get("unknown", 0),
+    )
+
+
+def _touch_from_v1(row: list[Any]) -> TouchRecord:
+    """v1 kept the message id itself in the timeline; v2 keeps its digest."""
+    record = TouchRecord.from_list(row)
+    record.message_digest = message_digest(record.message_digest)
+    return record

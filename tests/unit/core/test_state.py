@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import replace
+from pathlib import Path
+
 import orjson
 import pytest
 
-from abm.core.state import AccountState, ContactState, MqaRecord, TouchRecord
+from abm.core.state import (
+    STATE_VERSION,
+    AccountState,
+    ContactState,
+    MqaRecord,
+    StateVersionError,
+    TouchRecord,
+    stored_version,
+)
 from tests.factories import (
     CHAMPION,
     DM,
@@ -58,22 +70,34 @@ def test_day_numbers_survive_as_integers() -> None:
     state = AccountState(account=account(), clock_ms=T0, daily={20514: [12.5, 2]})
     again = AccountState.from_bytes(state.to_bytes())
     assert again.daily == {20514: [12.5, 2]}
-    assert orjson.loads(state.to_bytes())["daily"] == {"20514": [12.5, 2]}
+    assert orjson.loads(orjson.dumps(state.to_dict()))["daily"] == {"20514": [12.5, 2]}
 
 
 @pytest.mark.parametrize(
     "version",
-    [None, 0, 2],
+    [None, 0, 3],
     ids=["no version", "version 0", "a newer version"],
 )
-def test_other_state_versions_are_refused(version: int | None) -> None:
-    data = orjson.loads(AccountState(account=account(), clock_ms=T0).to_bytes())
+def test_other_state_versions_are_refused_naming_the_rebuild_command(version: int | None) -> None:
+    data = AccountState(account=account(), clock_ms=T0).to_dict()
     if version is None:
         del data["v"]
     else:
         data["v"] = version
-    with pytest.raises(ValueError, match=r"account state version .* is not supported"):
-        AccountState.from_bytes(orjson.dumps(data))
+    for raw in (orjson.dumps(data), zlib.compress(orjson.dumps(data))):
+        with pytest.raises(
+            StateVersionError, match=r"version .* is not supported.*abm state rebuild"
+        ):
+            AccountState.from_bytes(raw)
+        assert stored_version(raw) == version
+
+
+def test_the_stored_form_is_compressed_version_2() -> None:
+    state = busy_state()
+    raw = state.to_bytes()
+    assert stored_version(raw) == 2 == STATE_VERSION
+    assert raw[:1] == b"x" and len(raw) < len(orjson.dumps(state.to_dict())) / 2
+    assert stored_version(b"not a state") is None
 
 
 @pytest.mark.parametrize(
@@ -94,7 +118,7 @@ def test_other_state_versions_are_refused(version: int | None) -> None:
     ids=["a contact that never scored", "a contact with accumulators"],
 )
 def test_contact_state_round_trip(contact: ContactState) -> None:
-    assert ContactState.from_dict(orjson.loads(orjson.dumps(contact.to_dict()))) == contact
+    assert ContactState.from_list(orjson.loads(orjson.dumps(contact.to_list()))) == contact
 
 
 def test_touch_record_round_trip_and_sort_key() -> None:
@@ -108,8 +132,36 @@ def test_mqa_record_round_trip() -> None:
     assert MqaRecord.from_dict(orjson.loads(orjson.dumps(record.to_dict()))) == record
 
 
+V1_STATE = Path(__file__).parents[2] / "data" / "account-state-v1.json"
+"""`busy_state()` as the version-1 engine stored it (plain JSON, unbounded)."""
+
+
+def test_a_version_1_state_is_read_as_the_state_version_2_builds() -> None:
+    converted = AccountState.from_bytes(V1_STATE.read_bytes())
+    built = busy_state()
+    assert stored_version(V1_STATE.read_bytes()) == 1
+    # The same touchpoints, the same state; the day of the last pruning is new in v2, and past
+    # MQAs keep the explanation they were sent with.
+    assert [m.mqa_id for m in converted.mqa_history] == [m.mqa_id for m in built.mqa_history]
+    assert replace(converted, pruned_day=built.pruned_day, mqa_history=[]) == replace(
+        built, mqa_history=[]
+    )
+    assert AccountState.from_bytes(converted.to_bytes()) == converted
+
+
+def test_a_converted_state_goes_on_exactly_as_one_built_by_version_2() -> None:
+    later = [
+        page("/pricing", at_ms=at(days=3), **CHAMPION),
+        touchpoint("Webinar Attended", at_ms=at(days=3, hours=1), **DM),
+    ]
+    converted, _ = replay(later, state=AccountState.from_bytes(V1_STATE.read_bytes()))
+    built, _ = replay(later, state=busy_state())
+    assert [m.mqa_id for m in converted.mqa_history] == [m.mqa_id for m in built.mqa_history]
+    assert replace(converted, mqa_history=[]) == replace(built, mqa_history=[])
+
+
 def test_older_states_without_counters_default_them_to_zero() -> None:
-    data = orjson.loads(busy_state().to_bytes())
+    data = orjson.loads(V1_STATE.read_bytes())
     del data["touches"], data["unknown"]
     for contact in data["contacts"].values():
         del contact["n"]
