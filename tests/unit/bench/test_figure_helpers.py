@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from abm.core.engagement import apply
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from bench.core_loop import Side
 from bench.core_loop_child import sources_for
-from bench.hot_account import WorkerCost, schedule_of, window_mean
+from bench.hot_account import WARM_UP, WorkerCost, schedule_of, warm_up, window_mean
 from bench.hot_data import HotConfig, hot_data
 
 
@@ -86,3 +87,20 @@ def test_core_loop_side_takes_the_best_pass_and_checks_its_mqas() -> None:
     assert side.consistent()
     side.runs.append({**_run(["a"]), "stored_mqas": ["b"]})
     assert not side.consistent()
+
+
+def test_warm_up_records_are_single_page_views_of_accounts_of_their_own() -> None:
+    data = hot_data(HotConfig(hot=30, others=5))
+    result = run_offline(
+        data.lines,
+        InMemoryDirectory.of(data.accounts, data.contacts),
+        load_model(),
+        keep_touchpoints=True,
+    )
+    records = warm_up(result.resolved, 50)
+    assert len({t.account.account_id for t in records}) == 50
+    assert len({t.message_id for t in records}) == 50
+    assert {t.event for t in records} == {"Page Viewed"}
+    assert all(t.account.account_id.startswith(WARM_UP) for t in records)
+    model = load_model()
+    assert not any(apply(None, t, model).mqa for t in records)
