@@ -4,7 +4,9 @@
     python -m bench latency [--rate 500] [--seconds 60]
     python -m bench state-cost [--sizes 10000,100000]
     python -m bench scale-out [--accounts 3000]
-    python -m bench peer [--accounts 3000]
+    python -m bench peer [--accounts 3000] [--no-quix] [--batch N] [--wait-s S]
+    python -m bench core-loop [--rounds 3] [--repetitions 5] [--baseline 7eff8e8]
+    python -m bench hot-account [--hot 100000] [--others 1000] [--seconds 120] [--core-only]
     python -m bench all          # every figure with its defaults; latency at half the
                                  # throughput measured in the same run
 
@@ -18,7 +20,7 @@ import asyncio
 import sys
 import time
 
-from bench import latency, peer, scale_out, state_cost, throughput
+from bench import core_loop, hot_account, latency, peer, scale_out, state_cost, throughput
 
 FIGURES = {
     "throughput": throughput.main,
@@ -26,6 +28,8 @@ FIGURES = {
     "state-cost": state_cost.main,
     "scale-out": scale_out.main,
     "peer": peer.main,
+    "core-loop": core_loop.main,
+    "hot-account": hot_account.main,
 }
 
 
@@ -36,7 +40,7 @@ def run_all() -> None:
     rate = max(50.0, figures["pipeline"] / 2)
     print()
     asyncio.run(latency.run(rate, 60.0, 25, 1000))
-    for name in ("state-cost", "scale-out", "peer"):
+    for name in ("state-cost", "scale-out", "peer", "core-loop", "hot-account"):
         print()
         FIGURES[name]([])
     print(f"\n== all figures in {time.monotonic() - started:.0f} s")
