@@ -64,6 +64,10 @@ def _responses(ok: dict[str, Any] | None = None) -> dict[str, Any]:
         },
         "401": {"description": "Missing or unknown write key", "content": error},
         "413": {"description": "Over 32 KB per event or 500 KB per batch", "content": error},
+        "408": {
+            "description": "The body did not arrive in time; the connection closes",
+            "content": error,
+        },
         "415": {"description": "Content-Encoding other than gzip", "content": error},
         "503": {
             "description": "Kafka or Redis cannot take the events now; retry after Retry-After",
@@ -144,12 +148,18 @@ def openapi_document() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": {"description": "challengeCode and challengeResponse"}},
+                "responses": {
+                    "200": {"description": "challengeCode and challengeResponse"},
+                    "400": {"description": "challengeCode is not a UUID (LinkedIn's form)"},
+                    "404": {"description": "Webhook not configured (no secret)"},
+                },
             },
         },
         "/healthz": {
             "get": {
-                "summary": "200 when Kafka and Redis are usable, else 503 naming the problem",
+                "summary": "200 when Kafka and Redis are usable, else 503; the problems are "
+                "named only to loopback (not forwarded) or with a write key",
+                "security": [{"writeKey": []}, {}],
                 "responses": {"200": {"description": "ok"}, "503": {"description": "not ready"}},
             }
         },

@@ -168,7 +168,7 @@ async def test_a_single_event_request_over_32_kb_is_refused(running: Running) ->
     ("body", "status", "words"),
     [
         (b"{not json", 400, "not valid JSON"),
-        (b"[]", 400, "must be a JSON object"),
+        (b"[]", 400, "body: expected a JSON object, got a JSON array"),
         (b'{"batch": {}}', 400, "field `batch`"),
         (b'{"batch": [{"type": "track"}, 5]}', 400, "batch[1]"),
     ],
@@ -346,13 +346,14 @@ async def test_zoom_webhook_validation_and_attendance(running: Running) -> None:
 
 async def test_linkedin_webhook_challenge_and_lead(running: Running) -> None:
     url = f"{running.url}/webhooks/linkedin"
+    code = str(uuid.uuid4())
     async with (
         aiohttp.ClientSession() as session,
-        session.get(url, params={"challengeCode": "c-1"}) as r,
+        session.get(url, params={"challengeCode": code}) as r,
     ):
         assert r.status == 200
         assert (await r.json())["challengeResponse"] == webhooks.linkedin_challenge(
-            "c-1", LINKEDIN_SECRET
+            code, LINKEDIN_SECRET
         )["challengeResponse"]
     urn = f"urn:li:leadGenFormResponse:{uuid.uuid4().hex}"
     lead = orjson.dumps(
