@@ -160,6 +160,11 @@ class Settings(BaseSettings):
         description="Open client connections at most; more are answered 503 and closed at once "
         "(keep it below the process's file descriptor limit).",
     )
+    collector_cors_origins: str = Field(
+        default="",
+        description="Web pages (origins, comma-separated: https://www.example.com) whose "
+        "browser trackers may send to the collector; `*`: any. Pages on loopback always may.",
+    )
     collector_dedupe_ttl_s: int = Field(
         default=86_400,
         ge=0,
@@ -362,6 +367,7 @@ class Settings(BaseSettings):
                 "ABM_COLLECTOR_HEADER_TIMEOUT_S": str(self.collector_header_timeout_s),
                 "ABM_COLLECTOR_BODY_TIMEOUT_S": str(self.collector_body_timeout_s),
                 "ABM_COLLECTOR_MAX_CONNECTIONS": str(self.collector_max_connections),
+                "ABM_COLLECTOR_CORS_ORIGINS": self.collector_cors_origins,
                 "ABM_WEBHOOK_TOLERANCE_S": str(self.webhook_tolerance_s),
                 "ABM_WEBHOOK_ACK_TIMEOUT_S": str(self.webhook_ack_timeout_s),
             }

@@ -34,6 +34,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from abm.settings import Settings
 from producers import ingest, metrics, webhooks
+from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
 from producers.routing import Router
@@ -91,6 +92,7 @@ class Collector:
             max_batch_bytes=settings.collector_max_batch_bytes,
         )
         self.write_keys = settings.write_keys()
+        self.cors = CorsPolicy.parse(settings.collector_cors_origins)
         self.clock: Callable[[], float] = time.time
         secrets = {
             "email": settings.webhook_email_secret,
@@ -168,10 +170,16 @@ class Collector:
 
     async def segment(self, endpoint: str, request: web.Request) -> web.Response:
         started = time.perf_counter()
+        origin = request.headers.get("Origin")
         try:
-            response = await self._segment(endpoint, request)
+            if origin is not None and not self.cors.allows(origin):
+                response = _forbidden_origin(origin)
+            else:
+                response = await self._segment(endpoint, request)
         except ClientGone:
             response = _client_gone(endpoint, request)
+        if origin is not None and self.cors.allows(origin):
+            response.headers.update(self.cors.answer_headers(origin))
         metrics.REQUESTS.labels(endpoint=endpoint, code=str(response.status)).inc()
         metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
         return response
@@ -239,6 +247,42 @@ class Collector:
         if exc.events:
             metrics.EVENTS.labels(type="other", outcome="rejected").inc(exc.events)
         return _json(exc.body(), status=exc.status)
+
+    # --- browsers ----------------------------------------------------------------------------
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """A browser's `OPTIONS` before a cross-origin POST: 204 with the CORS headers when the
+        page's origin may send, else 403."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            response = web.Response(status=204, headers={"Allow": "POST, OPTIONS"})
+        elif self.cors.allows(origin):
+            response = web.Response(
+                status=204, headers=self.cors.preflight_headers(origin, request.headers)
+            )
+        else:
+            response = _forbidden_origin(origin)
+        metrics.REQUESTS.labels(endpoint=PREFLIGHT, code=str(response.status)).inc()
+        return response
+
+    async def library_metrics(self, request: web.Request) -> web.Response:
+        """`/v1/m`: analytics-next's reports about itself (no write key, not touchpoints):
+        read and dropped, so the library does not log an error for each."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not self.cors.allows(origin):
+            response = _forbidden_origin(origin)
+        else:
+            try:
+                await _read(request, self.settings.collector_body_timeout_s)
+                response = _json({"success": True})
+            except ClientGone:
+                response = _client_gone(LIBRARY_METRICS, request)
+            except RequestError as exc:
+                response = _json(exc.body(), status=exc.status)
+            if origin is not None:
+                response.headers.update(self.cors.answer_headers(origin))
+        metrics.REQUESTS.labels(endpoint=LIBRARY_METRICS, code=str(response.status)).inc()
+        return response
 
     # --- webhooks ----------------------------------------------------------------------------
 
@@ -360,6 +404,24 @@ CLIENT_GONE: Final = "499"
 could be sent; the code nginx uses for it)."""
 
 
+PREFLIGHT: Final = "preflight"
+"""The `endpoint` label of CORS preflight requests (OPTIONS on /v1/...)."""
+LIBRARY_METRICS: Final = "library_metrics"
+"""The `endpoint` label of analytics-next's reports about itself (`/v1/m`, dropped)."""
+FORBIDDEN_ORIGIN: Final = "forbidden_origin"
+
+
+def _forbidden_origin(origin: str) -> web.Response:
+    return _json(
+        {
+            "code": FORBIDDEN_ORIGIN,
+            "message": "pages of this origin may not send to this collector "
+            "(ABM_COLLECTOR_CORS_ORIGINS)",
+        },
+        status=403,
+    )
+
+
 class ClientGone(Exception):
     """The client closed its connection before its request body was read."""
 
@@ -417,8 +479,13 @@ def make_app(collector: Collector) -> web.Application:
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         return partial(method, name)
 
-    for endpoint in (*ingest.SINGLE_ENDPOINTS, ingest.BATCH_ENDPOINT):
-        app.router.add_post(f"/v1/{endpoint}", bind(collector.segment, endpoint))
+    paths = {endpoint: endpoint for endpoint in (*ingest.SINGLE_ENDPOINTS, ingest.BATCH_ENDPOINT)}
+    paths.update(ingest.BROWSER_PATHS)
+    for path, endpoint in paths.items():
+        app.router.add_post(f"/v1/{path}", bind(collector.segment, endpoint))
+    app.router.add_post("/v1/m", collector.library_metrics)
+    for path in (*paths, "m"):
+        app.router.add_route("OPTIONS", f"/v1/{path}", collector.preflight)
     for provider in webhooks.PROVIDERS:
         app.router.add_post(f"/webhooks/{provider}", bind(collector.webhook, provider))
     app.router.add_get("/webhooks/linkedin", collector.linkedin_challenge)
@@ -544,6 +611,10 @@ def config_problem(settings: Settings) -> str | None:
     keys = settings.write_keys()
     if not keys:
         return "ABM_COLLECTOR_WRITE_KEYS names no write key"
+    try:
+        CorsPolicy.parse(settings.collector_cors_origins)
+    except ValueError as exc:
+        return f"ABM_COLLECTOR_CORS_ORIGINS: {exc}"
     if _is_loopback(settings.collector_host):
         return None
     where = f"while listening on {settings.collector_host}"

@@ -29,9 +29,20 @@ from abm.core.timefmt import iso_ms, parse_iso_ms
 from producers.jsontext import describe, dumps_exact, loads_exact
 from producers.webhooks import PROVIDERS
 
-SINGLE_ENDPOINTS: Final = ("track", "page", "identify", "group")
+SINGLE_ENDPOINTS: Final = ("track", "page", "identify", "group", "screen", "alias")
 """`POST /v1/<type>`: the body is one message of that type."""
 BATCH_ENDPOINT: Final = "batch"
+BROWSER_PATHS: Final = {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "g": "group",
+    "s": "screen",
+    "a": "alias",
+    "b": BATCH_ENDPOINT,
+}
+"""Segment's browser library (analytics-next) posts one message to `/v1/<first letter of its
+type>`, and a batch to `/v1/b` (batching delivery); the bodies are those of the long paths."""
 
 WEBHOOK_ID_PREFIXES: Final = tuple(f"{provider}:" for provider in PROVIDERS)
 """The messageIds of webhook events start with their provider's name (`linkedin:...`). That
