@@ -4,7 +4,8 @@
 #   ./dev.sh test   lint, type check and the whole test suite (real broker and Redis)
 #   ./dev.sh bench  the benchmarks (`python -m bench all`, or one figure: ./dev.sh bench latency)
 #   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars, and for the
-#                   operations tests: prometheus/promtool, chromium, the docker compose plugin)
+#                   operations tests: prometheus/promtool, chromium, the docker compose plugin;
+#                   for the browser tests: the pinned browser trackers from npm)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -71,6 +72,23 @@ ensure_compose() {
   say "installed $plugins/docker-compose ($(docker compose version --short))"
 }
 
+# The browser trackers the collector is tested with (tests/browser/package.json, versions pinned
+# by its package-lock.json), installed from the npm registry into .cache/browser, without their
+# install scripts; again only when the lock file changes.
+browser_packages() {
+  local dest=.cache/browser stamp
+  command -v npm >/dev/null || apt_install_lean nodejs npm
+  stamp="$dest/.installed-$(cat tests/browser/package.json tests/browser/package-lock.json |
+    sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    say "browser trackers for the tests (npm, pinned by tests/browser/package-lock.json)"
+    mkdir -p "$dest"
+    cp tests/browser/package.json tests/browser/package-lock.json "$dest/"
+    (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    rm -f "$dest"/.installed-* && touch "$stamp"
+  fi
+}
+
 python311() {
   for candidate in "${PYTHON:-}" python3.11 python3; do
     [ -n "$candidate" ] || continue
@@ -101,6 +119,7 @@ setup() {
   command -v promtool >/dev/null && command -v prometheus >/dev/null || apt_install_lean prometheus
   command -v chromium >/dev/null || apt_install_lean chromium fonts-dejavu-core
   ensure_compose
+  browser_packages
   say "Kafka jars (fetched once into .cache/)"
   .venv/bin/python -c 'from pathlib import Path; from abm.infra.kafka import ensure_jars; print(ensure_jars(Path(".cache")))'
 }

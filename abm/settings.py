@@ -141,6 +141,30 @@ class Settings(BaseSettings):
     collector_max_pending: int = Field(
         default=100_000, ge=1, description="Records waiting for Kafka before new requests get 503."
     )
+    collector_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for a request's line and headers, from the connection's "
+        "opening or the previous answer; also how long an idle keep-alive connection stays "
+        "open (seconds).",
+    )
+    collector_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for a request's whole body once its headers arrived; a slower "
+        "upload is answered 408 and its connection closed (seconds).",
+    )
+    collector_max_connections: int = Field(
+        default=512,
+        ge=1,
+        description="Open client connections at most; more are answered 503 and closed at once "
+        "(keep it below the process's file descriptor limit).",
+    )
+    collector_cors_origins: str = Field(
+        default="",
+        description="Web pages (origins, comma-separated: https://www.example.com) whose "
+        "browser trackers may send to the collector; `*`: any. Pages on loopback always may.",
+    )
     collector_dedupe_ttl_s: int = Field(
         default=86_400,
         ge=0,
@@ -340,6 +364,10 @@ class Settings(BaseSettings):
                 "ABM_COLLECTOR_RETRY_AFTER_S": str(self.collector_retry_after_s),
                 "ABM_COLLECTOR_MAX_PENDING": str(self.collector_max_pending),
                 "ABM_COLLECTOR_DEDUPE_TTL_S": str(self.collector_dedupe_ttl_s),
+                "ABM_COLLECTOR_HEADER_TIMEOUT_S": str(self.collector_header_timeout_s),
+                "ABM_COLLECTOR_BODY_TIMEOUT_S": str(self.collector_body_timeout_s),
+                "ABM_COLLECTOR_MAX_CONNECTIONS": str(self.collector_max_connections),
+                "ABM_COLLECTOR_CORS_ORIGINS": self.collector_cors_origins,
                 "ABM_WEBHOOK_TOLERANCE_S": str(self.webhook_tolerance_s),
                 "ABM_WEBHOOK_ACK_TIMEOUT_S": str(self.webhook_ack_timeout_s),
             }

@@ -13,6 +13,7 @@ which the routing keys and the dedupe memory need) cannot take them, so the SDK 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import time
@@ -24,6 +25,8 @@ from typing import Any, Final
 import orjson
 import redis.asyncio as aioredis
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_runner import BaseSite
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
@@ -31,6 +34,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from abm.settings import Settings
 from producers import ingest, metrics, webhooks
+from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
 from producers.routing import Router
@@ -38,6 +42,8 @@ from producers.sink import KafkaSink, SeenIds, Unavailable
 from stream.topics import RAW
 
 log = logging.getLogger(__name__)
+http_log = logging.getLogger("producers.collector.http")
+"""Problems of the HTTP layer (malformed requests, clients gone): one line each, no bytes."""
 
 _BODY_MARGIN = 64 * 1024
 """Read up to this much more than the batch limit: a gzip body may be a little larger than
@@ -86,6 +92,7 @@ class Collector:
             max_batch_bytes=settings.collector_max_batch_bytes,
         )
         self.write_keys = settings.write_keys()
+        self.cors = CorsPolicy.parse(settings.collector_cors_origins)
         self.clock: Callable[[], float] = time.time
         secrets = {
             "email": settings.webhook_email_secret,
@@ -163,7 +170,16 @@ class Collector:
 
     async def segment(self, endpoint: str, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        response = await self._segment(endpoint, request)
+        origin = request.headers.get("Origin")
+        try:
+            if origin is not None and not self.cors.allows(origin):
+                response = _forbidden_origin(origin)
+            else:
+                response = await self._segment(endpoint, request)
+        except ClientGone:
+            response = _client_gone(endpoint, request)
+        if origin is not None and self.cors.allows(origin):
+            response.headers.update(self.cors.answer_headers(origin))
         metrics.REQUESTS.labels(endpoint=endpoint, code=str(response.status)).inc()
         metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
         return response
@@ -174,7 +190,7 @@ class Collector:
         if header_key is not None and not ingest.key_allowed(header_key, self.write_keys):
             return self._unauthorized(0)
         try:
-            raw = await _read(request)
+            raw = await _read(request, self.settings.collector_body_timeout_s)
             data = ingest.decode_body(
                 raw,
                 request.headers.get("Content-Encoding"),
@@ -183,6 +199,8 @@ class Collector:
             )
             doc = ingest.parse_json_object(data)
         except RequestError as exc:
+            if exc.status == 408:
+                return _closing(_json(exc.body(), status=exc.status))
             if header_key is None:
                 return self._unauthorized(0)  # nobody unauthenticated learns about the body
             return self._refused(exc)
@@ -230,13 +248,52 @@ class Collector:
             metrics.EVENTS.labels(type="other", outcome="rejected").inc(exc.events)
         return _json(exc.body(), status=exc.status)
 
+    # --- browsers ----------------------------------------------------------------------------
+
+    async def preflight(self, request: web.Request) -> web.Response:
+        """A browser's `OPTIONS` before a cross-origin POST: 204 with the CORS headers when the
+        page's origin may send, else 403."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            response = web.Response(status=204, headers={"Allow": "POST, OPTIONS"})
+        elif self.cors.allows(origin):
+            response = web.Response(
+                status=204, headers=self.cors.preflight_headers(origin, request.headers)
+            )
+        else:
+            response = _forbidden_origin(origin)
+        metrics.REQUESTS.labels(endpoint=PREFLIGHT, code=str(response.status)).inc()
+        return response
+
+    async def library_metrics(self, request: web.Request) -> web.Response:
+        """`/v1/m`: analytics-next's reports about itself (no write key, not touchpoints):
+        read and dropped, so the library does not log an error for each."""
+        origin = request.headers.get("Origin")
+        if origin is not None and not self.cors.allows(origin):
+            response = _forbidden_origin(origin)
+        else:
+            try:
+                await _read(request, self.settings.collector_body_timeout_s)
+                response = _json({"success": True})
+            except ClientGone:
+                response = _client_gone(LIBRARY_METRICS, request)
+            except RequestError as exc:
+                response = _json(exc.body(), status=exc.status)
+            if origin is not None:
+                response.headers.update(self.cors.answer_headers(origin))
+        metrics.REQUESTS.labels(endpoint=LIBRARY_METRICS, code=str(response.status)).inc()
+        return response
+
     # --- webhooks ----------------------------------------------------------------------------
 
     async def webhook(self, provider: str, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        response, outcome = await self._webhook(provider, request)
-        metrics.WEBHOOKS.labels(provider=provider, outcome=outcome).inc()
         endpoint = f"webhook_{provider}"
+        try:
+            response, outcome = await self._webhook(provider, request)
+        except ClientGone:
+            response, outcome = _client_gone(endpoint, request), webhooks.DROPPED
+        metrics.WEBHOOKS.labels(provider=provider, outcome=outcome).inc()
         metrics.REQUESTS.labels(endpoint=endpoint, code=str(response.status)).inc()
         metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
         return response
@@ -255,7 +312,7 @@ class Collector:
         tolerance = self.settings.webhook_tolerance_s
         try:
             try:
-                body = await _read(request)
+                body = await _read(request, self.settings.collector_body_timeout_s)
             except RequestError as exc:
                 raise webhooks.WebhookError(exc.status, webhooks.INVALID, exc.message) from None
             headers = dict(request.headers)
@@ -271,10 +328,13 @@ class Collector:
             prepared = [
                 p
                 for message in result.messages
-                for p in ingest.prepare("track", message, received_ms, self.limits).messages
+                for p in ingest.prepare(
+                    "track", message, received_ms, self.limits, webhook=True
+                ).messages
             ]
         except webhooks.WebhookError as exc:
-            return _json({"code": exc.outcome, "message": exc.message}, exc.status), exc.outcome
+            response = _json({"code": exc.outcome, "message": exc.message}, exc.status)
+            return (_closing(response) if exc.status == 408 else response), exc.outcome
         except RequestError as exc:
             return _json(exc.body(), exc.status), webhooks.INVALID
         if result.reply is not None:
@@ -294,13 +354,24 @@ class Collector:
         if secret is None:
             metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.NOT_CONFIGURED).inc()
             return _json({"code": webhooks.NOT_CONFIGURED, "message": "not configured"}, 404)
-        if not code:
-            metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.INVALID).inc()
-            return _json({"code": webhooks.INVALID, "message": "challengeCode is required"}, 400)
+        try:
+            answer = webhooks.linkedin_challenge(code, secret)
+        except webhooks.WebhookError as exc:
+            metrics.WEBHOOKS.labels(provider="linkedin", outcome=exc.outcome).inc()
+            return _json({"code": exc.outcome, "message": exc.message}, exc.status)
         metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.HANDSHAKE).inc()
-        return _json(webhooks.linkedin_challenge(code, secret))
+        return _json(answer)
 
     # --- operations --------------------------------------------------------------------------
+
+    def may_see_details(self, request: web.Request) -> bool:
+        """Health details (addresses, errors) are for the machine itself and for write-key
+        holders: a request from loopback that no proxy forwarded, or one with a write key."""
+        key = ingest.basic_auth_user(request.headers.get("Authorization"))
+        if key is not None and ingest.key_allowed(key, self.write_keys):
+            return True
+        forwarded = any(h in request.headers for h in ("Forwarded", "X-Forwarded-For"))
+        return not forwarded and _is_loopback(request.remote)
 
     async def healthz(self, request: web.Request) -> web.Response:
         problems = []
@@ -312,6 +383,8 @@ class Collector:
             problems.append(f"redis: {exc or 'no answer'}")
         metrics.KAFKA_READY.set(1 if self.sink.ready else 0)
         if problems:
+            if not self.may_see_details(request):
+                return _json({"status": "unavailable"}, 503)
             return _json({"status": "unavailable", "problems": problems}, 503)
         return _json({"status": "ok"})
 
@@ -325,31 +398,94 @@ class Collector:
 
 
 MAX_BODY: Final = web.AppKey("max_body", int)
+COLLECTOR: Final = web.AppKey("collector", Collector)
+CLIENT_GONE: Final = "499"
+"""The `code` label of a request whose client went away before its body was read (no answer
+could be sent; the code nginx uses for it)."""
 
 
-async def _read(request: web.Request) -> bytes:
+PREFLIGHT: Final = "preflight"
+"""The `endpoint` label of CORS preflight requests (OPTIONS on /v1/...)."""
+LIBRARY_METRICS: Final = "library_metrics"
+"""The `endpoint` label of analytics-next's reports about itself (`/v1/m`, dropped)."""
+FORBIDDEN_ORIGIN: Final = "forbidden_origin"
+
+
+def _forbidden_origin(origin: str) -> web.Response:
+    return _json(
+        {
+            "code": FORBIDDEN_ORIGIN,
+            "message": "pages of this origin may not send to this collector "
+            "(ABM_COLLECTOR_CORS_ORIGINS)",
+        },
+        status=403,
+    )
+
+
+class ClientGone(Exception):
+    """The client closed its connection before its request body was read."""
+
+
+def _is_loopback(address: str | None) -> bool:
+    if not address:
+        return False
     try:
-        return await request.read()
+        return ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def _closing(response: web.Response) -> web.Response:
+    """The connection closes after this answer (what is left of a slow body is not waited for)."""
+    response.force_close()
+    return response
+
+
+def _client_gone(endpoint: str, request: web.Request) -> web.Response:
+    http_log.info("client %s went away before its %s body was read", request.remote, endpoint)
+    return _closing(web.Response(status=int(CLIENT_GONE)))
+
+
+async def _read(request: web.Request, timeout_s: float) -> bytes:
+    """The whole body within `timeout_s`: 413 when over the limit, 408 when too slow,
+    `ClientGone` when the client closed the connection."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise RequestError(
             413,
             ingest.TOO_LARGE,
             f"the body is larger than {request.app[MAX_BODY]} bytes",
         ) from None
+    except TimeoutError:
+        raise RequestError(
+            408,
+            ingest.REQUEST_TIMEOUT,
+            f"the body did not arrive within {timeout_s:g} s (ABM_COLLECTOR_BODY_TIMEOUT_S)",
+        ) from None
+    except ConnectionError:
+        raise ClientGone from None
 
 
 def make_app(collector: Collector) -> web.Application:
     limit = collector.limits.max_batch_bytes + _BODY_MARGIN
     app = web.Application(client_max_size=limit)
     app[MAX_BODY] = limit
+    app[COLLECTOR] = collector
 
     def bind(
         method: Callable[[str, web.Request], Awaitable[web.Response]], name: str
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         return partial(method, name)
 
-    for endpoint in (*ingest.SINGLE_ENDPOINTS, ingest.BATCH_ENDPOINT):
-        app.router.add_post(f"/v1/{endpoint}", bind(collector.segment, endpoint))
+    paths = {endpoint: endpoint for endpoint in (*ingest.SINGLE_ENDPOINTS, ingest.BATCH_ENDPOINT)}
+    paths.update(ingest.BROWSER_PATHS)
+    for path, endpoint in paths.items():
+        app.router.add_post(f"/v1/{path}", bind(collector.segment, endpoint))
+    app.router.add_post("/v1/m", collector.library_metrics)
+    for path in (*paths, "m"):
+        app.router.add_route("OPTIONS", f"/v1/{path}", collector.preflight)
     for provider in webhooks.PROVIDERS:
         app.router.add_post(f"/webhooks/{provider}", bind(collector.webhook, provider))
     app.router.add_get("/webhooks/linkedin", collector.linkedin_challenge)
@@ -361,24 +497,143 @@ def make_app(collector: Collector) -> web.Application:
 
 def make_runner(app: web.Application) -> web.AppRunner:
     """No automatic decompression: the collector inflates gzip bodies itself, with a cap
-    (`ingest.decode_body`)."""
-    return web.AppRunner(app, access_log=None, auto_decompress=False)
+    (`ingest.decode_body`). A request's line and headers must arrive within the header timeout
+    of the connection's opening or of the previous answer (aiohttp's keep-alive timer closes a
+    connection that has not completed a request by then, idle or half-sent alike). aiohttp's
+    own error log gets `ServerLog`, which never writes a request's bytes."""
+    settings = app[COLLECTOR].settings
+    return web.AppRunner(
+        app,
+        access_log=None,
+        auto_decompress=False,
+        keepalive_timeout=settings.collector_header_timeout_s,
+        logger=ServerLog(http_log),
+    )
+
+
+class ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The logger aiohttp's request handler writes to. aiohttp logs a request it cannot parse
+    with the parser's error, which quotes the raw request (its `Authorization` header too) and
+    a traceback; here that becomes one line naming the kind of error, counted in
+    `abm_collector_requests_total{endpoint="malformed"}`. A client gone is a debug line.
+    Everything else (a bug's traceback) passes unchanged."""
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):
+            code = str(exc.code) if isinstance(exc.code, int) and exc.code else "400"
+            metrics.REQUESTS.labels(endpoint=MALFORMED, code=code).inc()
+            self.logger.info("refused a malformed HTTP request (%s)", type(exc).__name__)
+            return
+        if isinstance(exc, ConnectionError):
+            self.logger.debug("client went away (%s)", type(exc).__name__)
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+MALFORMED: Final = "malformed"
+"""The `endpoint` label of requests refused before routing (not parseable HTTP)."""
+TOO_MANY_CONNECTIONS: Final = "too_many_connections"
+"""The `endpoint` label of connections refused over `ABM_COLLECTOR_MAX_CONNECTIONS`."""
+
+_OVER_CAPACITY: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nRetry-After: %d\r\nContent-Length: %d\r\n\r\n%s"
+)
+
+
+class _Refuse(asyncio.Protocol):
+    """A connection over the cap: answered 503 and closed at once, without reading it."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        body = orjson.dumps(
+            {"code": "unavailable", "message": "too many open connections; retry later"}
+        )
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(_OVER_CAPACITY % (self.retry_after_s, len(body), body))
+        transport.close()
+
+
+class CollectorSite(BaseSite):
+    """aiohttp's TCP site with a cap on open connections (`ABM_COLLECTOR_MAX_CONNECTIONS`): a
+    connection beyond it is answered 503 and closed, so slow or idle clients cannot take every
+    file descriptor of the process."""
+
+    __slots__ = ("_host", "_max_connections", "_port", "_retry_after_s")
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        settings: Settings,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        super().__init__(runner)
+        self._host = host or settings.collector_host
+        self._port = settings.collector_port if port is None else port
+        self._max_connections = settings.collector_max_connections
+        self._retry_after_s = settings.collector_retry_after_s
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+
+        def protocol() -> asyncio.BaseProtocol:
+            if len(server.connections) >= self._max_connections:
+                metrics.REQUESTS.labels(endpoint=TOO_MANY_CONNECTIONS, code="503").inc()
+                return _Refuse(self._retry_after_s)
+            return server()
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            protocol, self._host, self._port, reuse_address=True
+        )
 
 
 DEV_WRITE_KEY: Final = "abm-dev-write-key"
-_LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+EXAMPLE_WRITE_KEYS: Final = frozenset({DEV_WRITE_KEY, "change-me-write-key"})
+"""Keys printed in the project (the development default, .env.example's): known to everyone."""
+MIN_PUBLIC_KEY_LENGTH: Final = 24
 
 
 def config_problem(settings: Settings) -> str | None:
-    """Why the collector must not start with these settings, if it must not."""
+    """Why the collector must not start with these settings, if it must not: no key; or,
+    listening beyond loopback, a key of the project's examples or one shorter than 24
+    characters."""
     keys = settings.write_keys()
     if not keys:
         return "ABM_COLLECTOR_WRITE_KEYS names no write key"
-    if DEV_WRITE_KEY in keys and settings.collector_host not in _LOOPBACK:
-        return (
-            f"the development write key {DEV_WRITE_KEY!r} is accepted while listening on "
-            f"{settings.collector_host}: set ABM_COLLECTOR_WRITE_KEYS to your own keys"
-        )
+    try:
+        CorsPolicy.parse(settings.collector_cors_origins)
+    except ValueError as exc:
+        return f"ABM_COLLECTOR_CORS_ORIGINS: {exc}"
+    if _is_loopback(settings.collector_host):
+        return None
+    where = f"while listening on {settings.collector_host}"
+    for n, key in enumerate(keys, start=1):
+        if key == DEV_WRITE_KEY:
+            return (
+                f"the development write key {DEV_WRITE_KEY!r} is accepted {where}: set "
+                "ABM_COLLECTOR_WRITE_KEYS to your own keys"
+            )
+        if key in EXAMPLE_WRITE_KEYS:
+            return (
+                f"write key {n} of ABM_COLLECTOR_WRITE_KEYS is the example of .env.example "
+                f"{where}: set your own keys"
+            )
+        if len(key) < MIN_PUBLIC_KEY_LENGTH:
+            return (
+                f"write key {n} of ABM_COLLECTOR_WRITE_KEYS has {len(key)} characters {where}: "
+                f"use keys of at least {MIN_PUBLIC_KEY_LENGTH} random characters"
+            )
     return None
 
 
@@ -397,7 +652,7 @@ async def _serve(settings: Settings) -> None:
     runner = make_runner(make_app(collector))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.collector_host, settings.collector_port)
+        site = CollectorSite(runner, settings)
         await site.start()
         log.warning(
             "collector on http://%s:%s (Kafka %s, topic %s)",

@@ -26,10 +26,29 @@ import orjson
 
 from abm.core.segment import MAX_EVENT_MS, MIN_EVENT_MS
 from abm.core.timefmt import iso_ms, parse_iso_ms
+from producers.jsontext import describe, dumps_exact, loads_exact
+from producers.webhooks import PROVIDERS
 
-SINGLE_ENDPOINTS: Final = ("track", "page", "identify", "group")
+SINGLE_ENDPOINTS: Final = ("track", "page", "identify", "group", "screen", "alias")
 """`POST /v1/<type>`: the body is one message of that type."""
 BATCH_ENDPOINT: Final = "batch"
+BROWSER_PATHS: Final = {
+    "t": "track",
+    "p": "page",
+    "i": "identify",
+    "g": "group",
+    "s": "screen",
+    "a": "alias",
+    "b": BATCH_ENDPOINT,
+}
+"""Segment's browser library (analytics-next) posts one message to `/v1/<first letter of its
+type>`, and a batch to `/v1/b` (batching delivery); the bodies are those of the long paths."""
+
+WEBHOOK_ID_PREFIXES: Final = tuple(f"{provider}:" for provider in PROVIDERS)
+"""The messageIds of webhook events start with their provider's name (`linkedin:...`). That
+namespace is the webhooks' own: an SDK message whose id starts so is produced as `sdk:<id>`, so
+no write-key holder can take (and so pre-empt as a duplicate) the id of a signed event."""
+SDK_ID_PREFIX: Final = "sdk:"
 
 DEFAULT_MAX_EVENT_BYTES: Final = 32 * 1024
 DEFAULT_MAX_BATCH_BYTES: Final = 500 * 1024
@@ -40,6 +59,7 @@ INVALID_JSON: Final = "invalid_json"
 INVALID_REQUEST: Final = "invalid_request"
 TOO_LARGE: Final = "payload_too_large"
 UNSUPPORTED_ENCODING: Final = "unsupported_encoding"
+REQUEST_TIMEOUT: Final = "request_timeout"
 
 # Why a time was replaced by the receive time (metric label values).
 CLAMP_FUTURE: Final = "future"
@@ -148,12 +168,12 @@ def decode_body(raw: bytes, content_encoding: str | None, limits: Limits, *, bat
 
 def parse_json_object(data: bytes) -> dict[str, Any]:
     try:
-        doc = orjson.loads(data)
+        doc = loads_exact(data)
     except orjson.JSONDecodeError as exc:
         raise RequestError(400, INVALID_JSON, f"body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise RequestError(
-            400, INVALID_REQUEST, f"body must be a JSON object, got a JSON {type(doc).__name__}"
+            400, INVALID_REQUEST, f"body: expected a JSON object, got {describe(doc)}"
         )
     return doc
 
@@ -182,10 +202,16 @@ class PreparedRequest:
 
 
 def prepare(
-    endpoint: str, doc: dict[str, Any], received_ms: int, limits: Limits
+    endpoint: str,
+    doc: dict[str, Any],
+    received_ms: int,
+    limits: Limits,
+    *,
+    webhook: bool = False,
 ) -> PreparedRequest:
     """Every message of a request, ready to produce, or `RequestError` for the whole request
-    (nothing of a refused request is produced)."""
+    (nothing of a refused request is produced). Only `webhook` messages (built by the collector
+    from signed provider events) may keep an id of the webhooks' namespace."""
     items = expand(endpoint, doc)
     batch_sent_at = doc.get("sentAt") if endpoint == BATCH_ENDPOINT else None
     prepared: list[Prepared] = []
@@ -196,12 +222,14 @@ def prepare(
         given = message.get("messageId")
         if isinstance(given, str) and given.strip():
             message_id = given
+            if not webhook and given.startswith(WEBHOOK_ID_PREFIXES):
+                message_id = message["messageId"] = SDK_ID_PREFIX + given
         else:
             message_id = derived_message_id(item, received_ms)
             if given is None or isinstance(given, str):
                 message["messageId"] = message_id
             # any other type is left as sent: the worker dead-letters it (wrong_type)
-        value = orjson.dumps(message)
+        value = dumps_exact(message)
         if len(value) > limits.max_event_bytes:
             where = f"batch item {index}" if endpoint == BATCH_ENDPOINT else "the event"
             raise RequestError(
@@ -230,14 +258,14 @@ def expand(endpoint: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
         raise RequestError(404, INVALID_REQUEST, f"no endpoint /v1/{endpoint}")
     batch = doc.get("batch")
     if not isinstance(batch, list):
-        got = "nothing" if batch is None else f"a JSON {_json_type(batch)}"
-        raise RequestError(400, INVALID_REQUEST, f"field `batch`: expected an array, got {got}")
+        got = "nothing" if batch is None else describe(batch)
+        raise RequestError(400, INVALID_REQUEST, f"field `batch`: expected a JSON array, got {got}")
     shared = doc.get("context")
     if shared is not None and not isinstance(shared, dict):
         raise RequestError(
             400,
             INVALID_REQUEST,
-            f"field `context`: expected an object, got a JSON {_json_type(shared)}",
+            f"field `context`: expected a JSON object, got {describe(shared)}",
             events=len(batch),
         )
     messages = []
@@ -246,7 +274,7 @@ def expand(endpoint: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
             raise RequestError(
                 400,
                 INVALID_REQUEST,
-                f"field `batch[{index}]`: expected an object, got a JSON {_json_type(item)}. "
+                f"field `batch[{index}]`: expected a JSON object, got {describe(item)}. "
                 "Nothing of this request was accepted.",
                 events=len(batch),
             )
@@ -331,9 +359,7 @@ def derived_message_id(item: Mapping[str, Any], received_ms: int) -> str:
     content = {k: v for k, v in item.items() if k not in ("sentAt", "writeKey", "messageId")}
     if content.get("timestamp") is None and content.get("originalTimestamp") is None:
         content["~received_s"] = received_ms // 1000
-    digest = hashlib.blake2b(
-        orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16
-    ).hexdigest()
+    digest = hashlib.blake2b(dumps_exact(content, sort_keys=True), digest_size=16).hexdigest()
     return f"abm-{digest}"
 
 
@@ -343,17 +369,3 @@ def event_type(doc: Mapping[str, Any]) -> str:
     if kind in ("track", "page", "identify", "group", "screen", "alias"):
         return str(kind)
     return "other"
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"

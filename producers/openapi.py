@@ -64,6 +64,11 @@ def _responses(ok: dict[str, Any] | None = None) -> dict[str, Any]:
         },
         "401": {"description": "Missing or unknown write key", "content": error},
         "413": {"description": "Over 32 KB per event or 500 KB per batch", "content": error},
+        "408": {
+            "description": "The body did not arrive in time; the connection closes",
+            "content": error,
+        },
+        "403": {"description": "Sent by a page of an origin that may not send", "content": error},
         "415": {"description": "Content-Encoding other than gzip", "content": error},
         "503": {
             "description": "Kafka or Redis cannot take the events now; retry after Retry-After",
@@ -73,8 +78,27 @@ def _responses(ok: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
+_PREFLIGHT = {
+    "summary": "CORS preflight of a browser tracker",
+    "parameters": [
+        {"name": "Origin", "in": "header", "required": False, "schema": {"type": "string"}},
+        {
+            "name": "Access-Control-Request-Headers",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+        },
+    ],
+    "responses": {
+        "204": {"description": "The origin may send (Access-Control-Allow-* headers)"},
+        "403": {"description": "The origin may not send (ABM_COLLECTOR_CORS_ORIGINS)"},
+    },
+}
+
+
 def _segment(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
+        "options": _PREFLIGHT,
         "post": {
             "summary": summary,
             "security": [{"writeKey": []}, {}],
@@ -88,10 +112,13 @@ def _segment(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
             ],
             "requestBody": {
                 "required": True,
-                "content": {"application/json": {"schema": schema}},
+                "content": {
+                    "application/json": {"schema": schema},
+                    "text/plain": {"schema": schema},
+                },
             },
             "responses": _responses(),
-        }
+        },
     }
 
 
@@ -124,7 +151,24 @@ def openapi_document() -> dict[str, Any]:
         "/v1/page": _segment("One page call", _MESSAGE),
         "/v1/identify": _segment("One identify call (teaches the directory)", _MESSAGE),
         "/v1/group": _segment("One group call (links the person to an account)", _MESSAGE),
+        "/v1/screen": _segment("One screen call", _MESSAGE),
+        "/v1/alias": _segment("One alias call", _MESSAGE),
         "/v1/batch": _segment("Up to 500 KB of messages; items carry their type", _BATCH),
+        "/v1/t": _segment("analytics-next's track (as /v1/track)", _MESSAGE),
+        "/v1/p": _segment("analytics-next's page (as /v1/page)", _MESSAGE),
+        "/v1/i": _segment("analytics-next's identify (as /v1/identify)", _MESSAGE),
+        "/v1/g": _segment("analytics-next's group (as /v1/group)", _MESSAGE),
+        "/v1/s": _segment("analytics-next's screen (as /v1/screen)", _MESSAGE),
+        "/v1/a": _segment("analytics-next's alias (as /v1/alias)", _MESSAGE),
+        "/v1/b": _segment("analytics-next's batching delivery (as /v1/batch)", _BATCH),
+        "/v1/m": {
+            "options": _PREFLIGHT,
+            "post": {
+                "summary": "analytics-next's reports about itself: read and dropped",
+                "requestBody": {"content": {"text/plain": {"schema": {"type": "object"}}}},
+                "responses": {"200": {"description": "Dropped"}},
+            },
+        },
         "/webhooks/email": _webhook(
             "E-mail platform events (Standard Webhooks signature)",
             ["webhook-id", "webhook-timestamp", "webhook-signature"],
@@ -144,12 +188,18 @@ def openapi_document() -> dict[str, Any]:
                         "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": {"description": "challengeCode and challengeResponse"}},
+                "responses": {
+                    "200": {"description": "challengeCode and challengeResponse"},
+                    "400": {"description": "challengeCode is not a UUID (LinkedIn's form)"},
+                    "404": {"description": "Webhook not configured (no secret)"},
+                },
             },
         },
         "/healthz": {
             "get": {
-                "summary": "200 when Kafka and Redis are usable, else 503 naming the problem",
+                "summary": "200 when Kafka and Redis are usable, else 503; the problems are "
+                "named only to loopback (not forwarded) or with a write key",
+                "security": [{"writeKey": []}, {}],
                 "responses": {"200": {"description": "ok"}, "503": {"description": "not ready"}},
             }
         },

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,6 +33,7 @@ from typing import Any, Final
 import orjson
 
 from abm.core.timefmt import iso_ms, parse_iso_ms
+from producers.jsontext import expected, loads_exact
 
 PROVIDERS: Final = ("email", "zoom", "linkedin")
 DEFAULT_TOLERANCE_S: Final = 300
@@ -46,6 +48,8 @@ STALE: Final = "stale"
 INVALID: Final = "invalid"
 UNAVAILABLE: Final = "unavailable"
 NOT_CONFIGURED: Final = "not_configured"
+DROPPED: Final = "dropped"
+"""The sender closed the connection before its body was read."""
 OUTCOMES: Final = (
     ACCEPTED,
     DUPLICATE,
@@ -56,6 +60,7 @@ OUTCOMES: Final = (
     INVALID,
     UNAVAILABLE,
     NOT_CONFIGURED,
+    DROPPED,
 )
 
 
@@ -103,12 +108,19 @@ def _int_header(headers: Mapping[str, str], name: str) -> int:
 
 def load_json(body: bytes) -> dict[str, Any]:
     try:
-        doc = orjson.loads(body)
+        doc = loads_exact(body)
     except orjson.JSONDecodeError as exc:
         raise WebhookError(400, INVALID, f"body is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise WebhookError(400, INVALID, "body must be a JSON object")
+        raise WebhookError(400, INVALID, expected("body", "a JSON object", doc))
     return doc
+
+
+def _invalid(where: str, what: str, payload: Mapping[str, Any], key: str) -> WebhookError:
+    """A 400 for field `where` (`payload[key]`), in the one wording of refused requests."""
+    return WebhookError(
+        400, INVALID, expected(f"field `{where}`", what, payload.get(key), key in payload)
+    )
 
 
 def _track(
@@ -234,14 +246,14 @@ def map_email(payload: Mapping[str, Any], event_id: str) -> WebhookResult:
         return WebhookResult(ignored=f"event type {kind!r} is not an engagement")
     data = payload.get("data")
     if not isinstance(data, dict):
-        raise WebhookError(400, INVALID, "field `data`: expected an object")
+        raise _invalid("data", "a JSON object", payload, "data")
     recipients = data.get("to")
     first = recipients[0] if isinstance(recipients, list) and recipients else recipients
     if kind == "email.replied":
         first = data.get("from") or first  # a reply comes from the contact
     email = _email_of(first)
     if email is None:
-        raise WebhookError(400, INVALID, "field `data.to`: no recipient e-mail address")
+        raise _invalid("data.to", "an e-mail address", data, "to")
     raw_click = data.get("click")
     click: dict[str, Any] = raw_click if isinstance(raw_click, dict) else {}
     at_ms = (
@@ -250,7 +262,7 @@ def map_email(payload: Mapping[str, Any], event_id: str) -> WebhookResult:
         or _time_ms(data.get("created_at"))
     )
     if at_ms is None:
-        raise WebhookError(400, INVALID, "field `created_at`: no readable event time")
+        raise _invalid("created_at", "an ISO-8601 time or epoch seconds", payload, "created_at")
     properties: dict[str, Any] = {}
     if (email_id := _text(data.get("email_id"))) is not None:
         properties["email_id"] = email_id
@@ -307,21 +319,21 @@ def map_zoom(payload: Mapping[str, Any], secret: str, received_ms: int) -> Webho
     event = payload.get("event")
     body = payload.get("payload")
     if not isinstance(body, dict):
-        raise WebhookError(400, INVALID, "field `payload`: expected an object")
+        raise _invalid("payload", "a JSON object", payload, "payload")
     if event == ZOOM_URL_VALIDATION:
         token = _text(body.get("plainToken"))
         if token is None:
-            raise WebhookError(400, INVALID, "field `payload.plainToken`: required")
+            raise _invalid("payload.plainToken", "a JSON string", body, "plainToken")
         encrypted = _hmac_sha256(secret.encode(), token.encode()).hex()
         return WebhookResult(reply={"plainToken": token, "encryptedToken": encrypted})
     if not isinstance(event, str) or event not in ZOOM_EVENTS:
         return WebhookResult(ignored=f"event {event!r} is not mapped")
     obj = body.get("object")
     if not isinstance(obj, dict):
-        raise WebhookError(400, INVALID, "field `payload.object`: expected an object")
+        raise _invalid("payload.object", "a JSON object", body, "object")
     webinar = _text(obj.get("uuid")) or str(obj.get("id") or "")
     if not webinar:
-        raise WebhookError(400, INVALID, "field `payload.object.uuid`: required")
+        raise _invalid("payload.object.uuid", "a JSON string", obj, "uuid")
     event_ms = _time_ms(payload.get("event_ts")) or received_ms
     properties = {"webinar_id": str(obj.get("id") or webinar)}
     if (topic := _text(obj.get("topic"))) is not None:
@@ -335,7 +347,7 @@ def map_zoom(payload: Mapping[str, Any], secret: str, received_ms: int) -> Webho
         field_name = "payload.object.registrant"
         at_ms = event_ms
     if not isinstance(person, dict):
-        raise WebhookError(400, INVALID, f"field `{field_name}`: expected an object")
+        raise _invalid(field_name, "a JSON object", obj, field_name.rpartition(".")[2])
     email = _email_of(person.get("email"))
     person_id = (
         _text(person.get("participant_uuid"))
@@ -344,7 +356,9 @@ def map_zoom(payload: Mapping[str, Any], secret: str, received_ms: int) -> Webho
         or _text(person.get("user_id"))
     )
     if email is None and person_id is None:
-        raise WebhookError(400, INVALID, f"field `{field_name}`: no e-mail and no id")
+        raise WebhookError(
+            400, INVALID, f"field `{field_name}`: expected an e-mail or an id, got neither"
+        )
     who = email or person_id
     # one attendance (registration) per person and webinar: a redelivery, or leaving and
     # joining again, is the same touchpoint
@@ -383,8 +397,21 @@ def verify_linkedin(headers: Mapping[str, str], body: bytes, secret: str) -> Non
         raise WebhookError(401, BAD_SIGNATURE, "X-LI-Signature does not match the body")
 
 
+LINKEDIN_CHALLENGE: Final = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+"""LinkedIn's challenge codes are UUIDs (36 characters). The answer to a challenge is the same
+HMAC as the `X-LI-Signature` of a body equal to the code, so answering any code would sign any
+body for whoever asks: answering UUIDs only signs nothing that parses as a notification."""
+
+
 def linkedin_challenge(challenge_code: str, secret: str) -> dict[str, str]:
-    """Answer to LinkedIn's endpoint validation (GET ?challengeCode=...)."""
+    """Answer to LinkedIn's endpoint validation (GET ?challengeCode=<a UUID>); `WebhookError`
+    (400) for a code of any other form."""
+    if LINKEDIN_CHALLENGE.fullmatch(challenge_code) is None:
+        raise WebhookError(
+            400, INVALID, "query `challengeCode`: expected a UUID (LinkedIn's challenge form)"
+        )
     response = _hmac_sha256(secret.encode(), challenge_code.encode()).hex()
     return {"challengeCode": challenge_code, "challengeResponse": response}
 
@@ -407,14 +434,18 @@ def map_linkedin(
     occurred = payload.get("occuredAt", payload.get("occurredAt"))
     at_ms = _time_ms(occurred)
     if at_ms is None:
-        raise WebhookError(400, INVALID, "field `occuredAt`: required (epoch ms)")
+        raise WebhookError(
+            400,
+            INVALID,
+            expected("field `occuredAt`", "epoch milliseconds", occurred, occurred is not None),
+        )
     if abs(received_ms - at_ms) > tolerance_s * 1000:
         raise WebhookError(401, STALE, f"occuredAt is more than {tolerance_s} s off")
     if payload.get("leadAction", "CREATED") != "CREATED":
         return WebhookResult(ignored=f"lead action {payload.get('leadAction')!r} is not mapped")
     response = _text(payload.get("leadGenFormResponse"))
     if response is None:
-        raise WebhookError(400, INVALID, "field `leadGenFormResponse`: required (a URN)")
+        raise _invalid("leadGenFormResponse", "a URN", payload, "leadGenFormResponse")
     answers = _linkedin_answers(payload.get("formResponse"))
     email = next((_email_of(answers[f]) for f in _LINKEDIN_EMAIL_FIELDS if f in answers), None)
     title = next((answers[f] for f in _LINKEDIN_TITLE_FIELDS if f in answers), None)

@@ -322,8 +322,9 @@ async def stack(
         await until(lambda: healthy(collector.port) or AssertionError(collector.log_tail()),
                     "the collector's /healthz")  # fmt: skip
         post_to_collector(settings, collector.port, via_collector.messages)
+        challenge = "890e4665-4dfe-4ab1-b689-ed553bceeed1"  # LinkedIn's form: a UUID
         status, _, body = http_get(
-            f"http://127.0.0.1:{collector.port}/webhooks/linkedin?challengeCode=ops"
+            f"http://127.0.0.1:{collector.port}/webhooks/linkedin?challengeCode={challenge}"
         )
         assert status == 200, body[:300]
         await produce_raw(settings, too_late())

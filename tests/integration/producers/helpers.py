@@ -12,12 +12,11 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.infra.process import free_port
 from abm.settings import Settings
-from producers.collector import Collector, make_app, make_runner
+from producers.collector import Collector, CollectorSite, make_app, make_runner
 from stream.admin import partitions_of
 from stream.topics import RAW, TopicSpec
 from tests import factories
@@ -69,7 +68,7 @@ async def running_collector(settings: Settings) -> AsyncIterator[Running]:
     collector = await Collector.open(settings)
     runner = make_runner(make_app(collector))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", settings.collector_port)
+    site = CollectorSite(runner, settings, host="127.0.0.1")
     await site.start()
     try:
         yield Running(settings, collector)

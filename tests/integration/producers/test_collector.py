@@ -168,7 +168,7 @@ async def test_a_single_event_request_over_32_kb_is_refused(running: Running) ->
     ("body", "status", "words"),
     [
         (b"{not json", 400, "not valid JSON"),
-        (b"[]", 400, "must be a JSON object"),
+        (b"[]", 400, "body: expected a JSON object, got a JSON array"),
         (b'{"batch": {}}', 400, "field `batch`"),
         (b'{"batch": [{"type": "track"}, 5]}', 400, "batch[1]"),
     ],
@@ -346,13 +346,14 @@ async def test_zoom_webhook_validation_and_attendance(running: Running) -> None:
 
 async def test_linkedin_webhook_challenge_and_lead(running: Running) -> None:
     url = f"{running.url}/webhooks/linkedin"
+    code = str(uuid.uuid4())
     async with (
         aiohttp.ClientSession() as session,
-        session.get(url, params={"challengeCode": "c-1"}) as r,
+        session.get(url, params={"challengeCode": code}) as r,
     ):
         assert r.status == 200
         assert (await r.json())["challengeResponse"] == webhooks.linkedin_challenge(
-            "c-1", LINKEDIN_SECRET
+            code, LINKEDIN_SECRET
         )["challengeResponse"]
     urn = f"urn:li:leadGenFormResponse:{uuid.uuid4().hex}"
     lead = orjson.dumps(
@@ -476,3 +477,67 @@ async def test_fuzz_no_5xx_for_bad_input(running: Running) -> None:
     with requests.Session() as session:
         await asyncio.to_thread(probe)
     assert failures == []
+
+
+# --- browser trackers: analytics-next's paths, text/plain, CORS --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("t", "track"), ("p", "page"), ("i", "identify"), ("g", "group"), ("s", "screen"),
+     ("a", "alias")],
+)  # fmt: skip
+async def test_analytics_next_paths_take_text_plain_json(
+    running: Running, path: str, kind: str
+) -> None:
+    message = track(type=kind, writeKey=WRITE_KEY)
+    headers = {**auth(), "Content-Type": "text/plain", "Origin": "http://localhost:3000"}
+    code, doc, answer = await post(f"{running.url}/v1/{path}", message, headers=headers)
+    assert (code, doc) == (200, {"success": True})
+    assert answer["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    (found,) = await produced(running, {message["messageId"]})
+    assert found["type"] == kind and "writeKey" not in found
+
+
+async def test_analytics_next_batches_go_to_v1_b(running: Running) -> None:
+    a, b = track(), track(type="page")
+    body = {"batch": [a, b], "writeKey": WRITE_KEY, "sentAt": iso_ms(int(time.time() * 1000))}
+    code, _, _ = await post(f"{running.url}/v1/b", body, headers={"Content-Type": "text/plain"})
+    assert code == 200
+    assert len(await produced(running, {a["messageId"], b["messageId"]})) == 2
+
+
+async def test_preflight_of_allowed_and_other_origins(running: Running) -> None:
+    asked = {"Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization,content-type"}  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        for path in ("/v1/t", "/v1/b", "/v1/batch", "/v1/m"):
+            headers = {**asked, "Origin": "http://127.0.0.1:5173"}
+            async with session.options(f"{running.url}{path}", headers=headers) as r:
+                assert r.status == 204, path
+                assert r.headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:5173"
+                assert "POST" in r.headers["Access-Control-Allow-Methods"]
+                assert r.headers["Access-Control-Allow-Headers"] == "authorization,content-type"
+        headers = {**asked, "Origin": "https://www.stranger.example"}
+        async with session.options(f"{running.url}/v1/t", headers=headers) as r:
+            assert r.status == 403
+            assert "Access-Control-Allow-Origin" not in r.headers
+
+
+async def test_a_page_of_another_origin_cannot_send(running: Running) -> None:
+    message = track()
+    headers = {**auth(), "Content-Type": "text/plain", "Origin": "https://www.stranger.example"}
+    code, doc, answer = await post(f"{running.url}/v1/t", message, headers=headers)
+    assert (code, doc["code"]) == (403, "forbidden_origin")
+    assert "Access-Control-Allow-Origin" not in answer
+    assert await produced(running, {message["messageId"]}) == []
+
+
+async def test_the_librarys_own_metrics_are_dropped(running: Running) -> None:
+    series = {"series": [{"type": "Counter", "metric": "analytics_js.invoke", "value": 1,
+                          "tags": {"messageId": "m-lib"}}]}  # fmt: skip
+    headers = {"Content-Type": "text/plain", "Origin": "http://localhost:3000"}
+    code, doc, answer = await post(f"{running.url}/v1/m", series, headers=headers)
+    assert (code, doc) == (200, {"success": True})
+    assert answer["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert await produced(running, {"m-lib"}) == []

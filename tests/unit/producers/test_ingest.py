@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import gzip
+import json
+import re
 import zlib
 from typing import Any
 
@@ -117,7 +119,7 @@ def test_refused_bodies(
     ("data", "message"),
     [
         (b"{", "not valid JSON"),
-        (b"[1, 2]", "got a JSON list"),
+        (b"[1, 2]", "body: expected a JSON object, got a JSON array"),
         (b"\xff\xfe", "not valid JSON"),
     ],
 )
@@ -171,10 +173,13 @@ def test_batch_context_is_merged_into_every_item_and_the_item_wins() -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({}, "field `batch`: expected an array, got nothing"),
-        ({"batch": {"type": "track"}}, "field `batch`: expected an array, got a JSON object"),
-        ({"batch": [track(), 7]}, "field `batch[1]`: expected an object, got a JSON number"),
-        ({"batch": [], "context": "x"}, "field `context`: expected an object"),
+        ({}, "field `batch`: expected a JSON array, got nothing"),
+        ({"batch": {"type": "track"}}, "field `batch`: expected a JSON array, got a JSON object"),
+        ({"batch": [track(), 7]}, "field `batch[1]`: expected a JSON object, got a JSON number"),
+        (
+            {"batch": [], "context": "x"},
+            "field `context`: expected a JSON object, got a JSON string",
+        ),
     ],
 )
 def test_batches_that_cannot_be_used(doc: dict[str, Any], message: str) -> None:
@@ -283,3 +288,62 @@ def test_event_types_as_metric_labels() -> None:
     assert ingest.event_type({"type": "track"}) == "track"
     assert ingest.event_type({"type": "pageview"}) == "other"
     assert ingest.event_type({"type": ["x"]}) == "other"
+
+
+# --- one vocabulary for what is wrong ------------------------------------------------------
+
+WORDING = re.compile(r"^(body|field `[^`]+`): expected a JSON \w+, got (nothing|a JSON \w+)")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"null", b"[]", b"5", b'"x"', b"true", b'{"batch": null}', b'{"batch": 5}',
+     b'{"batch": [null]}', b'{"batch": [], "context": []}'],
+)  # fmt: skip
+def test_refused_bodies_are_described_in_one_vocabulary(body: bytes) -> None:
+    """Every refusal of a value's type reads `<where>: expected a JSON <type>, got a JSON
+    <type>`, whatever the value (a JSON null is `a JSON null`, never a Python type name)."""
+    with pytest.raises(RequestError) as caught:
+        ingest.prepare("batch", ingest.parse_json_object(body), T0, LIMITS)
+    assert WORDING.match(caught.value.message), caught.value.message
+    assert "NoneType" not in caught.value.message and "dict" not in caught.value.message
+
+
+# --- exact numbers -------------------------------------------------------------------------
+
+
+def test_big_integers_stay_exact() -> None:
+    big = 1234567890123456789012345678  # 28 digits: beyond 64 bits
+    body = orjson.dumps({"batch": [track(messageId="a", properties={"n": 7})]}).replace(
+        b"7", str(big).encode()
+    )
+    doc = ingest.parse_json_object(body)
+    (prepared,) = ingest.prepare("batch", doc, T0, LIMITS).messages
+    assert str(big).encode() in prepared.value
+    assert json.loads(prepared.value)["properties"]["n"] == big
+    # an id-less message with one gets a stable derived id too
+    again = ingest.parse_json_object(body.replace(b'"messageId":"a",', b""))
+    ids = {ingest.prepare("batch", again, T0, LIMITS).messages[0].message_id for _ in range(2)}
+    assert len(ids) == 1
+
+
+# --- the webhooks' messageId namespace -----------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["email", "zoom", "linkedin"])
+def test_sdk_messages_cannot_take_a_webhook_message_id(provider: str) -> None:
+    taken = f"{provider}:urn:li:leadGenFormResponse:1"
+    for endpoint, doc in (("batch", {"batch": [track(messageId=taken)]}),
+                          ("track", track(messageId=taken))):  # fmt: skip
+        (prepared,) = ingest.prepare(endpoint, doc, T0, LIMITS).messages
+        assert prepared.message_id == f"sdk:{taken}"
+        assert orjson.loads(prepared.value)["messageId"] == f"sdk:{taken}"
+    # the collector's own webhook messages keep theirs
+    (own,) = ingest.prepare("track", track(messageId=taken), T0, LIMITS, webhook=True).messages
+    assert own.message_id == taken
+
+
+def test_ordinary_sdk_message_ids_are_kept() -> None:
+    for given in ("m-1", "sdk:linkedin:x", "LinkedIn:x", "emails:1"):
+        (prepared,) = ingest.prepare("track", track(messageId=given), T0, LIMITS).messages
+        assert prepared.message_id == given

@@ -315,12 +315,53 @@ def test_linkedin_signature_accepted_and_rejected() -> None:
         assert caught.value.outcome == webhooks.BAD_SIGNATURE
 
 
+CHALLENGE = "890e4665-4dfe-4ab1-b689-ed553bceeed1"
+
+
 def test_linkedin_challenge() -> None:
-    expected = hmac.new(LINKEDIN_SECRET.encode(), b"c-123", hashlib.sha256).hexdigest()
-    assert webhooks.linkedin_challenge("c-123", LINKEDIN_SECRET) == {
-        "challengeCode": "c-123",
+    expected = hmac.new(LINKEDIN_SECRET.encode(), CHALLENGE.encode(), hashlib.sha256).hexdigest()
+    assert webhooks.linkedin_challenge(CHALLENGE, LINKEDIN_SECRET) == {
+        "challengeCode": CHALLENGE,
         "challengeResponse": expected,
     }
+    upper = CHALLENGE.upper()
+    assert webhooks.linkedin_challenge(upper, LINKEDIN_SECRET)["challengeCode"] == upper
+
+
+@pytest.mark.parametrize(
+    "code",
+    [orjson.dumps(LEAD).decode(), "c-123", "", CHALLENGE + "\n", CHALLENGE + "0", "{}",
+     CHALLENGE.replace("-", "")],
+    ids=["a lead notification", "short", "empty", "trailing newline", "too long", "json",
+         "no dashes"],
+)  # fmt: skip
+def test_linkedin_challenge_is_no_signing_oracle(code: str) -> None:
+    """The challenge answer is the HMAC that signs a body equal to the code: only codes of
+    LinkedIn's form (a UUID) are answered, so no notification can be signed by asking."""
+    with pytest.raises(WebhookError) as caught:
+        webhooks.linkedin_challenge(code, LINKEDIN_SECRET)
+    assert (caught.value.status, caught.value.outcome) == (400, webhooks.INVALID)
+
+
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [
+        (lambda: webhooks.load_json(b"null"), "body"),
+        (lambda: webhooks.map_email({"type": "email.opened", "data": None}, "m"), "field `data`"),
+        (lambda: webhooks.map_zoom({"event": "x"}, ZOOM_SECRET, T0), "field `payload`"),
+        (lambda: webhooks.map_zoom({"event": webhooks.ZOOM_URL_VALIDATION, "payload": {}},
+                                   ZOOM_SECRET, T0), "field `payload.plainToken`"),
+        (lambda: webhooks.map_linkedin({"type": "LEAD_ACTION"}, T0), "field `occuredAt`"),
+    ],
+    ids=["body null", "email data null", "zoom payload missing", "zoom token missing",
+         "linkedin time missing"],
+)  # fmt: skip
+def test_webhook_refusals_use_the_collector_wording(call: Any, where: str) -> None:
+    with pytest.raises(WebhookError) as caught:
+        call()
+    message = caught.value.message
+    assert message.startswith(f"{where}: expected "), message
+    assert message.endswith((", got nothing", ", got a JSON null")), message
 
 
 def test_linkedin_lead_maps_to_a_lead_gen_form_submission() -> None:

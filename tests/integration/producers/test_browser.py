@@ -1,0 +1,175 @@
+"""A website's own tracker in a real browser: Segment's analytics-next (the npm build pinned in
+tests/browser/package-lock.json, installed into .cache/browser by ./dev.sh setup), loaded by a
+page that a local static server serves on another port than the collector (so the browser
+applies CORS), in headless Chromium. Its page, track, identify and group calls reach the raw
+topic once each, with the browser's context, and the worker resolves them like the backend
+SDKs' calls."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from abm.infra.process import free_port
+from stream.topics import RAW
+from tests.conftest import REPO
+from tests.integration.chromium import Chromium
+from tests.integration.harness import WorkerProcess
+from tests.integration.producers.helpers import (
+    WRITE_KEY,
+    Running,
+    collector_settings,
+    prepare_services,
+    running_collector,
+)
+from tests.integration.producers.test_sdks import check_delivery, wait_for
+
+pytestmark = pytest.mark.integration
+
+ANALYTICS_NEXT = "@segment/analytics-next"
+
+
+def installed(package: str) -> Path:
+    """A package of tests/browser/package.json as ./dev.sh setup installed it; fails (never
+    skips) when it is missing."""
+    cache = Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache"))
+    root = cache / "browser" / "node_modules" / package
+    assert (root / "package.json").is_file(), f"{package} is not installed: run ./dev.sh setup"
+    pinned = orjson.loads((REPO / "tests" / "browser" / "package.json").read_bytes())
+    version = orjson.loads((root / "package.json").read_bytes())["version"]
+    assert version == pinned["dependencies"][package], "stale .cache/browser: run ./dev.sh setup"
+    return root
+
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Pricing</title>
+<script src="/analytics-next/index.js"></script>
+<script>
+// What a website does with analytics-next pointed at the collector (apiHost), without
+// Segment's CDN: the settings it would fetch from there are given (cdnSettings).
+window.track = async function (collector, writeKey, user, batching) {
+  // batching: the library's batching delivery (one POST to /v1/b for the four calls)
+  const segment = {apiHost: collector + "/v1", protocol: "http"};
+  if (batching) {
+    segment.deliveryStrategy = {strategy: "batching", config: {size: 4, timeout: 1000}};
+  }
+  const [analytics] = await AnalyticsNext.AnalyticsBrowser.load(
+    {writeKey, cdnURL: location.origin,
+     cdnSettings: {integrations: {"Segment.io": {apiKey: writeKey, ...segment}}}},
+    {integrations: {"Segment.io": segment}});
+  const calls = [
+    () => analytics.identify(user, {email: "dana@acme.com", title: "CTO"}),
+    () => analytics.group("acme", {name: "Acme BV"}),
+    () => analytics.track("Demo Requested", {form: "demo"}),
+    () => analytics.page("Docs", "Pricing"),
+  ];
+  let sent = [];
+  if (batching) {
+    sent = await Promise.all(calls.map((call) => call()));
+  } else {
+    for (const call of calls) sent.push(await call());
+  }
+  return sent.map((ctx) => ({
+    type: ctx.event.type, messageId: ctx.event.messageId,
+    failed: ctx.failedDelivery() ? String(ctx.failedDelivery().reason) : null}));
+};
+</script></head>
+<body><h1>Pricing</h1></body></html>
+"""
+
+
+@contextlib.asynccontextmanager
+async def static_site(umd: Path) -> AsyncIterator[str]:
+    """The test website on its own loopback port: /pricing and the analytics-next build (also
+    where the build looks for its lazily loaded chunks: {cdnURL}/analytics-next/bundles/)."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=PAGE, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/pricing", page)
+    app.router.add_static("/analytics-next/bundles", umd)
+    app.router.add_static("/analytics-next", umd)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Running, WorkerProcess, Path]]:
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = collector_settings(kafka_bootstrap, redis_url, tmp)
+    await prepare_services(settings)
+    worker = WorkerProcess(settings, tmp / "worker.log")
+    worker.start()
+    try:
+        async with running_collector(settings) as running:
+            yield running, worker, tmp
+    finally:
+        worker.stop()
+
+
+@pytest.mark.parametrize(
+    ("delivery", "user"), [("standard", "u-browser-std"), ("batching", "u-browser-batch")]
+)
+async def test_analytics_next_in_chromium_delivers_touchpoints(
+    stack: tuple[Running, WorkerProcess, Path], delivery: str, user: str
+) -> None:
+    """Standard delivery posts each call to /v1/i, /v1/g, /v1/t, /v1/p after a CORS preflight
+    (the library sends an Authorization header); batching delivery posts them to /v1/b."""
+    running, worker, tmp = stack
+    umd = installed(ANALYTICS_NEXT) / "dist" / "umd"
+    host = f"127.0.0.1:{running.settings.collector_port}"
+    async with static_site(umd) as website, Chromium(tmp / f"chromium-{delivery}") as browser:
+        url = f"{website}/pricing"
+        await browser.open(url)
+        args = orjson.dumps([host, WRITE_KEY, user, delivery == "batching"]).decode()
+        sent: list[dict[str, Any]] = await browser.evaluate(f"window.track(...{args})")
+        user_agent = await browser.evaluate("navigator.userAgent")
+        assert [s["type"] for s in sent] == ["identify", "group", "track", "page"], browser.console
+        assert all(s["failed"] is None for s in sent), (sent, browser.console)
+        # the worker resolves them as it does the backend SDKs' calls
+        await check_delivery(running, worker, user, "dana@acme.com", "decision_maker", "c_level")
+        mine = f'"userId":"{user}"'.encode()
+        raw = await wait_for(running, RAW, lambda r: mine in r.value, 4)
+        docs = [r.json() for r in raw]
+        assert sorted(d["messageId"] for d in docs) == sorted(s["messageId"] for s in sent)
+        for doc in docs:  # once each, with the browser's context
+            assert doc["context"]["page"]["url"] == url
+            assert doc["context"]["page"]["path"] == "/pricing"
+            assert doc["context"]["userAgent"] == user_agent
+            assert doc["context"]["library"]["name"] == "analytics.js"
+            assert "writeKey" not in doc
+        errors = [line for line in browser.console if "error" in line.lower()]
+        assert errors == [], errors
+    paths = {labels["endpoint"] for labels in requests_seen(running)}
+    assert "preflight" in paths
+    assert ("batch" if delivery == "batching" else "track") in paths
+
+
+def requests_seen(running: Running) -> list[dict[str, str]]:
+    """The label sets of abm_collector_requests_total answered so far (this process)."""
+    from prometheus_client import REGISTRY
+
+    return [
+        sample.labels
+        for metric in REGISTRY.collect()
+        if metric.name == "abm_collector_requests"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.value > 0
+    ]
