@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from abm.core.model import ScoringModel
 from abm.settings import Settings
 from stream import topics
+from stream.schema import StateGuard
 from stream.write_behind import StateCache
 
 
@@ -33,6 +34,8 @@ class Pipeline:
     engagement_table: Any
     engagement_cache: StateCache
     """Decoded states of the engagement agent between batches (`stream.write_behind`)."""
+    state_guard: StateGuard
+    """Stops the worker on stored states it cannot read (`stream.schema`)."""
 
     def topic_name(self, spec: topics.TopicSpec) -> str:
         return spec.name(self.settings.topic_prefix)
@@ -100,6 +103,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         mqa=topic(topics.MQA),
         engagement_table=table,
         engagement_cache=StateCache(settings.engagement_cache_accounts),
+        state_guard=StateGuard(),
     )
     resolution.register(pipeline)
     engagement.register(pipeline)

@@ -29,7 +29,7 @@ from typing import Any
 
 from abm.core.engagement import Outcome, apply
 from abm.core.model import ScoringModel
-from abm.core.state import AccountState
+from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint
 
 log = logging.getLogger(__name__)
@@ -132,10 +132,13 @@ def apply_batch(
     `apply` changes a state in place, so when the core raises on one touchpoint the batch is
     applied again from the stored states, one touchpoint at a time and encoded after each, the
     way the agent worked before batching: the failing touchpoint is reported in `failed` and
-    its account keeps the state it had before it.
+    its account keeps the state it had before it. A stored state of a version the core cannot
+    read (`StateVersionError`) is not one touchpoint's problem: it is raised.
     """
     try:
         result = _apply_fast(items, model, cache, load)
+    except StateVersionError:
+        raise  # not a bug of one touchpoint: the worker stops (stream.schema)
     except Exception:
         log.exception("the core failed in a batch; applying it again one touchpoint at a time")
         for item in items:
@@ -181,6 +184,8 @@ def _apply_safely(
             state = AccountState.from_bytes(raw) if raw else None
             outcome = apply(state, item.touchpoint, model, item.source)
             encoded = outcome.state.to_bytes()
+        except StateVersionError:
+            raise
         except Exception as exc:
             log.exception("the core failed on %s", item.source)
             result.failed.append((item, exc))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from faust.streams import _current_event
 
+from abm.core.state import StateVersionError
 from abm.core.touchpoint import Touchpoint
 from stream import metrics, topics
 from stream.records import header, send_dead_letter
@@ -66,6 +67,11 @@ def register(pipe: Pipeline) -> None:
         may have changed since this one cached them."""
         cache.drop_partitions(tp.partition for tp in args[0] if tp.topic == resolved_topic)
 
+    async def check_recovered_states() -> None:
+        pipe.state_guard.check(table.values())
+
+    table.on_recover(check_recovered_states)  # after recovery, before any input is resumed
+
     # mode's handler type names its signal parameter by a string mypy cannot match
     pipe.app.on_partitions_revoked.connect(cast(Any, drop_revoked))
     pipe.app.on_partitions_assigned.connect(cast(Any, drop_assigned))
@@ -76,7 +82,11 @@ def register(pipe: Pipeline) -> None:
             settings.engagement_batch_size, within=settings.engagement_batch_wait_s
         ):
             items = await _decode(pipe, events)
-            result = apply_batch(items, pipe.model, cache, load)
+            try:
+                result = apply_batch(items, pipe.model, cache, load)
+            except StateVersionError as exc:
+                pipe.state_guard.refuse(exc)  # stops the worker; this batch is never acked
+                return
             for key, (item, state) in result.changed.items():
                 with current(item.event):
                     table[key] = state.to_bytes()

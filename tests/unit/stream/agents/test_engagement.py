@@ -4,6 +4,7 @@ batch that fails is never acked, and a rebalance empties the cache of the moved 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import orjson
 import pytest
 from faust.types import TP
 from mode import Signal
@@ -19,6 +21,7 @@ from abm.settings import Settings
 from stream import topics
 from stream.agents import engagement
 from stream.app import Pipeline
+from stream.schema import StateGuard
 from stream.write_behind import StateCache
 from tests.factories import T0, account, page, qualifying_group
 
@@ -56,6 +59,9 @@ class Table(dict[bytes, bytes]):
         assert event is not None, "a table write needs its record as the current event"
         self.log.steps.append(("write", (key, event.message.partition)))
         super().__setitem__(key, value)
+
+    def on_recover(self, fun: Callable[[], Any]) -> None:
+        self.recovered = fun
 
 
 class Topic:
@@ -108,6 +114,7 @@ def pipeline(tmp_path: Path, log: Log, cache_accounts: int = 100) -> tuple[Pipel
         mqa=Topic(log, "mqa"),
         engagement_table=Table(log),
         engagement_cache=StateCache(cache_accounts),
+        state_guard=StateGuard(),
     )
     engagement.register(pipe)
     return pipe, app
@@ -162,3 +169,22 @@ async def test_a_rebalance_drops_the_cached_states_of_moved_partitions(tmp_path:
     assert b"acme" not in cache and b"globex" in cache
     await app.on_partitions_assigned.send({TP(resolved, 0)})
     assert len(cache) == 0
+
+
+async def test_an_unreadable_stored_state_stops_the_worker_before_any_ack(
+    tmp_path: Path,
+) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log)
+    stops: list[bool] = []
+
+    async def stop() -> None:
+        stops.append(True)
+
+    pipe.state_guard.stop = stop
+    dict.__setitem__(pipe.engagement_table, b"acme", orjson.dumps({"v": 99}))
+    await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    await asyncio.sleep(0)
+    assert stops == [True]
+    assert pipe.state_guard.refusal is not None
+    assert [kind for kind, _ in log.steps] == ["dead_letter"]  # the bad record; no write, no ack
