@@ -11,6 +11,7 @@ import orjson
 import typer
 
 from abm.core.model import ModelError, load_model
+from abm.core.state import StateVersionError
 from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
 from abm.ops.cli import app as ops_app
@@ -28,10 +29,12 @@ infra_app = typer.Typer(help="Start, stop and check the local Kafka broker and R
 mqa_app = typer.Typer(help="Read MQA events.")
 model_app = typer.Typer(help="Check the scoring model.")
 topics_app = typer.Typer(help="Create and list the engine's topics.")
+state_app = typer.Typer(help="The engagement table: rebuild it from touchpoints.resolved.")
 app.add_typer(infra_app, name="infra")
 app.add_typer(mqa_app, name="mqa")
 app.add_typer(model_app, name="model")
 app.add_typer(topics_app, name="topics")
+app.add_typer(state_app, name="state")
 
 
 def _settings() -> Settings:
@@ -103,6 +106,42 @@ def topics_create() -> None:
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
 
 
+@state_app.command("rebuild")
+def state_rebuild(
+    progress: Annotated[bool, typer.Option(help="Show progress on stderr.")] = True,
+) -> None:
+    """With every worker stopped: compute the engagement table again from touchpoints.resolved
+    (e.g. after `abm worker` refused states it cannot read), write it to the table's changelog,
+    remove the local table store and move the workers' offsets to the end of what was read, so
+    nothing is applied or alerted twice."""
+    from stream.app import create_app
+    from stream.rebuild import RebuildError, rebuild
+
+    settings = _settings()
+    try:
+        model = load_model(settings.scoring_model)
+    except ModelError as exc:
+        _fail(str(exc), code=2)
+    table_dir = create_app(settings, model).app.conf.tabledir
+    try:
+        report = asyncio.run(
+            rebuild(settings, model, table_dir, progress=sys.stderr if progress else None)
+        )
+    except RebuildError as exc:
+        _fail(str(exc))
+    except (OSError, TimeoutError) as exc:
+        _fail(f"cannot rebuild against {settings.kafka_bootstrap_servers}: {exc}")
+    typer.echo(
+        f"rebuilt {report.accounts} accounts from {report.touchpoints} touchpoints in "
+        f"{report.partitions} partitions ({report.seconds:.1f} s); {report.tombstones} "
+        f"accounts removed, {report.skipped} records skipped (not touchpoints)"
+    )
+    for path in report.removed_store:
+        typer.echo(f"removed the local table store {path}")
+    ends = ", ".join(f"{p}: {end}" for p, end in sorted(report.ends.items()))
+    typer.echo(f"the workers go on from touchpoints.resolved offsets {ends}")
+
+
 @model_app.command("check")
 def model_check(
     path: Annotated[
@@ -126,6 +165,8 @@ def worker() -> None:
     settings = _settings()
     try:
         run_worker(settings)
+    except StateVersionError as exc:
+        _fail(str(exc), code=3)
     except ModelError as exc:
         _fail(str(exc), code=2)
     except (OSError, TimeoutError) as exc:

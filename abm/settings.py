@@ -96,6 +96,29 @@ class Settings(BaseSettings):
         "above 0: Faust reads a wait of 0 as 'until the batch is full', which would hold "
         "touchpoints back at low rates.",
     )
+    engagement_batch_size: int = Field(
+        default=500,
+        ge=1,
+        description="Resolved touchpoints the engagement agent applies together: each account "
+        "touched in a batch is written to the table (one changelog record) once per batch.",
+    )
+    engagement_batch_wait_s: float = Field(
+        default=0.005,
+        gt=0.0,
+        le=0.010,
+        description="Longest wait for an engagement batch to fill before it is applied "
+        "(seconds; at most 10 ms, it adds to every event -> MQA latency). Must be above 0: "
+        "Faust reads a wait of 0 as 'until the batch is full'.",
+    )
+    engagement_cache_accounts: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="Decoded account states the engagement agent keeps in memory between "
+        "batches (least recently used go first; 0: none, every batch reads the table). Memory: "
+        "a decoded state takes about 3.4 times its stored size (measured on the simulated "
+        "data), so 10,000 accounts of 1 KB stored take about 35 MB.",
+    )
     producer_buffer_messages: int = Field(
         default=10_000,
         ge=100,
@@ -341,6 +364,9 @@ class Settings(BaseSettings):
             "ABM_TABLE_STORE": self.table_store,
             "ABM_RESOLUTION_BATCH_SIZE": str(self.resolution_batch_size),
             "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
+            "ABM_ENGAGEMENT_BATCH_SIZE": str(self.engagement_batch_size),
+            "ABM_ENGAGEMENT_BATCH_WAIT_S": str(self.engagement_batch_wait_s),
+            "ABM_ENGAGEMENT_CACHE_ACCOUNTS": str(self.engagement_cache_accounts),
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
             "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
             "ABM_PRODUCER_COMPRESSION": self.producer_compression,

@@ -15,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from abm.core.model import ScoringModel
 from abm.settings import Settings
 from stream import topics
+from stream.schema import StateGuard
+from stream.write_behind import StateCache
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,10 @@ class Pipeline:
     dead_letter: Any
     mqa: Any
     engagement_table: Any
+    engagement_cache: StateCache
+    """Decoded states of the engagement agent between batches (`stream.write_behind`)."""
+    state_guard: StateGuard
+    """Stops the worker on stored states it cannot read (`stream.schema`)."""
 
     def topic_name(self, spec: topics.TopicSpec) -> str:
         return spec.name(self.settings.topic_prefix)
@@ -96,6 +102,8 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         dead_letter=topic(topics.DEAD_LETTER),
         mqa=topic(topics.MQA),
         engagement_table=table,
+        engagement_cache=StateCache(settings.engagement_cache_accounts),
+        state_guard=StateGuard(),
     )
     resolution.register(pipeline)
     engagement.register(pipeline)

@@ -74,6 +74,21 @@ LEFT_QUALIFIED = Counter(
     "Accounts whose score fell under the hysteresis exit, by tier.",
     ["tier"],
 )
+ENGAGEMENT_BATCHES = Counter(
+    "abm_engagement_batches_total",
+    "Batches of resolved touchpoints the engagement agent applied (touchpoints per batch: "
+    "abm_touchpoints_scored_total and the other outcomes over this).",
+)
+STATE_WRITES = Counter(
+    "abm_engagement_state_writes_total",
+    "Account states written to the engagement table, one changelog record each: at most one "
+    "per account per batch.",
+)
+STATE_CACHE_ACCOUNTS = Gauge(
+    "abm_engagement_cache_accounts",
+    "Decoded account states the engagement agent keeps between batches (bounded by "
+    "ABM_ENGAGEMENT_CACHE_ACCOUNTS).",
+)
 EVENT_TO_MQA = Histogram(
     "abm_event_to_mqa_seconds",
     "From the touchpoint entering Kafka to its MQA event being sent.",

@@ -104,6 +104,19 @@ ENGAGEMENT_TABLE: Final = "engagement"
 """Faust table name: per-account state, changelog `{app_id}-engagement-changelog`."""
 
 
+def engagement_changelog(app_id: str) -> str:
+    """The engagement table's changelog, named by Faust: compacted, key account id, value the
+    stored `abm.core.state.AccountState` (a tombstone deletes the account). Partition p holds
+    the accounts of partition p of touchpoints.resolved (the table is co-partitioned)."""
+    return f"{app_id}-{ENGAGEMENT_TABLE}-changelog"
+
+
+def engagement_group(app_id: str) -> str:
+    """The consumer group whose offsets on touchpoints.resolved say what the engagement table
+    has applied: Faust's app id (one group for all the worker's agents)."""
+    return app_id
+
+
 def raw_key(message: SegmentMessage | None, account_id: str | None, fallback: str) -> bytes:
     """Key of a raw record (see `abm.core.resolution.routing_key`); `fallback` (e.g. a line
     number) for bytes that cannot be parsed at all."""

@@ -22,12 +22,19 @@ def prepare(settings: Settings) -> tuple[ScoringModel, Pipeline]:
 
 
 def run_worker(settings: Settings) -> None:
+    """Run until stopped. Raises `StateVersionError` when the worker stopped because the
+    engagement table holds states this code cannot read (`stream.schema`)."""
     from faust.worker import Worker
 
     _, pipeline = prepare(settings)
     worker = Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
+    pipeline.state_guard.stop = worker.stop
     quiet_libraries(settings.log_level)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if pipeline.state_guard.refusal is not None:
+            raise pipeline.state_guard.refusal
 
 
 _LEVELS = {

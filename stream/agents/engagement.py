@@ -1,22 +1,43 @@
 """Engagement agent: touchpoints keyed by account -> account state in a table, MQA events out.
 
-The whole business rule is `abm.core.engagement.apply`; this agent decodes, applies, stores the
-new state in the changelog-backed table and sends the MQA event if one fired.
+The whole business rule is `abm.core.engagement.apply`; this agent takes the touchpoints in
+batches (`ABM_ENGAGEMENT_BATCH_SIZE`, `ABM_ENGAGEMENT_BATCH_WAIT_S`), applies them in order
+through a bounded cache of decoded states (`stream.write_behind`), writes each touched account
+to the changelog-backed table once per batch and sends the MQA events that fired.
+
+When offsets are committed. The batch comes from `Stream.noack_take`: the stream never acks
+these events itself, this agent acks each one (`stream.ack`) only after the whole batch's table
+writes and MQA sends were handed to the producer (a table write queues its changelog record in
+the producer's buffer; `await topic.send` returns once the record is in the Kafka client's
+batch). Faust commits only acked offsets, and before committing it flushes the producer
+(`Consumer._commit_offsets`), so a committed offset never covers a state or an MQA that could
+still be lost. If anything raises before the acks, the batch stays unacked and is delivered
+again after a restart: the core's offset watermark turns the redelivered records into
+duplicates, and a redelivered MQA trigger sends its MQA again (same id). (`take_events` would
+ack in its generator's `finally`, which also runs when the agent fails half-way through.)
+
+Table writes and reads set Faust's current event to the account's record: the table sends the
+changelog record to that record's partition (the table is co-partitioned with the input) and
+the RocksDB store picks its partition database by it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+from faust.streams import _current_event
 
-from abm.core.engagement import Outcome, apply
-from abm.core.state import AccountState
+from abm.core.state import StateVersionError
 from abm.core.touchpoint import Touchpoint
 from stream import metrics, topics
 from stream.records import header, send_dead_letter
+from stream.write_behind import Applied, Item, apply_batch
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -26,27 +47,89 @@ STAGE = "engagement"
 
 
 def register(pipe: Pipeline) -> None:
+    settings = pipe.settings
     table = pipe.engagement_table
+    cache = pipe.engagement_cache
+    resolved_topic = pipe.topic_name(topics.RESOLVED)
 
-    @pipe.app.agent(pipe.resolved, name=f"{pipe.settings.app_id}-engagement")
+    def load(item: Item) -> bytes | None:
+        with current(item.event):
+            stored: bytes | None = table.get(item.key)
+        return stored
+
+    def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Sent by Faust once the in-flight batch was acked (`App._on_partitions_revoked`):
+        another worker may own these accounts next, so their cached states could go stale."""
+        cache.drop_partitions(tp.partition for tp in args[0] if tp.topic == resolved_topic)
+
+    def drop_assigned(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """Assigned partitions come with the states the table recovers, which another worker
+        may have changed since this one cached them."""
+        cache.drop_partitions(tp.partition for tp in args[0] if tp.topic == resolved_topic)
+
+    async def check_recovered_states() -> None:
+        pipe.state_guard.check(table.values())
+
+    table.on_recover(check_recovered_states)  # after recovery, before any input is resumed
+
+    # mode's handler type names its signal parameter by a string mypy cannot match
+    pipe.app.on_partitions_revoked.connect(cast(Any, drop_revoked))
+    pipe.app.on_partitions_assigned.connect(cast(Any, drop_assigned))
+
+    @pipe.app.agent(pipe.resolved, name=f"{settings.app_id}-engagement")
     async def engagement(stream: Any) -> None:
-        async for event in stream.events():
+        async for events in stream.noack_take(
+            settings.engagement_batch_size, within=settings.engagement_batch_wait_s
+        ):
+            items = await _decode(pipe, events)
             try:
-                touchpoint = Touchpoint.from_json(event.message.value)
-            except (ValueError, KeyError, TypeError) as exc:
-                await send_dead_letter(pipe, event, STAGE, "bad_touchpoint", repr(exc))
-                continue
-            stored = table.get(event.message.key)
-            state = AccountState.from_bytes(stored) if stored else None
-            source = f"{event.message.partition}/{event.message.offset}"
-            outcome = apply(state, touchpoint, pipe.model, source)
-            table[event.message.key] = outcome.state.to_bytes()
-            if outcome.mqa is not None:
-                await _send_mqa(pipe, event, outcome)
-            _count(outcome)
+                result = apply_batch(items, pipe.model, cache, load)
+            except StateVersionError as exc:
+                pipe.state_guard.refuse(exc)  # stops the worker; this batch is never acked
+                return
+            for key, (item, state) in result.changed.items():
+                with current(item.event):
+                    table[key] = state.to_bytes()
+            metrics.ENGAGEMENT_BATCHES.inc()
+            metrics.STATE_WRITES.inc(len(result.changed))
+            metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
+            for item, error in result.failed:
+                await send_dead_letter(pipe, item.event, STAGE, "internal_error", repr(error))
+            for applied in result.applied:
+                if applied.outcome.mqa is not None:
+                    await _send_mqa(pipe, applied)
+                _count(applied)
+            for event in events:
+                await stream.ack(event)
 
 
-async def _send_mqa(pipe: Pipeline, event: Any, outcome: Outcome) -> None:
+async def _decode(pipe: Pipeline, events: list[Any]) -> list[Item]:
+    """The batch's touchpoints; a record that is not one is dead-lettered."""
+    items: list[Item] = []
+    for event in events:
+        try:
+            touchpoint = Touchpoint.from_json(event.message.value)
+        except (ValueError, KeyError, TypeError) as exc:
+            await send_dead_letter(pipe, event, STAGE, "bad_touchpoint", repr(exc))
+            continue
+        message = event.message
+        items.append(Item(event, message.key, message.partition, message.offset, touchpoint))
+    return items
+
+
+@contextlib.contextmanager
+def current(event: Any) -> Iterator[None]:
+    """Make `event` Faust's current event for a table read or write outside stream iteration
+    (the batch is applied after its events went by)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+async def _send_mqa(pipe: Pipeline, applied: Applied) -> None:
+    outcome, event = applied.outcome, applied.item.event
     assert outcome.mqa is not None
     now_ms = int(time.time() * 1000)
     ingest = header(event, topics.HEADER_INGEST_MS)
@@ -61,7 +144,7 @@ async def _send_mqa(pipe: Pipeline, event: Any, outcome: Outcome) -> None:
     if not outcome.new_mqa:
         metrics.MQA_REEMITTED.inc()
         return
-    tier = str(outcome.state.account.tier)
+    tier = applied.tier
     metrics.MQAS.labels(tier=tier, rule=outcome.mqa["rule"]).inc()
     if ingest is not None:
         metrics.EVENT_TO_MQA.observe(max(0.0, (now_ms - int(ingest)) / 1000))
@@ -72,7 +155,8 @@ async def _send_mqa(pipe: Pipeline, event: Any, outcome: Outcome) -> None:
              outcome.mqa["rule"])  # fmt: skip
 
 
-def _count(outcome: Outcome) -> None:
+def _count(applied: Applied) -> None:
+    outcome = applied.outcome
     if outcome.duplicate:
         metrics.DUPLICATES.inc()
         return
@@ -83,7 +167,7 @@ def _count(outcome: Outcome) -> None:
         metrics.SCORED.labels(signal_class=outcome.activity.signal_class).inc()
         if not outcome.activity.known:
             metrics.UNKNOWN_EVENTS.inc()
-    tier = str(outcome.state.account.tier)
+    tier = applied.tier
     if outcome.first_engagement:
         metrics.FIRST_ENGAGEMENTS.labels(tier=tier).inc()
     if outcome.left_qualified:

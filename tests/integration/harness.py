@@ -144,7 +144,7 @@ async def produce_raw(settings: Settings, messages: Iterable[dict[str, Any] | by
 
 async def read_topic(
     settings: Settings,
-    spec: TopicSpec,
+    spec: TopicSpec | str,
     *,
     until: int | None = None,
     timeout_s: float = 60.0,
@@ -153,8 +153,9 @@ async def read_topic(
 ) -> list[Record]:
     """Every record of a topic from the beginning: waits until `until` records arrived (or
     the timeout), then `settle_s` more seconds to catch any extra (duplicate) record. With
-    `worker`, fails at once (with its log) if that worker dies meanwhile."""
-    name = topic(settings, spec)
+    `worker`, fails at once (with its log) if that worker dies meanwhile. `spec` may be a
+    topic's full name (a changelog)."""
+    name = spec if isinstance(spec, str) else topic(settings, spec)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
     )

@@ -29,6 +29,9 @@ def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch)
         partitions=8,
         table_store="rocksdb://",
         resolution_batch_size=50,
+        engagement_batch_size=64,
+        engagement_batch_wait_s=0.002,
+        engagement_cache_accounts=123,
         producer_linger_s=0.02,
         producer_compression="zstd",
         session_timeout_s=12.0,
@@ -47,6 +50,11 @@ def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch)
         ("ABM_RESOLUTION_BATCH_SIZE", "many", "resolution_batch_size"),
         ("ABM_RESOLUTION_BATCH_WAIT_S", "0", "resolution_batch_wait_s"),
         ("ABM_SESSION_TIMEOUT_S", "1", "session_timeout_s"),
+        ("ABM_ENGAGEMENT_BATCH_SIZE", "0", "engagement_batch_size"),
+        ("ABM_ENGAGEMENT_BATCH_WAIT_S", "0", "engagement_batch_wait_s"),
+        ("ABM_ENGAGEMENT_BATCH_WAIT_S", "0.05", "engagement_batch_wait_s"),
+        ("ABM_ENGAGEMENT_CACHE_ACCOUNTS", "-1", "engagement_cache_accounts"),
+        ("ABM_ENGAGEMENT_CACHE_ACCOUNTS", "2000000", "engagement_cache_accounts"),
     ],
 )
 def test_a_bad_variable_is_refused_by_name(

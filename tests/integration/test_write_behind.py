@@ -1,0 +1,102 @@
+"""One write per account per batch, on the real broker: a burst of touchpoints to one account
+gives one changelog record per batch, not one per touchpoint, and the last one is the state
+the core computes one touchpoint at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from abm.core.state import AccountState
+from abm.core.touchpoint import Touchpoint
+from abm.settings import Settings
+from stream.lag import wait_caught_up
+from stream.topics import RESOLVED, account_key, engagement_changelog, engagement_group
+from tests.factories import HOUR, T0, account, page, replay
+from tests.integration.harness import (
+    WorkerProcess,
+    create_topics,
+    make_settings,
+    read_topic,
+    topic,
+)
+from tests.integration.ops_tools import samples, scrape
+
+pytestmark = pytest.mark.integration
+
+BURST = 3000
+
+
+def burst() -> list[Touchpoint]:
+    """A hot account: page views of 300 anonymous visitors and 20 known people over 30 days."""
+    hot = account("hot", domains=("hot.example",))
+    result = []
+    for n in range(BURST):
+        known = n % 15 == 0
+        who = f"p{n % 20}@hot.example" if known else f"anon-{n % 300}"
+        result.append(
+            page(f"/docs/{n % 40}", at_ms=T0 + n * (30 * 24 * HOUR // BURST), contact=who,
+                 known=known, role="end_user" if known else "unknown", message_id=f"m{n}",
+                 account_record=hot)
+        )  # fmt: skip
+    return result
+
+
+async def produce_resolved(settings: Settings, touchpoints: list[Touchpoint]) -> list[str]:
+    """Into touchpoints.resolved as the resolution agent writes it; returns each record's
+    `partition/offset` (the core's source)."""
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic(settings, RESOLVED), key=account_key(tp.account.account_id),
+                                value=tp.to_json())
+            for tp in touchpoints
+        ]  # fmt: skip
+        sources = []
+        for future in futures:
+            meta = await future
+            sources.append(f"{meta.partition}/{meta.offset}")
+        return sources
+    finally:
+        await producer.stop()
+
+
+def total(text: str, name: str) -> float:
+    return sum(value for _, value in samples(text, name))
+
+
+async def test_a_burst_to_one_account_writes_its_state_once_per_batch(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        kafka_bootstrap, redis_url, tmp_path, engagement_batch_size=500,
+        engagement_batch_wait_s=0.010,
+    )  # fmt: skip
+    touchpoints = burst()
+    await create_topics(settings)
+    sources = await produce_resolved(settings, touchpoints)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        await wait_caught_up(
+            settings, engagement_group(settings.app_id), [topic(settings, RESOLVED)], 120
+        )
+        assert worker.alive(), worker.log_tail()
+        metrics = scrape(settings.web_port)
+    finally:
+        worker.stop()
+    changelog = await read_topic(settings, engagement_changelog(settings.app_id))
+    records = [r for r in changelog if r.key == b"hot"]
+    batches = total(metrics, "abm_engagement_batches_total")
+    assert total(metrics, "abm_touchpoints_scored_total") == BURST
+    # only the hot account was touched, so every batch wrote exactly its one record
+    assert len(records) == len(changelog) == batches
+    assert total(metrics, "abm_engagement_state_writes_total") == batches
+    # how full a batch gets depends on the machine; that batches form at all does not
+    assert batches < BURST / 2, f"{batches} batches for {BURST} touchpoints"
+    expected, _ = replay(touchpoints, sources=sources)
+    assert AccountState.from_bytes(records[-1].value).to_bytes() == expected.to_bytes()
+    print(f"{BURST} touchpoints -> {len(records)} changelog records")

@@ -1,0 +1,190 @@
+"""The engagement agent's order of work without a broker: a batch's table writes (one per
+account, each bound to its account's input partition) and MQA sends come before its acks, a
+batch that fails is never acked, and a rebalance empties the cache of the moved partitions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import orjson
+import pytest
+from faust.types import TP
+from mode import Signal
+
+from abm.settings import Settings
+from stream import topics
+from stream.agents import engagement
+from stream.app import Pipeline
+from stream.schema import StateGuard
+from stream.write_behind import StateCache
+from tests.factories import T0, account, page, qualifying_group
+
+RESOLVED = "t.touchpoints.resolved"
+
+
+@dataclass
+class Log:
+    steps: list[tuple[str, Any]] = field(default_factory=list)
+
+
+class App:
+    """The app as the agent uses it: Faust's own rebalance signals, an agent decorator."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, Callable[..., Any]] = {}
+        self.on_partitions_revoked = Signal().with_default_sender(self)
+        self.on_partitions_assigned = Signal().with_default_sender(self)
+
+    def agent(self, channel: Any, name: str) -> Callable[..., Any]:
+        def register(fun: Callable[..., Any]) -> Callable[..., Any]:
+            self.agents[name] = fun
+            return fun
+
+        return register
+
+
+class Table(dict[bytes, bytes]):
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self.log = log
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        event = faust.current_event()
+        assert event is not None, "a table write needs its record as the current event"
+        self.log.steps.append(("write", (key, event.message.partition)))
+        super().__setitem__(key, value)
+
+    def on_recover(self, fun: Callable[[], Any]) -> None:
+        self.recovered = fun
+
+
+class Topic:
+    def __init__(self, log: Log, name: str) -> None:
+        self.log, self.name = log, name
+
+    async def send(self, key: bytes, value: bytes, headers: Any) -> None:
+        self.log.steps.append((self.name, key))
+
+
+class Stream:
+    def __init__(self, log: Log, batches: list[list[Any]]) -> None:
+        self.log, self.batches = log, batches
+
+    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
+        for batch in self.batches:
+            yield batch
+
+    async def ack(self, event: Any) -> bool:
+        self.log.steps.append(("ack", event.message.offset))
+        return True
+
+
+class Event:
+    """A Faust event as far as the agent uses it (weak-referenceable, as Faust's are)."""
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+def event(value: bytes, key: bytes, partition: int, offset: int) -> Event:
+    message = SimpleNamespace(key=key, value=value, partition=partition, offset=offset,
+                              headers=[], topic=RESOLVED, timestamp=T0 / 1000)  # fmt: skip
+    return Event(message)
+
+
+def pipeline(tmp_path: Path, log: Log, cache_accounts: int = 100) -> tuple[Pipeline, App]:
+    from abm.core.model import load_model
+
+    app = App()
+    settings = Settings(topic_prefix="t", app_id="abm-engine", state_dir=tmp_path)
+    pipe = Pipeline(
+        app=app,  # type: ignore[arg-type]
+        settings=settings,
+        model=load_model(),
+        raw=None,
+        resolved=None,
+        unresolved=None,
+        dead_letter=Topic(log, "dead_letter"),
+        mqa=Topic(log, "mqa"),
+        engagement_table=Table(log),
+        engagement_cache=StateCache(cache_accounts),
+        state_guard=StateGuard(),
+    )
+    engagement.register(pipe)
+    return pipe, app
+
+
+def qualifying_events() -> list[Event]:
+    """A qualifying group on `acme` (partition 1) with a bad record and another account's
+    touchpoint (partition 0) in between."""
+    tps = qualifying_group(T0)
+    values = [tp.to_json() for tp in tps]
+    events = [event(v, b"acme", 1, n) for n, v in enumerate(values[:3])]
+    events.append(event(b"not json", b"acme", 1, 3))
+    other = page("/pricing", at_ms=T0, account_record=account("globex", domains=("globex.com",)))
+    events.append(event(other.to_json(), b"globex", 0, 0))
+    events += [event(v, b"acme", 1, n) for n, v in enumerate(values[3:], start=4)]
+    return events
+
+
+async def test_a_batch_is_acked_after_its_writes_and_sends(tmp_path: Path) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log)
+    events = qualifying_events()
+    await app.agents["abm-engine-engagement"](Stream(log, [events]))
+    kinds = [kind for kind, _ in log.steps]
+    assert kinds == ["dead_letter", "write", "write", "mqa", *["ack"] * len(events)]
+    writes = sorted(what for kind, what in log.steps if kind == "write")
+    assert writes == [(b"acme", 1), (b"globex", 0)]  # one per account, in its own partition
+    assert len(pipe.engagement_cache) == 2
+
+
+async def test_a_batch_that_fails_before_its_acks_is_never_acked(tmp_path: Path) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log)
+
+    async def broken(key: bytes, value: bytes, headers: Any) -> None:
+        raise ConnectionError("the broker went away")
+
+    pipe.mqa.send = broken
+    with pytest.raises(ConnectionError):
+        await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    assert "ack" not in [kind for kind, _ in log.steps]
+
+
+async def test_a_rebalance_drops_the_cached_states_of_moved_partitions(tmp_path: Path) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log)
+    await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    cache = pipe.engagement_cache
+    assert b"acme" in cache and b"globex" in cache
+    resolved = pipe.topic_name(topics.RESOLVED)
+    await app.on_partitions_revoked.send({TP(resolved, 1), TP("t.touchpoints.raw", 0)})
+    assert b"acme" not in cache and b"globex" in cache
+    await app.on_partitions_assigned.send({TP(resolved, 0)})
+    assert len(cache) == 0
+
+
+async def test_an_unreadable_stored_state_stops_the_worker_before_any_ack(
+    tmp_path: Path,
+) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log)
+    stops: list[bool] = []
+
+    async def stop() -> None:
+        stops.append(True)
+
+    pipe.state_guard.stop = stop
+    dict.__setitem__(pipe.engagement_table, b"acme", orjson.dumps({"v": 99}))
+    await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    await asyncio.sleep(0)
+    assert stops == [True]
+    assert pipe.state_guard.refusal is not None
+    assert [kind for kind, _ in log.steps] == ["dead_letter"]  # the bad record; no write, no ack
