@@ -110,6 +110,15 @@ class Settings(BaseSettings):
         "(seconds; at most 10 ms, it adds to every event -> MQA latency). Must be above 0: "
         "Faust reads a wait of 0 as 'until the batch is full'.",
     )
+    engagement_flush_interval_s: float = Field(
+        default=2.0,
+        gt=0.0,
+        le=60.0,
+        description="How often the engagement agent writes the account states it changed to "
+        "the table (seconds): one changelog record per changed account per interval, and the "
+        "input offsets are committed only after that write. MQAs are sent at once; a longer "
+        "interval writes less and replays more after a crash.",
+    )
     engagement_cache_accounts: int = Field(
         default=10_000,
         ge=0,
@@ -366,6 +375,7 @@ class Settings(BaseSettings):
             "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
             "ABM_ENGAGEMENT_BATCH_SIZE": str(self.engagement_batch_size),
             "ABM_ENGAGEMENT_BATCH_WAIT_S": str(self.engagement_batch_wait_s),
+            "ABM_ENGAGEMENT_FLUSH_INTERVAL_S": str(self.engagement_flush_interval_s),
             "ABM_ENGAGEMENT_CACHE_ACCOUNTS": str(self.engagement_cache_accounts),
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
             "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),

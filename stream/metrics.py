@@ -79,10 +79,15 @@ ENGAGEMENT_BATCHES = Counter(
     "Batches of resolved touchpoints the engagement agent applied (touchpoints per batch: "
     "abm_touchpoints_scored_total and the other outcomes over this).",
 )
+FLUSHES = Counter(
+    "abm_engagement_flushes_total",
+    "Writes of the engagement agent's changed account states to the table (every "
+    "ABM_ENGAGEMENT_FLUSH_INTERVAL_S, or sooner when the state cache is full).",
+)
 STATE_WRITES = Counter(
     "abm_engagement_state_writes_total",
     "Account states written to the engagement table, one changelog record each: at most one "
-    "per account per batch.",
+    "per account per flush.",
 )
 STATE_CACHE_ACCOUNTS = Gauge(
     "abm_engagement_cache_accounts",

@@ -22,6 +22,7 @@ are unit-tested without a broker.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -118,6 +119,53 @@ class StateCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class Unwritten:
+    """States changed since the last write to the table, and the events whose effects they
+    hold (acked once written). Bound: at most `ABM_ENGAGEMENT_CACHE_ACCOUNTS` states (the agent
+    writes before a batch could take it past that), and the events of one flush interval."""
+
+    def __init__(self) -> None:
+        self.states: dict[bytes, tuple[Item, AccountState]] = {}
+        self.events: list[Any] = []
+        self.since = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def __bool__(self) -> bool:
+        return bool(self.states or self.events)
+
+    def age_s(self) -> float:
+        """Seconds since the last write (monotonic clock)."""
+        return time.monotonic() - self.since
+
+    def state_of(self, key: bytes) -> AccountState | None:
+        entry = self.states.get(key)
+        return None if entry is None else entry[1]
+
+    def add(self, changed: dict[bytes, tuple[Item, AccountState]]) -> None:
+        self.states.update(changed)
+
+    def done(self, events: list[Any]) -> None:
+        """These events are applied and their MQAs handed to the producer."""
+        self.events.extend(events)
+
+    def take(self) -> tuple[dict[bytes, tuple[Item, AccountState]], list[Any]]:
+        """Everything to write and ack now; starts a new interval."""
+        states, events = self.states, self.events
+        self.states, self.events = {}, []
+        self.since = time.monotonic()
+        return states, events
+
+    def drop_partitions(self, partitions: set[int]) -> None:
+        """Forget what belongs to input partitions this worker no longer owns: their events
+        stay unacked, so the next owner applies them again."""
+        if not partitions:
+            return
+        self.states = {k: v for k, v in self.states.items() if v[0].partition not in partitions}
+        self.events = [e for e in self.events if e.message.partition not in partitions]
 
 
 def apply_batch(

@@ -57,6 +57,7 @@ WORKER: Final = Process(
         "abm_mqa_reemitted_total": "MQA events re-sent after a redelivered trigger",
         "abm_accounts_left_qualified_total": "accounts that fell under the hysteresis exit {tier}",
         "abm_engagement_batches_total": "batches of touchpoints the engagement agent applied",
+        "abm_engagement_flushes_total": "writes of the changed account states to the table",
         "abm_engagement_state_writes_total": "account states written to the engagement table",
         "abm_engagement_cache_accounts": "decoded account states cached between batches",
         "abm_event_to_mqa_seconds": "histogram: touchpoint entering Kafka -> MQA sent",

@@ -1,20 +1,23 @@
 """Engagement agent: touchpoints keyed by account -> account state in a table, MQA events out.
 
 The whole business rule is `abm.core.engagement.apply`; this agent takes the touchpoints in
-batches (`ABM_ENGAGEMENT_BATCH_SIZE`, `ABM_ENGAGEMENT_BATCH_WAIT_S`), applies them in order
-through a bounded cache of decoded states (`stream.write_behind`), writes each touched account
-to the changelog-backed table once per batch and sends the MQA events that fired.
+batches (`ABM_ENGAGEMENT_BATCH_SIZE`, `ABM_ENGAGEMENT_BATCH_WAIT_S`, at most 10 ms, so MQAs go
+out at once), applies them in order through a bounded cache of decoded states
+(`stream.write_behind`), sends the MQA events that fired, and writes the states it changed to
+the changelog-backed table once per `ABM_ENGAGEMENT_FLUSH_INTERVAL_S`: one changelog record per
+changed account per interval, however often the account was touched in it.
 
-When offsets are committed. The batch comes from `Stream.noack_take`: the stream never acks
-these events itself, this agent acks each one (`stream.ack`) only after the whole batch's table
-writes and MQA sends were handed to the producer (a table write queues its changelog record in
-the producer's buffer; `await topic.send` returns once the record is in the Kafka client's
-batch). Faust commits only acked offsets, and before committing it flushes the producer
-(`Consumer._commit_offsets`), so a committed offset never covers a state or an MQA that could
-still be lost. If anything raises before the acks, the batch stays unacked and is delivered
-again after a restart: the core's offset watermark turns the redelivered records into
-duplicates, and a redelivered MQA trigger sends its MQA again (same id). (`take_events` would
-ack in its generator's `finally`, which also runs when the agent fails half-way through.)
+When offsets are committed. The batches come from `Stream.noack_take`: the stream never acks
+these events itself. A batch's events are acked (`stream.ack`) only by the flush that writes
+the states they changed, and only once their MQA sends were handed to the producer (a table
+write queues its changelog record in the producer's buffer; `await topic.send` returns once the
+record is in the Kafka client's batch). Faust commits only acked offsets, and before committing
+it flushes the producer (`Consumer._commit_offsets`), so a committed offset never covers a
+state or an MQA that could still be lost. A crash loses at most the unwritten interval, whose
+records are delivered again: the core's offset watermark turns records already in a written
+state into duplicates, the others are applied again, and an MQA fires again with the same id.
+The flush runs on a timer too, so states are written and offsets committed when the input is
+idle, and during a rebalance (Faust waits for the in-flight events to be acked).
 
 Table writes and reads set Faust's current event to the account's record: the table sends the
 changelog record to that record's partition (the table is co-partitioned with the input) and
@@ -37,7 +40,7 @@ from abm.core.state import StateVersionError
 from abm.core.touchpoint import Touchpoint
 from stream import metrics, topics
 from stream.records import header, send_dead_letter
-from stream.write_behind import Applied, Item, apply_batch
+from stream.write_behind import Applied, Item, Unwritten, apply_batch
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -52,15 +55,42 @@ def register(pipe: Pipeline) -> None:
     cache = pipe.engagement_cache
     resolved_topic = pipe.topic_name(topics.RESOLVED)
 
+    unwritten = Unwritten()
+    streams: list[Any] = []  # the agent's stream, for acks from the flush timer
+
     def load(item: Item) -> bytes | None:
+        state = unwritten.state_of(item.key)
+        if state is not None:  # changed but not yet written (the cache let it go)
+            return state.to_bytes()
         with current(item.event):
             stored: bytes | None = table.get(item.key)
         return stored
 
+    async def flush() -> None:
+        """Write every changed state, then ack the events whose effects are now written."""
+        states, events = unwritten.take()
+        for key, (item, state) in states.items():
+            with current(item.event):
+                table[key] = state.to_bytes()
+        metrics.FLUSHES.inc()
+        metrics.STATE_WRITES.inc(len(states))
+        metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
+        for event in events:
+            await streams[0].ack(event)
+
+    async def flush_when_due() -> None:
+        if unwritten and unwritten.age_s() >= settings.engagement_flush_interval_s:
+            await flush()
+
+    # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
+    pipe.app.timer(interval=settings.engagement_flush_interval_s)(flush_when_due)
+
     def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Sent by Faust once the in-flight batch was acked (`App._on_partitions_revoked`):
         another worker may own these accounts next, so their cached states could go stale."""
-        cache.drop_partitions(tp.partition for tp in args[0] if tp.topic == resolved_topic)
+        moved = {tp.partition for tp in args[0] if tp.topic == resolved_topic}
+        cache.drop_partitions(moved)
+        unwritten.drop_partitions(moved)  # the next owner applies them again
 
     def drop_assigned(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Assigned partitions come with the states the table recovers, which another worker
@@ -78,29 +108,29 @@ def register(pipe: Pipeline) -> None:
 
     @pipe.app.agent(pipe.resolved, name=f"{settings.app_id}-engagement")
     async def engagement(stream: Any) -> None:
+        streams[:] = [stream]
         async for events in stream.noack_take(
             settings.engagement_batch_size, within=settings.engagement_batch_wait_s
         ):
+            if len(unwritten) + len(events) > cache.max_accounts:
+                await flush()  # every unwritten state stays in the cache until written
             items = await _decode(pipe, events)
             try:
                 result = apply_batch(items, pipe.model, cache, load)
             except StateVersionError as exc:
                 pipe.state_guard.refuse(exc)  # stops the worker; this batch is never acked
                 return
-            for key, (item, state) in result.changed.items():
-                with current(item.event):
-                    table[key] = state.to_bytes()
+            unwritten.add(result.changed)
             metrics.ENGAGEMENT_BATCHES.inc()
-            metrics.STATE_WRITES.inc(len(result.changed))
-            metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
             for item, error in result.failed:
                 await send_dead_letter(pipe, item.event, STAGE, "internal_error", repr(error))
             for applied in result.applied:
                 if applied.outcome.mqa is not None:
                     await _send_mqa(pipe, applied)
                 _count(applied)
-            for event in events:
-                await stream.ack(event)
+            unwritten.done(events)
+            if unwritten.age_s() >= settings.engagement_flush_interval_s:
+                await flush()
 
 
 async def _decode(pipe: Pipeline, events: list[Any]) -> list[Item]:

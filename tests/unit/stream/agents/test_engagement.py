@@ -1,6 +1,7 @@
-"""The engagement agent's order of work without a broker: a batch's table writes (one per
-account, each bound to its account's input partition) and MQA sends come before its acks, a
-batch that fails is never acked, and a rebalance empties the cache of the moved partitions."""
+"""The engagement agent's order of work without a broker: a batch's MQA sends and the table
+writes of its flush (one per account, each bound to its account's input partition) come before
+its acks, a batch that fails is never acked, writes wait for the flush interval (or for the
+cache's bound), and a rebalance empties the cache of the moved partitions."""
 
 from __future__ import annotations
 
@@ -38,12 +39,20 @@ class App:
 
     def __init__(self) -> None:
         self.agents: dict[str, Callable[..., Any]] = {}
+        self.timers: list[Callable[..., Any]] = []
         self.on_partitions_revoked = Signal().with_default_sender(self)
         self.on_partitions_assigned = Signal().with_default_sender(self)
 
     def agent(self, channel: Any, name: str) -> Callable[..., Any]:
         def register(fun: Callable[..., Any]) -> Callable[..., Any]:
             self.agents[name] = fun
+            return fun
+
+        return register
+
+    def timer(self, interval: float) -> Callable[..., Any]:
+        def register(fun: Callable[..., Any]) -> Callable[..., Any]:
+            self.timers.append(fun)
             return fun
 
         return register
@@ -98,11 +107,19 @@ def event(value: bytes, key: bytes, partition: int, offset: int) -> Event:
     return Event(message)
 
 
-def pipeline(tmp_path: Path, log: Log, cache_accounts: int = 100) -> tuple[Pipeline, App]:
+def pipeline(
+    tmp_path: Path, log: Log, cache_accounts: int = 100, flush_interval_s: float = 1e-9
+) -> tuple[Pipeline, App]:
+    """The agent registered on fakes; by default every batch is flushed at once."""
     from abm.core.model import load_model
 
     app = App()
-    settings = Settings(topic_prefix="t", app_id="abm-engine", state_dir=tmp_path)
+    settings = Settings(
+        topic_prefix="t",
+        app_id="abm-engine",
+        state_dir=tmp_path,
+        engagement_flush_interval_s=flush_interval_s,
+    )
     pipe = Pipeline(
         app=app,  # type: ignore[arg-type]
         settings=settings,
@@ -139,7 +156,7 @@ async def test_a_batch_is_acked_after_its_writes_and_sends(tmp_path: Path) -> No
     events = qualifying_events()
     await app.agents["abm-engine-engagement"](Stream(log, [events]))
     kinds = [kind for kind, _ in log.steps]
-    assert kinds == ["dead_letter", "write", "write", "mqa", *["ack"] * len(events)]
+    assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
     writes = sorted(what for kind, what in log.steps if kind == "write")
     assert writes == [(b"acme", 1), (b"globex", 0)]  # one per account, in its own partition
     assert len(pipe.engagement_cache) == 2
@@ -188,3 +205,32 @@ async def test_an_unreadable_stored_state_stops_the_worker_before_any_ack(
     assert stops == [True]
     assert pipe.state_guard.refusal is not None
     assert [kind for kind, _ in log.steps] == ["dead_letter"]  # the bad record; no write, no ack
+
+
+async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log, flush_interval_s=60.0)
+    events = qualifying_events()
+    await app.agents["abm-engine-engagement"](Stream(log, [events[:3], events[3:]]))
+    assert [kind for kind, _ in log.steps] == ["dead_letter", "mqa"]  # nothing written yet
+    [flush_when_due] = app.timers
+    await flush_when_due()
+    assert "write" not in [kind for kind, _ in log.steps]  # not due yet
+    pipe.settings.__dict__["engagement_flush_interval_s"] = 1e-9
+    await flush_when_due()
+    kinds = [kind for kind, _ in log.steps]
+    assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
+
+
+async def test_the_cache_bound_writes_before_a_batch_could_push_out_an_unwritten_state(
+    tmp_path: Path,
+) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log, cache_accounts=1, flush_interval_s=60.0)
+    first = qualifying_events()[:3]  # acme only
+    other = page("/pricing", at_ms=T0, account_record=account("globex", domains=("globex.com",)))
+    second = [event(other.to_json(), b"globex", 0, 0)]
+    await app.agents["abm-engine-engagement"](Stream(log, [first, second]))
+    # acme's state is written (and its events acked) before globex's batch takes its place.
+    assert [kind for kind, _ in log.steps] == ["write", "ack", "ack", "ack"]
+    assert dict.__getitem__(pipe.engagement_table, b"acme")
