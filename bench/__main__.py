@@ -7,6 +7,7 @@
     python -m bench peer [--accounts 3000] [--no-quix] [--batch N] [--wait-s S]
     python -m bench core-loop [--rounds 3] [--repetitions 5] [--baseline 7eff8e8]
     python -m bench hot-account [--hot 100000] [--others 1000] [--seconds 120] [--core-only]
+    python -m bench state-size [--accounts 3000] [--days 60] [--baseline 7eff8e8]
     python -m bench all          # every figure with its defaults; latency at half the
                                  # throughput measured in the same run
 
@@ -20,7 +21,16 @@ import asyncio
 import sys
 import time
 
-from bench import core_loop, hot_account, latency, peer, scale_out, state_cost, throughput
+from bench import (
+    core_loop,
+    hot_account,
+    latency,
+    peer,
+    scale_out,
+    state_cost,
+    state_size,
+    throughput,
+)
 
 FIGURES = {
     "throughput": throughput.main,
@@ -30,6 +40,7 @@ FIGURES = {
     "peer": peer.main,
     "core-loop": core_loop.main,
     "hot-account": hot_account.main,
+    "state-size": state_size.main,
 }
 
 
@@ -40,7 +51,7 @@ def run_all() -> None:
     rate = max(50.0, figures["pipeline"] / 2)
     print()
     asyncio.run(latency.run(rate, 60.0, 25, 1000))
-    for name in ("state-cost", "scale-out", "peer", "core-loop", "hot-account"):
+    for name in ("state-cost", "scale-out", "peer", "core-loop", "state-size", "hot-account"):
         print()
         FIGURES[name]([])
     print(f"\n== all figures in {time.monotonic() - started:.0f} s")
