@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
@@ -238,8 +239,10 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def topic_times(settings: Settings, topic: str) -> tuple[int, int, int]:
-    """(record count, first and last record timestamp in ms) of a whole topic."""
+async def scan(
+    settings: Settings, topic: str, visit: Callable[[ConsumerRecord[Any, Any]], None]
+) -> None:
+    """Every record of a whole topic, partition by partition in offset order per partition."""
     partitions = await partitions_of(settings.kafka_bootstrap_servers, [topic])
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -254,17 +257,25 @@ async def topic_times(settings: Settings, topic: str) -> tuple[int, int, int]:
         consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         await seek_start(consumer, tps)
-        count, first, last = 0, 2**62, 0
         while not await at_end(consumer, ends):
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            for records in batch.values():
+            for records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 for record in records:
-                    count += 1
-                    first = min(first, record.timestamp)
-                    last = max(last, record.timestamp)
-        return count, first, last
+                    visit(record)
     finally:
         await consumer.stop()
+
+
+async def topic_times(settings: Settings, topic: str) -> tuple[int, int, int]:
+    """(record count, first and last record timestamp in ms) of a whole topic."""
+    seen = [0, 2**62, 0]
+
+    def visit(record: ConsumerRecord[Any, Any]) -> None:
+        seen[0] += 1
+        seen[1] = min(seen[1], record.timestamp)
+        seen[2] = max(seen[2], record.timestamp)
+
+    await scan(settings, topic, visit)
+    return seen[0], seen[1], seen[2]
 
 
 async def read_values(settings: Settings, topic: str) -> list[bytes]:

@@ -37,12 +37,11 @@ import asyncio
 import bisect
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.structs import ConsumerRecord
@@ -56,16 +55,15 @@ from abm.settings import Settings
 from bench.common import (
     Services,
     Worker,
-    at_end,
     line,
     produce,
     say,
-    seek_start,
+    scan,
     services,
 )
 from bench.hot_data import HOT_ID, HotConfig, HotData, hot_data
 from bench.latency import pct
-from stream.admin import ensure_topics, partitions_of
+from stream.admin import ensure_topics
 from stream.lag import wait_caught_up
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RESOLVED, account_key
 
@@ -140,32 +138,6 @@ def core_cost(touchpoints: list[Touchpoint], model: ScoringModel) -> CoreCost:
             result.plain_us.append((time.perf_counter() - started) * 1e6)
         states[key] = outcome.state
     return result
-
-
-async def scan(
-    settings: Settings, topic: str, visit: Callable[[ConsumerRecord[Any, Any]], None]
-) -> None:
-    """Every record of a topic, partition by partition in offset order per partition."""
-    partitions = await partitions_of(settings.kafka_bootstrap_servers, [topic])
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_bytes=50 * 1024 * 1024,
-        max_partition_fetch_bytes=10 * 1024 * 1024,
-    )
-    await consumer.start()
-    try:
-        tps = [TopicPartition(topic, p) for p in partitions[topic]]
-        consumer.assign(tps)
-        ends = await consumer.end_offsets(tps)
-        await seek_start(consumer, tps)
-        while not await at_end(consumer, ends):
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
-                for record in records:
-                    visit(record)
-    finally:
-        await consumer.stop()
 
 
 def record_size(record: ConsumerRecord[Any, Any]) -> int:
