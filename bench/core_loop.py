@@ -88,11 +88,14 @@ def extract_core(commit: str, into: Path) -> Path:
     return into
 
 
-def run_side(root: Path, repetitions: int) -> dict[str, Any]:
+def run_child(child: Path, args: list[str], root: Path) -> dict[str, Any]:
+    """Run `child` (a script that imports only `abm.core`) with the core under `root` first on
+    the path, and return the JSON object of its last output line; checks that the child really
+    imported that core."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(root)
     result = subprocess.run(
-        [sys.executable, str(CHILD), str(SAMPLE), str(repetitions)],
+        [sys.executable, str(child), *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -101,11 +104,15 @@ def run_side(root: Path, repetitions: int) -> dict[str, Any]:
         timeout=1800,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"core loop on {root} failed:\n{result.stderr[-3000:]}")
+        raise RuntimeError(f"{child.name} on {root} failed:\n{result.stderr[-3000:]}")
     data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     if Path(data["core"]) != (root / "abm").resolve():
-        raise RuntimeError(f"the loop imported {data['core']}, not the core under {root}")
+        raise RuntimeError(f"{child.name} imported {data['core']}, not the core under {root}")
     return data
+
+
+def run_side(root: Path, repetitions: int) -> dict[str, Any]:
+    return run_child(CHILD, [str(SAMPLE), str(repetitions)], root)
 
 
 def run(rounds: int, repetitions: int, baseline: str) -> dict[str, float]:

@@ -12,11 +12,7 @@ stored size (`AccountState.to_bytes`) of every account's final state and the MQA
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,23 +20,14 @@ from typing import Any
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from bench.common import REPO, line, say
-from bench.core_loop import BASELINE, extract_core
+from bench.core_loop import BASELINE, extract_core, run_child
 from producers.simulator import SimConfig, Simulator
 
 CHILD = Path(__file__).resolve().parent / "state_size_child.py"
 
 
 def side(root: Path, touchpoints: Path) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(root)
-    result = subprocess.run([sys.executable, str(CHILD), str(touchpoints)], cwd=root, env=env,
-                            capture_output=True, text=True, check=False, timeout=1800)  # fmt: skip
-    if result.returncode != 0:
-        raise RuntimeError(f"state sizes on {root} failed:\n{result.stderr[-3000:]}")
-    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    if Path(data["core"]) != (root / "abm").resolve():
-        raise RuntimeError(f"the child imported {data['core']}, not the core under {root}")
-    return data
+    return run_child(CHILD, [str(touchpoints)], root)
 
 
 def describe(sizes: list[int]) -> str:
