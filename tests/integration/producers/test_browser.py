@@ -1,9 +1,9 @@
-"""A website's own tracker in a real browser: Segment's analytics-next (the npm build pinned in
-tests/browser/package-lock.json, installed into .cache/browser by ./dev.sh setup), loaded by a
-page that a local static server serves on another port than the collector (so the browser
-applies CORS), in headless Chromium. Its page, track, identify and group calls reach the raw
-topic once each, with the browser's context, and the worker resolves them like the backend
-SDKs' calls."""
+"""A website's own tracker in a real browser: Segment's analytics-next and RudderStack's JS SDK
+(the npm builds pinned in tests/browser/package-lock.json, installed into .cache/browser by
+./dev.sh setup), loaded by a page that a local static server serves on another port than the
+collector (so the browser applies CORS), in headless Chromium. Their page, track, identify and
+group calls reach the raw topic once each, with the browser's context, and the worker resolves
+them like the backend SDKs' calls."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from tests.integration.producers.test_sdks import check_delivery, wait_for
 pytestmark = pytest.mark.integration
 
 ANALYTICS_NEXT = "@segment/analytics-next"
+RUDDERSTACK_JS = "@rudderstack/analytics-js"
 
 
 def installed(package: str) -> Path:
@@ -86,17 +87,17 @@ window.track = async function (collector, writeKey, user, batching) {
 
 
 @contextlib.asynccontextmanager
-async def static_site(umd: Path) -> AsyncIterator[str]:
-    """The test website on its own loopback port: /pricing and the analytics-next build (also
-    where the build looks for its lazily loaded chunks: {cdnURL}/analytics-next/bundles/)."""
+async def static_site(page: str, files: dict[str, Path]) -> AsyncIterator[str]:
+    """The test website on its own loopback port: `page` at /pricing, and each directory of
+    `files` under its prefix."""
 
-    async def page(request: web.Request) -> web.Response:
-        return web.Response(text=PAGE, content_type="text/html")
+    async def pricing(request: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
 
     app = web.Application()
-    app.router.add_get("/pricing", page)
-    app.router.add_static("/analytics-next/bundles", umd)
-    app.router.add_static("/analytics-next", umd)
+    app.router.add_get("/pricing", pricing)
+    for prefix, directory in files.items():
+        app.router.add_static(prefix, directory)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
@@ -135,31 +136,145 @@ async def test_analytics_next_in_chromium_delivers_touchpoints(
     running, worker, tmp = stack
     umd = installed(ANALYTICS_NEXT) / "dist" / "umd"
     host = f"127.0.0.1:{running.settings.collector_port}"
-    async with static_site(umd) as website, Chromium(tmp / f"chromium-{delivery}") as browser:
+    # the build looks for its lazily loaded chunks in {cdnURL}/analytics-next/bundles/
+    files = {"/analytics-next/bundles": umd, "/analytics-next": umd}
+    async with (
+        static_site(PAGE, files) as website,
+        Chromium(tmp / f"chromium-{delivery}") as browser,
+    ):
         url = f"{website}/pricing"
         await browser.open(url)
         args = orjson.dumps([host, WRITE_KEY, user, delivery == "batching"]).decode()
         sent: list[dict[str, Any]] = await browser.evaluate(f"window.track(...{args})")
-        user_agent = await browser.evaluate("navigator.userAgent")
         assert [s["type"] for s in sent] == ["identify", "group", "track", "page"], browser.console
         assert all(s["failed"] is None for s in sent), (sent, browser.console)
-        # the worker resolves them as it does the backend SDKs' calls
-        await check_delivery(running, worker, user, "dana@acme.com", "decision_maker", "c_level")
-        mine = f'"userId":"{user}"'.encode()
-        raw = await wait_for(running, RAW, lambda r: mine in r.value, 4)
-        docs = [r.json() for r in raw]
-        assert sorted(d["messageId"] for d in docs) == sorted(s["messageId"] for s in sent)
-        for doc in docs:  # once each, with the browser's context
-            assert doc["context"]["page"]["url"] == url
-            assert doc["context"]["page"]["path"] == "/pricing"
-            assert doc["context"]["userAgent"] == user_agent
-            assert doc["context"]["library"]["name"] == "analytics.js"
-            assert "writeKey" not in doc
-        errors = [line for line in browser.console if "error" in line.lower()]
-        assert errors == [], errors
+        await check_browser_delivery(running, worker, browser, user, url, sent, "analytics.js")
     paths = {labels["endpoint"] for labels in requests_seen(running)}
     assert "preflight" in paths
     assert ("batch" if delivery == "batching" else "track") in paths
+
+
+RUDDER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Pricing</title>
+<script>
+// Test instrumentation: every request the page's scripts make, with its answer's status.
+window.requests = [];
+const open = XMLHttpRequest.prototype.open;
+XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+  this.addEventListener("loadend", () =>
+    window.requests.push({method, url: String(url), status: this.status}));
+  return open.call(this, method, url, ...rest);
+};
+</script>
+<script src="/rudderstack/index.js"></script>
+<script>
+// What a website does with RudderStack's SDK pointed at the collector (the data plane URL),
+// without RudderStack's control plane: the source configuration is given (getSourceConfig). The
+// bundled build carries its plugins, so nothing is fetched from RudderStack's CDN.
+window.track = async function (collector, writeKey, user, batching) {
+  const options = {
+    getSourceConfig: () => ({source: {
+      id: "website", name: "Website", workspaceId: "self-hosted", enabled: true,
+      config: {}, destinations: []}}),
+    logLevel: "WARN",
+  };
+  // batching: one POST to /v1/batch for the four calls
+  if (batching) options.queueOptions = {batch: {enabled: true, maxItems: 4, flushInterval: 1000}};
+  const analytics = new rudderanalytics.RudderAnalytics();
+  analytics.load(writeKey, collector, options);
+  await new Promise((resolve) => analytics.ready(resolve));
+  const posts = () => window.requests.filter(
+    (r) => r.method === "POST" && r.url.startsWith(collector));
+  const answered = async (count) => {  // the collector answered `count` POSTs (or 20 s passed)
+    for (let waited = 0; posts().length < count && waited < 20000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const sent = [];
+  const done = (event) => sent.push({type: event.type, messageId: event.messageId});
+  const calls = [
+    () => analytics.identify(user, {email: "dana@acme.com", title: "CTO"}, done),
+    () => analytics.group("acme", {name: "Acme BV"}, done),
+    () => analytics.track("Demo Requested", {form: "demo"}, done),
+    () => analytics.page("Docs", "Pricing", done),
+  ];
+  for (const call of calls) {
+    call();
+    // standard delivery: one call at a time, so identify and group arrive before the others
+    if (!batching) await answered(sent.length);
+  }
+  await answered(batching ? 1 : calls.length);
+  return {sent, posts: posts(), requests: window.requests,
+          resources: performance.getEntriesByType("resource").map((e) => e.name)};
+};
+</script></head>
+<body><h1>Pricing</h1></body></html>
+"""
+
+
+@pytest.mark.parametrize(
+    ("delivery", "user"), [("standard", "u-rudder-std"), ("batching", "u-rudder-batch")]
+)
+async def test_rudderstack_js_in_chromium_delivers_touchpoints(
+    stack: tuple[Running, WorkerProcess, Path], delivery: str, user: str
+) -> None:
+    """RudderStack's JS SDK v3 (its bundled UMD build, plugins included) with the source
+    configuration given: standard delivery posts each call to /v1/identify, /v1/group,
+    /v1/track, /v1/page after a CORS preflight (Authorization, AnonymousId and SentAt headers);
+    batching delivery posts them to /v1/batch. Nothing else is requested."""
+    running, worker, tmp = stack
+    umd = installed(RUDDERSTACK_JS) / "dist" / "npm" / "modern" / "bundled" / "umd"
+    preflights = requests_counted(running, "preflight")
+    async with (
+        static_site(RUDDER_PAGE, {"/rudderstack": umd}) as website,
+        Chromium(tmp / f"chromium-rudder-{delivery}") as browser,
+    ):
+        url = f"{website}/pricing"
+        await browser.open(url)
+        args = orjson.dumps([running.url, WRITE_KEY, user, delivery == "batching"]).decode()
+        result: dict[str, Any] = await browser.evaluate(f"window.track(...{args})")
+        sent, posts = result["sent"], result["posts"]
+        assert [s["type"] for s in sent] == ["identify", "group", "track", "page"], browser.console
+        paths = [p["url"].removeprefix(running.url) for p in posts]
+        expected = ["/v1/batch"] if delivery == "batching" else [f"/v1/{s['type']}" for s in sent]
+        assert paths == expected, (posts, browser.console)
+        assert [p["status"] for p in posts] == [200] * len(posts), (posts, browser.console)
+        # no control plane, no CDN: only the website and the collector were asked
+        others = [u for u in result["resources"] if not u.startswith((website, running.url))]
+        assert others == [], others
+        await check_browser_delivery(
+            running, worker, browser, user, url, sent, "RudderLabs JavaScript SDK"
+        )
+    # the SDK's Authorization, AnonymousId and SentAt headers make the browser ask first
+    assert requests_counted(running, "preflight") > preflights
+
+
+async def check_browser_delivery(
+    running: Running,
+    worker: WorkerProcess,
+    browser: Chromium,
+    user: str,
+    url: str,
+    sent: list[dict[str, Any]],
+    library: str,
+) -> None:
+    """The page's four calls (`sent`: their types and messageIds) reached the raw topic once
+    each, with the browser's page and user agent, the worker resolved them as it does the
+    backend SDKs' calls, and the page logged no error."""
+    user_agent = await browser.evaluate("navigator.userAgent")
+    await check_delivery(running, worker, user, "dana@acme.com", "decision_maker", "c_level")
+    mine = f'"userId":"{user}"'.encode()
+    raw = await wait_for(running, RAW, lambda r: mine in r.value, 4)
+    docs = [r.json() for r in raw]
+    assert sorted(d["messageId"] for d in docs) == sorted(s["messageId"] for s in sent)
+    for doc in docs:  # once each, with the browser's context
+        assert doc["context"]["page"]["url"] == url
+        assert doc["context"]["page"]["path"] == "/pricing"
+        assert doc["context"]["userAgent"] == user_agent
+        assert doc["context"]["library"]["name"] == library
+        assert "writeKey" not in doc
+    errors = [line for line in browser.console if "error" in line.lower()]
+    assert errors == [], errors
 
 
 def requests_seen(running: Running) -> list[dict[str, str]]:
@@ -173,3 +288,16 @@ def requests_seen(running: Running) -> list[dict[str, str]]:
         for sample in metric.samples
         if sample.name.endswith("_total") and sample.value > 0
     ]
+
+
+def requests_counted(running: Running, endpoint: str) -> float:
+    """abm_collector_requests_total of one endpoint so far (this process), all codes."""
+    from prometheus_client import REGISTRY
+
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "abm_collector_requests"
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels.get("endpoint") == endpoint
+    )
