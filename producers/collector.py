@@ -187,6 +187,9 @@ class Collector:
     async def _segment(self, endpoint: str, request: web.Request) -> web.Response:
         received_ms = self.now_ms()
         header_key = ingest.basic_auth_user(request.headers.get("Authorization"))
+        if endpoint == ingest.BEACON_ENDPOINT:  # a beacon cannot set headers
+            header_key = header_key or ingest.query_write_key(request.query)
+            endpoint = ingest.BATCH_ENDPOINT
         if header_key is not None and not ingest.key_allowed(header_key, self.write_keys):
             return self._unauthorized(0)
         try:
@@ -483,6 +486,7 @@ def make_app(collector: Collector) -> web.Application:
     paths.update(ingest.BROWSER_PATHS)
     for path, endpoint in paths.items():
         app.router.add_post(f"/v1/{path}", bind(collector.segment, endpoint))
+    app.router.add_post(ingest.BEACON_PATH, bind(collector.segment, ingest.BEACON_ENDPOINT))
     app.router.add_post("/v1/m", collector.library_metrics)
     for path in (*paths, "m"):
         app.router.add_route("OPTIONS", f"/v1/{path}", collector.preflight)

@@ -43,6 +43,12 @@ BROWSER_PATHS: Final = {
 }
 """Segment's browser library (analytics-next) posts one message to `/v1/<first letter of its
 type>`, and a batch to `/v1/b` (batching delivery); the bodies are those of the long paths."""
+BEACON_PATH: Final = "/beacon/v1/batch"
+"""RudderStack's JS SDK with `useBeacon` hands its batches (the body of `/v1/batch`, as
+`text/plain`) to `navigator.sendBeacon`, which cannot set headers: the write key comes as the
+`writeKey` query parameter, which only this path reads."""
+BEACON_ENDPOINT: Final = "beacon"
+"""The `endpoint` of `BEACON_PATH` (metric label); its body is read as a batch."""
 
 WEBHOOK_ID_PREFIXES: Final = tuple(f"{provider}:" for provider in PROVIDERS)
 """The messageIds of webhook events start with their provider's name (`linkedin:...`). That
@@ -112,6 +118,12 @@ def basic_auth_user(authorization: str | None) -> str | None:
 def body_write_key(doc: Mapping[str, Any]) -> str | None:
     value = doc.get("writeKey")
     return value if isinstance(value, str) and value else None
+
+
+def query_write_key(query: Mapping[str, str]) -> str | None:
+    """The `writeKey` query parameter of a beacon (`BEACON_PATH`)."""
+    value = query.get("writeKey")
+    return value or None
 
 
 def key_allowed(key: str | None, allowed: Iterable[str]) -> bool:

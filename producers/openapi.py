@@ -161,6 +161,21 @@ def openapi_document() -> dict[str, Any]:
         "/v1/s": _segment("analytics-next's screen (as /v1/screen)", _MESSAGE),
         "/v1/a": _segment("analytics-next's alias (as /v1/alias)", _MESSAGE),
         "/v1/b": _segment("analytics-next's batching delivery (as /v1/batch)", _BATCH),
+        "/beacon/v1/batch": {
+            "post": {
+                **_segment("RudderStack JS SDK's Beacon transport (as /v1/batch)", _BATCH)["post"],
+                "security": [{"writeKey": []}, {"writeKeyQuery": []}, {}],
+                "parameters": [
+                    {
+                        "name": "writeKey",
+                        "in": "query",
+                        "required": False,
+                        "description": "the write key (a beacon cannot set headers)",
+                        "schema": {"type": "string"},
+                    }
+                ],
+            }
+        },
         "/v1/m": {
             "options": _PREFLIGHT,
             "post": {
@@ -220,7 +235,10 @@ def openapi_document() -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"writeKey": {"type": "http", "scheme": "basic"}},
+            "securitySchemes": {
+                "writeKey": {"type": "http", "scheme": "basic"},
+                "writeKeyQuery": {"type": "apiKey", "in": "query", "name": "writeKey"},
+            },
             "schemas": {
                 "Error": _ERROR,
                 "Ok": {"type": "object", "properties": {"success": {"type": "boolean"}}},

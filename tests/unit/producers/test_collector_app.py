@@ -8,7 +8,7 @@ from unittest import mock
 
 import orjson
 import pytest
-from aiohttp.test_utils import make_mocked_request
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -126,3 +126,70 @@ def test_every_route_is_described_in_the_openapi_document() -> None:
         (method, path) for path, item in openapi_document()["paths"].items() for method in item
     } | {("get", "/openapi.json")}
     assert routes == described
+
+
+class _Kafka:
+    """A sink that acknowledges everything at once."""
+
+    ready = True
+    last_error = None
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    async def deliver(
+        self, records: list[tuple[bytes, bytes]], timeout_s: float | None = None
+    ) -> None:
+        self.values.extend(value for _key, value in records)
+
+
+class _Memory:
+    async def seen(self, ids: list[str]) -> set[str]:
+        return set()
+
+    async def remember(self, ids: list[str]) -> None:
+        return None
+
+
+class _Router:
+    async def keys_for(self, keyed: list[tuple[Any, str]]) -> list[str]:
+        return [fallback for _message, fallback in keyed]
+
+
+BEACON = {  # what RudderStack's JS SDK hands to navigator.sendBeacon with useBeacon
+    "batch": [
+        {"type": "track", "event": "Demo Requested", "messageId": "m-1", "anonymousId": "a-1"},
+        {"type": "page", "name": "Pricing", "messageId": "m-2", "anonymousId": "a-1"},
+    ],
+    "sentAt": "2030-01-01T00:00:00.000Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status", "produced"),
+    [
+        (f"/beacon/v1/batch?writeKey={OWN_KEY}", {}, 200, 2),
+        ("/beacon/v1/batch", basic(OWN_KEY), 200, 2),
+        ("/beacon/v1/batch?writeKey=wrong-key", {}, 401, 0),
+        ("/beacon/v1/batch", {}, 401, 0),
+        ("/beacon/v1/batch?writeKey=wrong-key", basic(OWN_KEY), 200, 2),
+        (f"/v1/batch?writeKey={OWN_KEY}", {}, 401, 0),
+    ],
+    ids=["key in the query", "key as Basic user", "wrong key in the query", "no key",
+         "the header's key wins", "only the beacon path reads the query"],
+)  # fmt: skip
+async def test_beacon_batches_carry_their_key_in_the_query(
+    path: str, headers: dict[str, str], status: int, produced: int
+) -> None:
+    settings = Settings(collector_write_keys=SecretStr(OWN_KEY))
+    kafka = _Kafka()
+    collector = Collector(settings, cast(Any, kafka), cast(Any, _Memory()), cast(Any, _Router()))
+    origin = {"Origin": "http://127.0.0.1:8000", "Content-Type": "text/plain;charset=UTF-8"}
+    async with TestClient(TestServer(make_app(collector))) as client:
+        response = await client.post(path, data=orjson.dumps(BEACON), headers=origin | headers)
+        assert response.status == status, await response.text()
+        assert response.headers.get("Access-Control-Allow-Origin") == origin["Origin"]
+    docs = [orjson.loads(value) for value in kafka.values]
+    assert [d["messageId"] for d in docs] == ["m-1", "m-2"][:produced]
+    assert all("receivedAt" in d and "writeKey" not in d for d in docs)
+    assert OWN_KEY.encode() not in b"".join(kafka.values)
