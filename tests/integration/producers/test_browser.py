@@ -171,22 +171,32 @@ XMLHttpRequest.prototype.open = function (method, url, ...rest) {
 // What a website does with RudderStack's SDK pointed at the collector (the data plane URL),
 // without RudderStack's control plane: the source configuration is given (getSourceConfig). The
 // bundled build carries its plugins, so nothing is fetched from RudderStack's CDN.
-window.track = async function (collector, writeKey, user, batching) {
+window.track = async function (collector, writeKey, user, delivery) {
   const options = {
     getSourceConfig: () => ({source: {
       id: "website", name: "Website", workspaceId: "self-hosted", enabled: true,
       config: {}, destinations: []}}),
     logLevel: "WARN",
   };
-  // batching: one POST to /v1/batch for the four calls
-  if (batching) options.queueOptions = {batch: {enabled: true, maxItems: 4, flushInterval: 1000}};
+  // batching: one POST to /v1/batch for the four calls; beacon: one navigator.sendBeacon to
+  // /beacon/v1/batch (not an XMLHttpRequest: its answer cannot be read)
+  const batching = delivery !== "standard";
+  if (delivery === "batching") {
+    options.queueOptions = {batch: {enabled: true, maxItems: 4, flushInterval: 1000}};
+  } else if (delivery === "beacon") {
+    options.useBeacon = true;
+    options.beaconQueueOptions = {maxItems: 4, flushQueueInterval: 1000};
+  }
   const analytics = new rudderanalytics.RudderAnalytics();
   analytics.load(writeKey, collector, options);
   await new Promise((resolve) => analytics.ready(resolve));
   const posts = () => window.requests.filter(
     (r) => r.method === "POST" && r.url.startsWith(collector));
+  const beacons = () => performance.getEntriesByType("resource").filter(
+    (e) => e.initiatorType === "beacon").map((e) => e.name);
   const answered = async (count) => {  // the collector answered `count` POSTs (or 20 s passed)
-    for (let waited = 0; posts().length < count && waited < 20000; waited += 50) {
+    const done = () => (delivery === "beacon" ? beacons() : posts()).length >= count;
+    for (let waited = 0; !done() && waited < 20000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
@@ -204,7 +214,7 @@ window.track = async function (collector, writeKey, user, batching) {
     if (!batching) await answered(sent.length);
   }
   await answered(batching ? 1 : calls.length);
-  return {sent, posts: posts(), requests: window.requests,
+  return {sent, posts: posts(), beacons: beacons(),
           resources: performance.getEntriesByType("resource").map((e) => e.name)};
 };
 </script></head>
@@ -213,7 +223,8 @@ window.track = async function (collector, writeKey, user, batching) {
 
 
 @pytest.mark.parametrize(
-    ("delivery", "user"), [("standard", "u-rudder-std"), ("batching", "u-rudder-batch")]
+    ("delivery", "user"),
+    [("standard", "u-rudder-std"), ("batching", "u-rudder-batch"), ("beacon", "u-rudder-beacon")],
 )
 async def test_rudderstack_js_in_chromium_delivers_touchpoints(
     stack: tuple[Running, WorkerProcess, Path], delivery: str, user: str
@@ -221,32 +232,44 @@ async def test_rudderstack_js_in_chromium_delivers_touchpoints(
     """RudderStack's JS SDK v3 (its bundled UMD build, plugins included) with the source
     configuration given: standard delivery posts each call to /v1/identify, /v1/group,
     /v1/track, /v1/page after a CORS preflight (Authorization, AnonymousId and SentAt headers);
-    batching delivery posts them to /v1/batch. Nothing else is requested."""
+    batching delivery posts them to /v1/batch; with useBeacon, navigator.sendBeacon posts them
+    to /beacon/v1/batch (text/plain, the key in the query string). Nothing else is requested."""
     running, worker, tmp = stack
     umd = installed(RUDDERSTACK_JS) / "dist" / "npm" / "modern" / "bundled" / "umd"
     preflights = requests_counted(running, "preflight")
+    beacons = requests_counted(running, "beacon", "200")
     async with (
         static_site(RUDDER_PAGE, {"/rudderstack": umd}) as website,
         Chromium(tmp / f"chromium-rudder-{delivery}") as browser,
     ):
         url = f"{website}/pricing"
         await browser.open(url)
-        args = orjson.dumps([running.url, WRITE_KEY, user, delivery == "batching"]).decode()
+        args = orjson.dumps([running.url, WRITE_KEY, user, delivery]).decode()
         result: dict[str, Any] = await browser.evaluate(f"window.track(...{args})")
         sent, posts = result["sent"], result["posts"]
         assert [s["type"] for s in sent] == ["identify", "group", "track", "page"], browser.console
         paths = [p["url"].removeprefix(running.url) for p in posts]
-        expected = ["/v1/batch"] if delivery == "batching" else [f"/v1/{s['type']}" for s in sent]
+        expected = {
+            "standard": [f"/v1/{s['type']}" for s in sent],
+            "batching": ["/v1/batch"],
+            "beacon": [],
+        }[delivery]
         assert paths == expected, (posts, browser.console)
         assert [p["status"] for p in posts] == [200] * len(posts), (posts, browser.console)
+        if delivery == "beacon":
+            beacon_url = f"{running.url}/beacon/v1/batch?writeKey={WRITE_KEY}"
+            assert result["beacons"] == [beacon_url], (result, browser.console)
+            # the collector's answer, which the page cannot read
+            assert requests_counted(running, "beacon", "200") == beacons + 1
         # no control plane, no CDN: only the website and the collector were asked
         others = [u for u in result["resources"] if not u.startswith((website, running.url))]
         assert others == [], others
         await check_browser_delivery(
             running, worker, browser, user, url, sent, "RudderLabs JavaScript SDK"
         )
-    # the SDK's Authorization, AnonymousId and SentAt headers make the browser ask first
-    assert requests_counted(running, "preflight") > preflights
+    # the SDK's Authorization, AnonymousId and SentAt headers make the browser ask first; a
+    # beacon of text/plain is a simple request
+    assert (requests_counted(running, "preflight") > preflights) == (delivery != "beacon")
 
 
 async def check_browser_delivery(
@@ -290,8 +313,9 @@ def requests_seen(running: Running) -> list[dict[str, str]]:
     ]
 
 
-def requests_counted(running: Running, endpoint: str) -> float:
-    """abm_collector_requests_total of one endpoint so far (this process), all codes."""
+def requests_counted(running: Running, endpoint: str, code: str | None = None) -> float:
+    """abm_collector_requests_total of one endpoint so far (this process), of one answer code
+    or all."""
     from prometheus_client import REGISTRY
 
     return sum(
@@ -299,5 +323,7 @@ def requests_counted(running: Running, endpoint: str) -> float:
         for metric in REGISTRY.collect()
         if metric.name == "abm_collector_requests"
         for sample in metric.samples
-        if sample.name.endswith("_total") and sample.labels.get("endpoint") == endpoint
+        if sample.name.endswith("_total")
+        and sample.labels.get("endpoint") == endpoint
+        and code in (None, sample.labels.get("code"))
     )
