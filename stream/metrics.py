@@ -82,7 +82,8 @@ ENGAGEMENT_BATCHES = Counter(
 FLUSHES = Counter(
     "abm_engagement_flushes_total",
     "Writes of the engagement agent's changed account states to the table (every "
-    "ABM_ENGAGEMENT_FLUSH_INTERVAL_S, or sooner when the state cache is full).",
+    "ABM_ENGAGEMENT_FLUSH_INTERVAL_S, after ABM_ENGAGEMENT_FLUSH_IDLE_S without input, or "
+    "when the state cache is full).",
 )
 STATE_WRITES = Counter(
     "abm_engagement_state_writes_total",

@@ -126,10 +126,13 @@ class Unwritten:
     hold (acked once written). Bound: at most `ABM_ENGAGEMENT_CACHE_ACCOUNTS` states (the agent
     writes before a batch could take it past that), and the events of one flush interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        """Seconds, monotonic."""
         self.states: dict[bytes, tuple[Item, AccountState]] = {}
         self.events: list[Any] = []
-        self.since = time.monotonic()
+        self.since = clock()
+        self.last_batch = self.since
 
     def __len__(self) -> int:
         return len(self.states)
@@ -139,7 +142,16 @@ class Unwritten:
 
     def age_s(self) -> float:
         """Seconds since the last write (monotonic clock)."""
-        return time.monotonic() - self.since
+        return self.clock() - self.since
+
+    def idle_s(self) -> float:
+        """Seconds since the last batch was done (monotonic clock)."""
+        return self.clock() - self.last_batch
+
+    def due(self, interval_s: float, idle_s: float) -> bool:
+        """Time to write: something is unwritten, and the interval passed or the input has
+        paused for `idle_s` (seconds)."""
+        return bool(self) and (self.age_s() >= interval_s or self.idle_s() >= idle_s)
 
     def state_of(self, key: bytes) -> AccountState | None:
         entry = self.states.get(key)
@@ -151,12 +163,13 @@ class Unwritten:
     def done(self, events: list[Any]) -> None:
         """These events are applied and their MQAs handed to the producer."""
         self.events.extend(events)
+        self.last_batch = self.clock()
 
     def take(self) -> tuple[dict[bytes, tuple[Item, AccountState]], list[Any]]:
         """Everything to write and ack now; starts a new interval."""
         states, events = self.states, self.events
         self.states, self.events = {}, []
-        self.since = time.monotonic()
+        self.since = self.clock()
         return states, events
 
     def drop_partitions(self, partitions: set[int]) -> None:

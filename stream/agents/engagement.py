@@ -4,8 +4,11 @@ The whole business rule is `abm.core.engagement.apply`; this agent takes the tou
 batches (`ABM_ENGAGEMENT_BATCH_SIZE`, `ABM_ENGAGEMENT_BATCH_WAIT_S`, at most 10 ms, so MQAs go
 out at once), applies them in order through a bounded cache of decoded states
 (`stream.write_behind`), sends the MQA events that fired, and writes the states it changed to
-the changelog-backed table once per `ABM_ENGAGEMENT_FLUSH_INTERVAL_S`: one changelog record per
-changed account per interval, however often the account was touched in it.
+the changelog-backed table once per `ABM_ENGAGEMENT_FLUSH_INTERVAL_S` (10 s): one changelog
+record per changed account per interval, however often the account was touched in it. When no
+touchpoint arrived for `ABM_ENGAGEMENT_FLUSH_IDLE_S` (0.5 s) the states are written at once, so
+a paused input (or a rebalance, which stops the input and waits for the acks) does not wait for
+the interval.
 
 When offsets are committed. The batches come from `Stream.noack_take`: the stream never acks
 these events itself. A batch's events are acked (`stream.ack`) only by the flush that writes
@@ -78,12 +81,16 @@ def register(pipe: Pipeline) -> None:
         for event in events:
             await streams[0].ack(event)
 
+    interval_s = settings.engagement_flush_interval_s
+    idle_s = settings.engagement_flush_idle_s
+
     async def flush_when_due() -> None:
-        if unwritten and unwritten.age_s() >= settings.engagement_flush_interval_s:
+        if unwritten.due(interval_s, idle_s):
             await flush()
 
     # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
-    pipe.app.timer(interval=settings.engagement_flush_interval_s)(flush_when_due)
+    # Ticks at half the shorter period, so a write is at most that late.
+    pipe.app.timer(interval=min(interval_s, idle_s) / 2)(flush_when_due)
 
     def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Sent by Faust once the in-flight batch was acked (`App._on_partitions_revoked`):
@@ -129,7 +136,7 @@ def register(pipe: Pipeline) -> None:
                     await _send_mqa(pipe, applied)
                 _count(applied)
             unwritten.done(events)
-            if unwritten.age_s() >= settings.engagement_flush_interval_s:
+            if unwritten.age_s() >= interval_s:
                 await flush()
 
 

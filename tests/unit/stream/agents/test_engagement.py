@@ -23,7 +23,7 @@ from stream import topics
 from stream.agents import engagement
 from stream.app import Pipeline
 from stream.schema import StateGuard
-from stream.write_behind import StateCache
+from stream.write_behind import StateCache, Unwritten
 from tests.factories import T0, account, page, qualifying_group
 
 RESOLVED = "t.touchpoints.resolved"
@@ -207,19 +207,69 @@ async def test_an_unreadable_stored_state_stops_the_worker_before_any_ack(
     assert [kind for kind, _ in log.steps] == ["dead_letter"]  # the bad record; no write, no ack
 
 
-async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path) -> None:
+class Clock:
+    """Monotonic seconds the test moves on."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The agent's write-behind runs on this clock."""
+    fake = Clock()
+    monkeypatch.setattr(engagement, "Unwritten", lambda: Unwritten(clock=fake))
+    return fake
+
+
+class PacedStream(Stream):
+    """Batches `step_s` seconds apart on `clock`: an input that never pauses."""
+
+    def __init__(self, log: Log, batches: list[list[Any]], clock: Clock, step_s: float) -> None:
+        super().__init__(log, batches)
+        self.clock, self.step_s = clock, step_s
+
+    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
+        for batch in self.batches:
+            self.clock.now += self.step_s
+            yield batch
+
+
+async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path, clock: Clock) -> None:
+    log = Log()
+    pipe, app = pipeline(tmp_path, log, flush_interval_s=10.0)
+    events = qualifying_events()
+    step = pipe.settings.engagement_flush_idle_s / 2  # never idle long enough
+    await app.agents["abm-engine-engagement"](PacedStream(log, [events[:3]], clock, step))
+    [flush_when_due] = app.timers
+    clock.now += step
+    await flush_when_due()
+    assert log.steps == []  # nothing written yet
+    # 10 s of batches: the batch that ends past the interval writes, with no timer
+    batches = [events[3:], *[[] for _ in range(int(10 / step))]]
+    await app.agents["abm-engine-engagement"](PacedStream(log, batches, clock, step))
+    kinds = [kind for kind, _ in log.steps]
+    assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
+
+
+async def test_a_paused_input_is_written_after_the_idle_time(tmp_path: Path, clock: Clock) -> None:
     log = Log()
     pipe, app = pipeline(tmp_path, log, flush_interval_s=60.0)
     events = qualifying_events()
     await app.agents["abm-engine-engagement"](Stream(log, [events[:3], events[3:]]))
-    assert [kind for kind, _ in log.steps] == ["dead_letter", "mqa"]  # nothing written yet
     [flush_when_due] = app.timers
+    clock.now += pipe.settings.engagement_flush_idle_s - 0.01
     await flush_when_due()
-    assert "write" not in [kind for kind, _ in log.steps]  # not due yet
-    pipe.settings.__dict__["engagement_flush_interval_s"] = 1e-9
+    assert "write" not in [kind for kind, _ in log.steps]
+    clock.now += 0.01
     await flush_when_due()
     kinds = [kind for kind, _ in log.steps]
     assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
+    await flush_when_due()
+    assert [kind for kind, _ in log.steps] == kinds  # nothing left to write
 
 
 async def test_the_cache_bound_writes_before_a_batch_could_push_out_an_unwritten_state(
