@@ -239,6 +239,28 @@ class Worker:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
+async def first_count_ms(settings: Settings, worker: Worker, counter: str) -> int:
+    """Wall-clock ms (Kafka's record timestamps' clock) when a counter of the worker's
+    `/metrics` first rose above 0, polled every 20 ms: when the worker began processing. Fails
+    if the worker exits first."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{settings.web_port}/metrics"
+    prefix = f"{counter} "
+    async with aiohttp.ClientSession() as http:
+        while worker.alive():
+            try:
+                async with http.get(url) as response:
+                    text = await response.text()
+            except aiohttp.ClientError:
+                text = ""
+            for row in text.splitlines():
+                if row.startswith(prefix) and float(row[len(prefix) :]) > 0:
+                    return int(time.time() * 1000)
+            await asyncio.sleep(0.02)
+    raise RuntimeError(f"the worker exited before {counter} rose:\n{worker.tail()}")
+
+
 async def scan(
     settings: Settings, topic: str, visit: Callable[[ConsumerRecord[Any, Any]], None]
 ) -> None:

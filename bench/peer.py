@@ -7,12 +7,14 @@ The resolved-touchpoint topic is pre-loaded (resolution done beforehand by the c
 - Quix: `bench/peers/quix_engagement.py`, a Quix Streams application whose stateful function
   calls the same `abm.core.engagement.apply` (RocksDB state, changelog), in its own virtualenv;
 - aiokafka: `bench/peers/aiokafka_engagement.py`, getmany batches of the same size and wait as
-  the agent's settings, decoded states in a dict, each changed account written once per batch
-  to a changelog topic, MQAs sent, offsets committed after the broker acknowledged both. It is
-  the floor: what the step costs with no framework, so ours / aiokafka is the framework's cost.
+  the agent's settings, decoded states in a dict, MQAs sent at once, each changed account
+  written once per flush interval (or when the input pauses, as the agent) to a changelog
+  topic, offsets committed after the broker acknowledged both. It is the floor: what the step
+  costs with no framework, so ours / aiokafka is the framework's cost.
 
-Each side's busy time runs from its first processed touchpoint to its last (ours: from its
-first changelog record to its last); all must emit the same MQAs as the in-memory reference.
+Each side's busy time runs from its first processed touchpoint to its last (ours: from when its
+first batch was counted in `/metrics`, polled every 20 ms, to its last changelog record, the
+write after the input ran dry); all must emit the same MQAs as the in-memory reference.
 Also printed: changelog bytes per touchpoint, from the size of the changelog topic's log
 segments on the broker's disk (before any compaction: the segments are far below the size at
 which Kafka rolls and compacts them) divided by the touchpoints.
@@ -39,6 +41,7 @@ from bench.common import (
     REPO,
     Worker,
     dataset,
+    first_count_ms,
     line,
     mqa_ids,
     produce,
@@ -125,10 +128,11 @@ async def run(
         )
         say(f"ours: abm worker on {len(touchpoints)} resolved touchpoints")
         worker = Worker(settings)
+        first = await first_count_ms(settings, worker, "abm_engagement_batches_total")
         await wait_caught_up(settings, settings.app_id, [resolved], timeout_s=3600)
         worker.stop()
         changelog = f"{settings.app_id}-engagement-changelog"
-        _, first, last = await topic_times(settings, changelog)
+        _, _, last = await topic_times(settings, changelog)
         rows.append(
             Row("ours: Faust engagement agent", len(touchpoints), (last - first) / 1000,
                 mqa_ids(await read_values(settings, MQA.name(settings.topic_prefix))),
@@ -153,7 +157,9 @@ async def run(
              settings.kafka_bootstrap_servers, resolved, base_changelog,
              f"{settings.topic_prefix}.aiokafka-mqa", f"{settings.app_id}-aiokafka",
              str(len(touchpoints)), str(size), str(max(1, round(wait * 1000))),
-             str(round(settings.producer_linger_s * 1000))]
+             str(round(settings.producer_linger_s * 1000)),
+             str(round(settings.engagement_flush_interval_s * 1000)),
+             str(round(settings.engagement_flush_idle_s * 1000))]
         )  # fmt: skip
         rows.append(
             Row("baseline: aiokafka loop, no framework", base["processed"], base["seconds"],

@@ -5,17 +5,19 @@ It does what the batched engagement agent does, and nothing more:
 
 1. take a batch: `getmany` of up to BATCH records, waiting at most WAIT_MS for the first;
 2. apply each touchpoint in order (`abm.core.engagement.apply`, source `partition/offset`) to
-   decoded states kept in a dict between batches;
-3. write each account the batch changed once, to a compacted changelog topic (the same partition
-   as its input), and send the batch's MQAs; wait until the broker acknowledged all of them;
-4. commit the batch's offsets.
+   decoded states kept in a dict between batches, and send the batch's MQAs;
+3. once FLUSH_MS passed since the last write, or no record came for IDLE_MS (the agent's
+   `ABM_ENGAGEMENT_FLUSH_INTERVAL_S` and `ABM_ENGAGEMENT_FLUSH_IDLE_S`): write each account
+   changed since then once, to a compacted changelog topic (the same partition as its input);
+   wait until the broker acknowledged the writes and the MQAs;
+4. commit the offsets applied so far.
 
-At-least-once like the worker: a crash before 4 re-applies the batch, and the core's dedupe
-turns the redelivered touchpoints into duplicates. No restore from the changelog on start (the
-benchmark always starts empty).
+At-least-once like the worker: a crash before 4 re-applies what came after the last commit,
+and the core's dedupe turns the redelivered touchpoints into duplicates. No restore from the
+changelog on start (the benchmark always starts empty).
 
     python -m bench.peers.aiokafka_engagement BOOTSTRAP INPUT CHANGELOG MQA GROUP COUNT \
-        BATCH WAIT_MS LINGER_MS
+        BATCH WAIT_MS LINGER_MS FLUSH_MS IDLE_MS
 
 Prints one JSON line: touchpoints processed, seconds from the first one to the last batch's
 commit, changelog records and bytes written (values), MQA ids.
@@ -51,6 +53,8 @@ async def run(
     batch: int,
     wait_ms: int,
     linger_ms: int,
+    flush_ms: int,
+    idle_ms: int,
 ) -> dict[str, Any]:
     model = load_model()
     consumer = AIOKafkaConsumer(
@@ -73,16 +77,36 @@ async def run(
     processed, changelog_records, changelog_bytes = 0, 0, 0
     mqas: list[str] = []
     first = 0.0
+    changed: dict[bytes, int] = {}
+    sends: list[Any] = []
+    offsets: dict[TopicPartition, int] = {}
+    written = last_record = time.monotonic()
+
+    async def flush() -> None:
+        nonlocal changelog_records, changelog_bytes, written
+        for key, partition in changed.items():
+            value = states[key].to_bytes()
+            changelog_records += 1
+            changelog_bytes += len(value)
+            sends.append(await producer.send(changelog, key=key, value=value, partition=partition))
+        await asyncio.gather(*sends)
+        await consumer.commit(offsets)
+        changed.clear()
+        sends.clear()
+        offsets.clear()
+        written = time.monotonic()
+
     try:
         while processed < expected:
             records = await consumer.getmany(timeout_ms=wait_ms, max_records=batch)
+            now = time.monotonic()
             if not records:
+                if offsets and now - last_record >= idle_ms / 1000:
+                    await flush()
                 continue
+            last_record = now
             if not first:
-                first = time.monotonic()
-            changed: dict[bytes, int] = {}
-            sends = []
-            offsets: dict[TopicPartition, int] = {}
+                first = now
             for tp, messages in records.items():
                 for message in messages:
                     key = message.key or b""
@@ -109,15 +133,9 @@ async def run(
                             mqas.append(outcome.mqa["mqa_id"])
                     processed += 1
                 offsets[tp] = messages[-1].offset + 1
-            for key, partition in changed.items():
-                value = states[key].to_bytes()
-                changelog_records += 1
-                changelog_bytes += len(value)
-                sends.append(
-                    await producer.send(changelog, key=key, value=value, partition=partition)
-                )
-            await asyncio.gather(*sends)
-            await consumer.commit(offsets)
+            if time.monotonic() - written >= flush_ms / 1000:
+                await flush()
+        await flush()  # the input ran dry: the worker writes after its idle time
         seconds = time.monotonic() - first
     finally:
         await consumer.stop()
@@ -132,10 +150,11 @@ async def run(
 
 
 def main(argv: list[str]) -> None:
-    bootstrap, source, changelog, mqa_topic, group, count, batch, wait_ms, linger_ms = argv
+    bootstrap, source, changelog, mqa_topic, group, count, batch, wait_ms, linger_ms = argv[:9]
+    flush_ms, idle_ms = argv[9:]
     result = asyncio.run(
         run(bootstrap, source, changelog, mqa_topic, group, int(count), int(batch),
-            int(wait_ms), int(linger_ms))
+            int(wait_ms), int(linger_ms), int(flush_ms), int(idle_ms))
     )  # fmt: skip
     print(json.dumps(result))
 
