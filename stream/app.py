@@ -18,7 +18,6 @@ from stream import topics
 from stream.schema import StateGuard
 from stream.write_behind import StateCache
 
-
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 """Largest batch of records the producer sends to one partition at once (bytes). A flush writes
 thousands of account states at once; with the client's default of 16 KB, every 16 KB of a

@@ -7,10 +7,10 @@ between batches in a bounded LRU cache (`StateCache`), and each account the batc
 written once, after the whole batch was applied (`apply_batch`, then the agent writes
 `BatchResult.changed`).
 
-The cache never holds a state newer than the table once a batch is done: `apply_batch` and the
-agent's table writes run without an `await` between them, so nothing (a rebalance included)
-can look in between. It never serves a state across a rebalance: the agent drops the entries of
-revoked and assigned partitions (another worker may have changed those accounts meanwhile).
+The cache holds states newer than the table until the agent writes them (`Unwritten`, once
+per flush interval); a state the cache let go is read back from `Unwritten`, never from the
+table, until written. It never serves a state across a rebalance: the agent drops the entries
+of revoked and assigned partitions (another worker may have changed those accounts meanwhile).
 
 Bounds: the cache holds at most `ABM_ENGAGEMENT_CACHE_ACCOUNTS` states; a batch adds at most
 `ABM_ENGAGEMENT_BATCH_SIZE` (its touched accounts, taken out of the cache while it runs).
@@ -123,14 +123,17 @@ class StateCache:
 
 class Unwritten:
     """States changed since the last write to the table, and the events whose effects they
-    hold (acked once written). Bound: at most `ABM_ENGAGEMENT_CACHE_ACCOUNTS` states (the agent
-    writes before a batch could take it past that), and the events of one flush interval."""
+    hold (acked once written); and the states a write in progress is writing (`writing`).
+    Bound: at most `ABM_ENGAGEMENT_CACHE_ACCOUNTS` states in each (the agent writes before a
+    batch could take it past that), and the events of one flush interval."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         """Seconds, monotonic."""
         self.states: dict[bytes, tuple[Item, AccountState]] = {}
         self.events: list[Any] = []
+        self.writing: dict[bytes, tuple[Item, AccountState]] = {}
+        """Taken by the write in progress, not all in the table yet."""
         self.since = clock()
         self.last_batch = self.since
 
@@ -154,7 +157,8 @@ class Unwritten:
         return bool(self) and (self.age_s() >= interval_s or self.idle_s() >= idle_s)
 
     def state_of(self, key: bytes) -> AccountState | None:
-        entry = self.states.get(key)
+        """The latest state of `key` that may not be in the table yet."""
+        entry = self.states.get(key) or self.writing.get(key)
         return None if entry is None else entry[1]
 
     def add(self, changed: dict[bytes, tuple[Item, AccountState]]) -> None:
@@ -166,11 +170,17 @@ class Unwritten:
         self.last_batch = self.clock()
 
     def take(self) -> tuple[dict[bytes, tuple[Item, AccountState]], list[Any]]:
-        """Everything to write and ack now; starts a new interval."""
+        """Everything to write and ack now (the states also in `writing`, until `written`);
+        starts a new interval."""
         states, events = self.states, self.events
         self.states, self.events = {}, []
+        self.writing = states
         self.since = self.clock()
         return states, events
+
+    def written(self) -> None:
+        """The states `take` gave are in the table."""
+        self.writing = {}
 
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget what belongs to input partitions this worker no longer owns: their events
@@ -178,6 +188,7 @@ class Unwritten:
         if not partitions:
             return
         self.states = {k: v for k, v in self.states.items() if v[0].partition not in partitions}
+        self.writing = {k: v for k, v in self.writing.items() if v[0].partition not in partitions}
         self.events = [e for e in self.events if e.message.partition not in partitions]
 
 

@@ -22,6 +22,12 @@ state into duplicates, the others are applied again, and an MQA fires again with
 The flush runs on a timer too, so states are written and offsets committed when the input is
 idle, and during a rebalance (Faust waits for the in-flight events to be acked).
 
+The write runs in a task of its own, one at a time, and gives the agent a turn every
+`FLUSH_SLICE` states, so MQAs do not wait behind thousands of state encodings. A state changed
+meanwhile is written as it is then: newer than the events the write acks, which is safe (the
+offset watermark travels in the state). A state taken for writing stays readable from
+`Unwritten` until it is in the table, should the cache let it go first.
+
 Table writes and reads set Faust's current event to the account's record: the table sends the
 changelog record to that record's partition (the table is co-partitioned with the input) and
 the RocksDB store picks its partition database by it.
@@ -29,6 +35,7 @@ the RocksDB store picks its partition database by it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -50,6 +57,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STAGE = "engagement"
+FLUSH_SLICE = 250
+"""States a write encodes before the agent gets a turn (about 25-35 ms of encoding), so an
+MQA waits at most about that long behind a write of thousands of states."""
 
 
 def register(pipe: Pipeline) -> None:
@@ -69,12 +79,26 @@ def register(pipe: Pipeline) -> None:
             stored: bytes | None = table.get(item.key)
         return stored
 
+    writer = asyncio.Lock()  # one write at a time
+
     async def flush() -> None:
-        """Write every changed state, then ack the events whose effects are now written."""
-        states, events = unwritten.take()
-        for key, (item, state) in states.items():
-            with current(item.event):
-                table[key] = state.to_bytes()
+        """Write every changed state, then ack the events whose effects are now written.
+
+        Encoding thousands of states takes a while (about 0.1 ms each), so the write gives the
+        agent a turn every `FLUSH_SLICE` states: batches that come meanwhile are applied and
+        their MQAs sent. A state they change is written as it is at that moment, newer than
+        the events acked here: what it holds beyond them is applied again after a crash and
+        recognised as duplicates by the state's offset watermark."""
+        async with writer:
+            states, events = unwritten.take()
+            try:
+                for n, (key, (item, state)) in enumerate(states.items(), 1):
+                    with current(item.event):
+                        table[key] = state.to_bytes()
+                    if not n % FLUSH_SLICE:
+                        await asyncio.sleep(0)
+            finally:
+                unwritten.written()
         metrics.FLUSHES.inc()
         metrics.STATE_WRITES.inc(len(states))
         metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
@@ -85,8 +109,27 @@ def register(pipe: Pipeline) -> None:
     idle_s = settings.engagement_flush_idle_s
 
     async def flush_when_due() -> None:
-        if unwritten.due(interval_s, idle_s):
+        if unwritten.due(interval_s, idle_s) and not writer.locked():
             await flush()
+
+    background: set[asyncio.Future[None]] = set()  # kept referenced until done
+
+    def start_flush() -> None:
+        """Write in a task of its own, so the agent goes on with the next batch meanwhile."""
+        if writer.locked():
+            return  # the write in progress is followed by the next due one
+        task = asyncio.ensure_future(flush())
+        background.add(task)
+        task.add_done_callback(flush_done)
+
+    def flush_done(task: asyncio.Future[None]) -> None:
+        background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # its events stay unacked, so nothing would be committed again: stop loudly
+            log.error("writing the account states failed: %r", task.exception())
+            crash = asyncio.ensure_future(pipe.app.crash(cast(BaseException, task.exception())))
+            background.add(crash)
+            crash.add_done_callback(background.discard)
 
     # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
     # Ticks at half the shorter period, so a write is at most that late.
@@ -137,7 +180,7 @@ def register(pipe: Pipeline) -> None:
                 _count(applied)
             unwritten.done(events)
             if unwritten.age_s() >= interval_s:
-                await flush()
+                start_flush()
 
 
 async def _decode(pipe: Pipeline, events: list[Any]) -> list[Item]:

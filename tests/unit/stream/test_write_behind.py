@@ -177,3 +177,39 @@ def test_a_core_failure_keeps_the_account_as_it_was_and_applies_the_rest(
     expected, _ = replay([touchpoints[0], touchpoints[2]], sources=["0/0", "0/2"])
     key = touchpoints[0].account.account_id.encode()
     assert AccountState.from_bytes(table.rows[key]).to_bytes() == expected.to_bytes()
+
+
+def test_a_state_being_written_is_found_until_it_is_in_the_table() -> None:
+    unwritten = write_behind.Unwritten(clock=lambda: 0.0)
+    [item] = items([page("/pricing", at_ms=T0)], partitions=1)
+    state = real_apply(None, item.touchpoint, default_model(), item.source).state
+    unwritten.add({item.key: (item, state)})
+    unwritten.done([item.event])
+    states, events = unwritten.take()
+    assert list(states) == [item.key] and events == [None]
+    assert not unwritten  # a new interval
+    assert unwritten.state_of(item.key) is state  # a cache miss must not read the old table row
+    unwritten.drop_partitions({1})
+    assert unwritten.state_of(item.key) is state  # another partition's
+    unwritten.written()
+    assert unwritten.state_of(item.key) is None
+    unwritten.add({item.key: (item, state)})
+    unwritten.take()
+    unwritten.drop_partitions({item.partition})
+    assert unwritten.state_of(item.key) is None  # revoked: the next owner applies it again
+
+
+def test_writing_is_due_after_the_interval_or_an_idle_pause() -> None:
+    now = [0.0]
+    unwritten = write_behind.Unwritten(clock=lambda: now[0])
+    assert not unwritten.due(10.0, 0.5)  # nothing to write
+    unwritten.done([None])
+    now[0] = 0.4
+    assert not unwritten.due(10.0, 0.5)
+    now[0] = 0.5
+    assert unwritten.due(10.0, 0.5)  # idle
+    for step in range(1, 21):  # a batch every 0.5 s - 0.1: never idle
+        now[0] = 0.5 * step
+        unwritten.done([None])
+        now[0] += 0.4
+        assert unwritten.due(10.0, 0.5) == (now[0] >= 10.0)

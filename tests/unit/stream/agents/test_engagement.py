@@ -155,6 +155,7 @@ async def test_a_batch_is_acked_after_its_writes_and_sends(tmp_path: Path) -> No
     pipe, app = pipeline(tmp_path, log)
     events = qualifying_events()
     await app.agents["abm-engine-engagement"](Stream(log, [events]))
+    await settled()
     kinds = [kind for kind, _ in log.steps]
     assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
     writes = sorted(what for kind, what in log.steps if kind == "write")
@@ -172,6 +173,7 @@ async def test_a_batch_that_fails_before_its_acks_is_never_acked(tmp_path: Path)
     pipe.mqa.send = broken
     with pytest.raises(ConnectionError):
         await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+        await settled()
     assert "ack" not in [kind for kind, _ in log.steps]
 
 
@@ -179,6 +181,7 @@ async def test_a_rebalance_drops_the_cached_states_of_moved_partitions(tmp_path:
     log = Log()
     pipe, app = pipeline(tmp_path, log)
     await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    await settled()
     cache = pipe.engagement_cache
     assert b"acme" in cache and b"globex" in cache
     resolved = pipe.topic_name(topics.RESOLVED)
@@ -201,6 +204,7 @@ async def test_an_unreadable_stored_state_stops_the_worker_before_any_ack(
     pipe.state_guard.stop = stop
     dict.__setitem__(pipe.engagement_table, b"acme", orjson.dumps({"v": 99}))
     await app.agents["abm-engine-engagement"](Stream(log, [qualifying_events()]))
+    await settled()
     await asyncio.sleep(0)
     assert stops == [True]
     assert pipe.state_guard.refusal is not None
@@ -234,8 +238,15 @@ class PacedStream(Stream):
 
     async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
         for batch in self.batches:
+            await asyncio.sleep(0)  # waiting for input: other tasks run
             self.clock.now += self.step_s
             yield batch
+
+
+async def settled() -> None:
+    """Until the agent's background writes are done."""
+    while pending := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+        await asyncio.gather(*pending)
 
 
 async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path, clock: Clock) -> None:
@@ -244,6 +255,7 @@ async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path, clock
     events = qualifying_events()
     step = pipe.settings.engagement_flush_idle_s / 2  # never idle long enough
     await app.agents["abm-engine-engagement"](PacedStream(log, [events[:3]], clock, step))
+    await settled()
     [flush_when_due] = app.timers
     clock.now += step
     await flush_when_due()
@@ -251,8 +263,37 @@ async def test_writes_and_acks_wait_for_the_flush_interval(tmp_path: Path, clock
     # 10 s of batches: the batch that ends past the interval writes, with no timer
     batches = [events[3:], *[[] for _ in range(int(10 / step))]]
     await app.agents["abm-engine-engagement"](PacedStream(log, batches, clock, step))
+    await settled()
     kinds = [kind for kind, _ in log.steps]
     assert kinds == ["dead_letter", "mqa", "write", "write", *["ack"] * len(events)]
+
+
+async def test_the_agent_applies_batches_while_a_write_is_in_progress(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engagement, "FLUSH_SLICE", 1)  # a turn for the agent after each state
+    log = Log()
+    pipe, app = pipeline(tmp_path, log, flush_interval_s=10.0)
+    others = [
+        event(page("/blog", at_ms=T0, account_record=account(f"a{n}", domains=(f"a{n}.com",)))
+              .to_json(), f"a{n}".encode(), 0, n)
+        for n in range(4)
+    ]  # fmt: skip
+    acme = [e for e in qualifying_events() if e.message.key == b"acme"]
+    # the first batch ends past the interval: its four states are written in the background
+    batches = [others, acme]
+    await app.agents["abm-engine-engagement"](PacedStream(log, batches, clock, 10.0))
+    await settled()
+    [flush_when_due] = app.timers
+    clock.now += pipe.settings.engagement_flush_idle_s
+    await flush_when_due()  # acme's state: due while the first write ran, written after it
+    kinds = [kind for kind, _ in log.steps]
+    writes = [n for n, kind in enumerate(kinds) if kind == "write"]
+    assert len(writes) == 5  # the four, then acme's
+    assert writes[0] < kinds.index("mqa") < writes[3]  # the MQA went out between the four
+    first_acks = [offset for kind, offset in log.steps if kind == "ack"][:4]
+    assert first_acks == [0, 1, 2, 3]  # acked once all four were written
+    assert kinds.index("ack") > [i for i, k in enumerate(kinds) if k == "write"][3]
 
 
 async def test_a_paused_input_is_written_after_the_idle_time(tmp_path: Path, clock: Clock) -> None:
@@ -260,6 +301,7 @@ async def test_a_paused_input_is_written_after_the_idle_time(tmp_path: Path, clo
     pipe, app = pipeline(tmp_path, log, flush_interval_s=60.0)
     events = qualifying_events()
     await app.agents["abm-engine-engagement"](Stream(log, [events[:3], events[3:]]))
+    await settled()
     [flush_when_due] = app.timers
     clock.now += pipe.settings.engagement_flush_idle_s - 0.01
     await flush_when_due()
@@ -281,6 +323,7 @@ async def test_the_cache_bound_writes_before_a_batch_could_push_out_an_unwritten
     other = page("/pricing", at_ms=T0, account_record=account("globex", domains=("globex.com",)))
     second = [event(other.to_json(), b"globex", 0, 0)]
     await app.agents["abm-engine-engagement"](Stream(log, [first, second]))
+    await settled()
     # acme's state is written (and its events acked) before globex's batch takes its place.
     assert [kind for kind, _ in log.steps] == ["write", "ack", "ack", "ack"]
     assert dict.__getitem__(pipe.engagement_table, b"acme")
