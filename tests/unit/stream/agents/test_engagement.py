@@ -244,8 +244,12 @@ class PacedStream(Stream):
 
 
 async def settled() -> None:
-    """Until the agent's background writes are done."""
-    while pending := [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
+    """Until the agent's background writes are done (other tasks of the loop are not ours)."""
+    while pending := [
+        t
+        for t in asyncio.all_tasks()
+        if getattr(t.get_coro(), "__qualname__", "").endswith(".flush")
+    ]:
         await asyncio.gather(*pending)
 
 
