@@ -20,7 +20,13 @@ from producers.collector import Collector, CollectorSite, make_app, make_runner
 from stream.admin import partitions_of
 from stream.topics import RAW, TopicSpec
 from tests import factories
-from tests.integration.harness import Record, create_topics, load_directory, make_settings
+from tests.integration.harness import (
+    Record,
+    WorkerProcess,
+    create_topics,
+    load_directory,
+    make_settings,
+)
 
 WRITE_KEY = "test-write-key"
 EMAIL_SECRET = "whsec_" + base64.b64encode(b"email-signing-key-for-tests").decode()
@@ -75,6 +81,22 @@ async def running_collector(settings: Settings) -> AsyncIterator[Running]:
     finally:
         await runner.cleanup()
         await collector.close()
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    kafka_bootstrap: str, redis_url: str, tmp: Path
+) -> AsyncIterator[tuple[Running, WorkerProcess]]:
+    """A collector in this process and an `abm worker` behind it, on prepared services."""
+    settings = collector_settings(kafka_bootstrap, redis_url, tmp)
+    await prepare_services(settings)
+    worker = WorkerProcess(settings, tmp / "worker.log")
+    worker.start()
+    try:
+        async with running_collector(settings) as running:
+            yield running, worker
+    finally:
+        worker.stop()
 
 
 def auth(key: str = WRITE_KEY) -> dict[str, str]:

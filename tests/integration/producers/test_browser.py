@@ -25,9 +25,7 @@ from tests.integration.harness import WorkerProcess
 from tests.integration.producers.helpers import (
     WRITE_KEY,
     Running,
-    collector_settings,
-    prepare_services,
-    running_collector,
+    running_stack,
 )
 from tests.integration.producers.test_sdks import check_delivery, wait_for
 
@@ -114,15 +112,8 @@ async def stack(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Running, WorkerProcess, Path]]:
     tmp = tmp_path_factory.mktemp("browser")
-    settings = collector_settings(kafka_bootstrap, redis_url, tmp)
-    await prepare_services(settings)
-    worker = WorkerProcess(settings, tmp / "worker.log")
-    worker.start()
-    try:
-        async with running_collector(settings) as running:
-            yield running, worker, tmp
-    finally:
-        worker.stop()
+    async with running_stack(kafka_bootstrap, redis_url, tmp) as (running, worker):
+        yield running, worker, tmp
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,8 @@ from tests.integration.harness import Record, WorkerProcess
 from tests.integration.producers.helpers import (
     WRITE_KEY,
     Running,
-    collector_settings,
-    prepare_services,
     read_all,
-    running_collector,
+    running_stack,
 )
 
 pytestmark = pytest.mark.integration
@@ -32,15 +30,8 @@ async def stack(
     kafka_bootstrap: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Running, WorkerProcess]]:
     tmp = tmp_path_factory.mktemp("sdks")
-    settings = collector_settings(kafka_bootstrap, redis_url, tmp)
-    await prepare_services(settings)
-    worker = WorkerProcess(settings, tmp / "worker.log")
-    worker.start()
-    try:
-        async with running_collector(settings) as running:
-            yield running, worker
-    finally:
-        worker.stop()
+    async with running_stack(kafka_bootstrap, redis_url, tmp) as (running, worker):
+        yield running, worker
 
 
 async def wait_for(
