@@ -29,6 +29,7 @@ import contextlib
 import shutil
 import sys
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -36,7 +37,7 @@ from typing import TextIO
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.structs import OffsetAndMetadata
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from abm.core.engagement import apply
 from abm.core.model import ScoringModel
@@ -185,13 +186,9 @@ async def _apply_partition(
     shown: Progress,
 ) -> dict[bytes, AccountState]:
     states: dict[bytes, AccountState] = {}
-    consumer.assign([tp])
-    await consumer.seek_to_beginning(tp)
-    position = await consumer.position(tp)
-    while position < end:
-        batch = await consumer.getmany(tp, timeout_ms=_FETCH_TIMEOUT_MS)
-        for record in batch.get(tp, []):
-            if record.offset >= end or record.key is None or record.value is None:
+    async for records, position in _keyed_records(consumer, tp, end):
+        for record in records:
+            if record.value is None:
                 continue
             try:
                 touchpoint = Touchpoint.from_json(record.value)
@@ -201,7 +198,6 @@ async def _apply_partition(
             source = f"{tp.partition}/{record.offset}"
             states[record.key] = apply(states.get(record.key), touchpoint, model, source).state
             report.touchpoints += 1
-        position = await consumer.position(tp)
         shown.show(tp.partition, min(position, end), end, report.touchpoints)
         await asyncio.sleep(0)
     shown.show(tp.partition, end, end, report.touchpoints, force=True)
@@ -212,20 +208,28 @@ async def _changelog_keys(consumer: AIOKafkaConsumer, tp: TopicPartition) -> set
     """The keys of a changelog partition whose latest record is a value (not a tombstone)."""
     live: set[bytes] = set()
     end = (await consumer.end_offsets([tp]))[tp]
+    async for records, _ in _keyed_records(consumer, tp, end):
+        for record in records:
+            if record.value is None:
+                live.discard(record.key)
+            else:
+                live.add(record.key)
+    return live
+
+
+async def _keyed_records(
+    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
+) -> AsyncIterator[tuple[list[ConsumerRecord[bytes, bytes]], int]]:
+    """A partition from its start up to `end` (exclusive), fetch by fetch: the records that have
+    a key, and the consumer's position after them."""
     consumer.assign([tp])
     await consumer.seek_to_beginning(tp)
     position = await consumer.position(tp)
     while position < end:
         batch = await consumer.getmany(tp, timeout_ms=_FETCH_TIMEOUT_MS)
-        for record in batch.get(tp, []):
-            if record.offset >= end or record.key is None:
-                continue
-            if record.value is None:
-                live.discard(record.key)
-            else:
-                live.add(record.key)
+        records = [r for r in batch.get(tp, []) if r.offset < end and r.key is not None]
         position = await consumer.position(tp)
-    return live
+        yield records, position
 
 
 def remove_local_store(table_dir: Path) -> list[Path]:
