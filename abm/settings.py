@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         "broker, lz4 made the engagement agent slower; see docs/benchmarks.md).",
     )
     log_level: str = Field(default="info")
+    log_connection_error_interval_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="While Kafka or Redis is down, their connection errors are logged once per "
+        "this interval per service, with the count of those left out (seconds; abm.log_limit).",
+    )
 
     # --- producers: the HTTP collector and its webhooks (docs/producers.md) ---
     collector_host: str = Field(
@@ -392,6 +398,7 @@ class Settings(BaseSettings):
             "ABM_PRODUCER_COMPRESSION": self.producer_compression,
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
             "ABM_LOG_LEVEL": self.log_level,
+            "ABM_LOG_CONNECTION_ERROR_INTERVAL_S": str(self.log_connection_error_interval_s),
             "ABM_WEB_BIND": self.web_bind,
             "ABM_WEB_HOST": self.web_host,
             "ABM_ACCOUNT_METRICS_INTERVAL_S": str(self.account_metrics_interval_s),
