@@ -14,6 +14,7 @@ from abm.core.model import ModelError, load_model
 from abm.core.state import StateVersionError
 from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
+from abm.log_limit import configure_logging
 from abm.ops.cli import app as ops_app
 from abm.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
@@ -190,6 +191,8 @@ def replay(
     if not file.is_file():
         _fail(f"{file}: no such file", code=2)
     settings = _settings()
+    # the report goes to stdout; the log (stderr) has the warnings: waits for Kafka or Redis
+    configure_logging("warning", settings.log_connection_error_interval_s)
     report = asyncio.run(
         run_replay(settings, file, shift_to_now=shift_to_now, rate=rate, progress=progress)
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
 import time
 import uuid
@@ -31,14 +30,13 @@ def alerts() -> None:
     """Run the alert service: MQA alerts to the account owner (Slack, e-mail or the console),
     once per MQA per channel; follow-up SLA tracking and escalations; /metrics on
     ABM_ALERT_PORT."""
+    from abm.log_limit import configure_logging
+    from abm.waiting import kafka, redis, wait_for_all
     from alerting.routing import RoutingError
     from alerting.service import AlertService
 
     settings = _settings()
-    logging.basicConfig(
-        level=settings.log_level.upper() if settings.log_level.upper() != "WARN" else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_connection_error_interval_s)
     try:
         service = AlertService(settings)
     except (RoutingError, ValueError) as exc:
@@ -46,6 +44,8 @@ def alerts() -> None:
         raise typer.Exit(2) from None
 
     async def run() -> None:
+        await wait_for_all(kafka(settings.kafka_bootstrap_servers),
+                           redis(settings.redis_url.get_secret_value()))  # fmt: skip
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, service.stopping.set)

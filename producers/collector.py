@@ -30,8 +30,10 @@ from aiohttp.web_runner import BaseSite
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
+from abm import waiting
 from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
+from abm.log_limit import configure_logging
 from abm.settings import Settings
 from producers import ingest, metrics, webhooks
 from producers.cors import CorsPolicy
@@ -644,14 +646,15 @@ def config_problem(settings: Settings) -> str | None:
 def run_collector(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM; then stop taking connections, let requests in flight
     finish (their records acknowledged), and close the producer."""
-    logging.basicConfig(
-        level=settings.log_level.upper() if settings.log_level.upper() != "WARN" else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level, settings.log_connection_error_interval_s)
     asyncio.run(_serve(settings))
 
 
 async def _serve(settings: Settings) -> None:
+    # Redis down: the collector listens anyway (503 meanwhile); one line says what it waits for
+    redis_up = asyncio.ensure_future(
+        waiting.wait_for(waiting.redis(settings.redis_url.get_secret_value()))
+    )
     collector = await Collector.open(settings)
     runner = make_runner(make_app(collector))
     await runner.setup()
@@ -671,5 +674,6 @@ async def _serve(settings: Settings) -> None:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
     finally:
+        redis_up.cancel()
         await runner.cleanup()
         await collector.close()

@@ -18,7 +18,10 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from abm import waiting
 from abm.core.segment import SegmentMessage, parse_message
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.settings import Settings
@@ -116,6 +119,8 @@ async def replay(
         if latest is not None:
             shift_ms = int(time.time() * 1000) - latest
     total = count_lines(path) if progress else None
+    redis_service = waiting.redis(settings.redis_url.get_secret_value())
+    await waiting.wait_for_all(waiting.kafka(settings.kafka_bootstrap_servers), redis_service)
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all",
@@ -138,7 +143,7 @@ async def replay(
             value = orjson.dumps(line.doc)
             parsed = parse_message(value, max_bytes=len(value) + 1)
             message = parsed if isinstance(parsed, SegmentMessage) else None
-            key = await router.key_for(message, fallback=f"line:{line.number}")
+            key = await _key(router, message, f"line:{line.number}", redis_service)
             pending.append(await producer.send(name, value=value, key=key))
             report.sent += 1
             if len(pending) >= 2000:
@@ -157,6 +162,24 @@ async def replay(
             bar.close()
     report.seconds = time.monotonic() - start
     return report
+
+
+async def _key(
+    router: Router, message: SegmentMessage | None, fallback: str, redis: waiting.Service
+) -> bytes:
+    """The line's key; while Redis (the directory) is down, wait for it and ask again, so an
+    outage in the middle of a replay delays it and loses nothing."""
+    while True:
+        try:
+            return await router.key_for(message, fallback=fallback)
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            if not await waiting.wait_for(redis):
+                await asyncio.sleep(RETRY_S)  # it answers a ping: not again at once
+
+
+RETRY_S = 0.2
+"""Pause before a directory call that failed is made again while Redis answers pings
+(seconds)."""
 
 
 async def _pace(start: float, sent: int, rate: float) -> None:

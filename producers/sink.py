@@ -23,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from abm import waiting
 from abm.settings import Settings
 from stream.admin import ensure_topics
 
@@ -67,9 +68,16 @@ class KafkaSink:
 
     async def start(self) -> None:
         """Connect now if the broker answers; otherwise keep trying in the background (the
-        collector answers 503 meanwhile)."""
-        if not await self._connect():
-            self._connector = asyncio.create_task(self._keep_connecting())
+        collector answers 503 meanwhile), with one "waiting for Kafka at ..." line."""
+        kafka = waiting.kafka(self.settings.kafka_bootstrap_servers)
+        try:
+            await kafka.probe()
+        except Exception as exc:
+            self.last_error = waiting.describe(exc)
+        else:
+            if await self._connect():
+                return
+        self._connector = asyncio.create_task(self._keep_connecting(kafka))
 
     async def _connect(self) -> bool:
         producer = AIOKafkaProducer(
@@ -95,9 +103,13 @@ class KafkaSink:
         log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
         return True
 
-    async def _keep_connecting(self) -> None:
-        while not await self._connect():
-            log.warning("Kafka not reachable (%s); retrying", self.last_error)
+    async def _keep_connecting(self, kafka: waiting.Service) -> None:
+        while True:
+            await waiting.wait_for(kafka)
+            if await self._connect():
+                return
+            log.warning("Kafka answers, but the producer did not start (%s); retrying",
+                        self.last_error)  # fmt: skip
             await asyncio.sleep(self.reconnect_s)
 
     async def stop(self) -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from typing import Any
 
+from abm import waiting
 from abm.core.model import ScoringModel, load_model
+from abm.log_limit import configure_logging, limit_handlers
 from abm.settings import Settings
 from stream.admin import ensure_topics
 from stream.app import Pipeline, create_app
@@ -15,20 +18,29 @@ log = logging.getLogger(__name__)
 
 
 def prepare(settings: Settings) -> tuple[ScoringModel, Pipeline]:
-    """Everything that must fail before the worker starts: model, broker, topics."""
+    """Everything that must fail before the worker starts: the model; then it waits for the
+    broker and Redis (one line says which while one is down) and creates missing topics."""
     model = load_model(settings.scoring_model)  # ModelError names the file and the key
     (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
-    asyncio.run(ensure_topics(settings))
+    asyncio.run(_services(settings))
     return model, create_app(settings, model)
+
+
+async def _services(settings: Settings) -> None:
+    await waiting.wait_for_all(
+        waiting.kafka(settings.kafka_bootstrap_servers),
+        waiting.redis(settings.redis_url.get_secret_value()),
+    )
+    await ensure_topics(settings)
 
 
 def run_worker(settings: Settings) -> None:
     """Run until stopped. Raises `StateVersionError` when the worker stopped because the
     engagement table holds states this code cannot read (`stream.schema`)."""
-    from faust.worker import Worker
-
+    configure_logging(settings.log_level, settings.log_connection_error_interval_s)
     _, pipeline = prepare(settings)
-    worker = Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
+    worker = _worker_class()(pipeline.app, loglevel=settings.log_level, quiet=True)
+    worker.connection_error_interval_s = settings.log_connection_error_interval_s
     pipeline.state_guard.stop = worker.stop
     quiet_libraries(settings.log_level)
     tune_gc()
@@ -37,6 +49,32 @@ def run_worker(settings: Settings) -> None:
     finally:
         if pipeline.state_guard.refusal is not None:
             raise pipeline.state_guard.refusal
+
+
+def _worker_class() -> Any:
+    """Faust's worker, with two changes to its logging: no progress spinner when its output
+    is not a terminal (the spinner writes terminal control sequences such as `\\x1b[?25l`,
+    whatever the output), and the connection errors of an outage limited (`abm.log_limit`) on
+    the handlers it sets up."""
+    from faust.worker import Worker
+
+    class EngineWorker(Worker):
+        connection_error_interval_s: float = 30.0
+
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            if self.spinner is not None and not _isatty(self.spinner.file):
+                self.spinner = None
+            super().on_setup_root_logger(logger, level)
+            limit_handlers(self.connection_error_interval_s, logger)
+
+    return EngineWorker
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 GC_THRESHOLDS = (50_000, 20, 50)
