@@ -3,6 +3,11 @@
 A channel renders an alert from the shared content model and makes ONE attempt to deliver it,
 answering with an `Attempt` (sent / retry / permanent, and why). Retries, claims and dead
 letters are the deliverer's business (`alerting.delivery`), never a channel's.
+
+Waiting for a turn (Slack's pacing and Retry-After holds) is a step of its own, `wait_turn`,
+that the deliverer takes before it marks a delivery `sending`: a delivery is `sending` only
+while its request is really on its way, so a crash during a wait leaves it `claimed` and the
+next instance sends it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ class Outgoing:
 class Channel(Protocol):
     name: str
 
+    async def wait_turn(self, target: str) -> None:
+        """Return when a message to `target` may leave (pacing, provider holds)."""
+        ...
+
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt: ...
 
     async def close(self) -> None: ...
@@ -46,6 +55,9 @@ class ConsoleChannel:
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
+
+    async def wait_turn(self, target: str) -> None:
+        return None
 
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
         content = item.content
@@ -101,9 +113,10 @@ class SlackChannel:
         """No Slack post at all for `seconds` (a Retry-After)."""
         self._blocked_until = self._monotonic() + seconds
 
-    async def _pace(self, target: str) -> None:
+    async def wait_turn(self, target: str) -> None:
         """At most one message per Slack channel per `min_interval_s`, and nothing while a
-        Retry-After is running."""
+        Retry-After is running. The turn is taken when this returns: call it right before
+        `send`."""
         lock = self._locks.setdefault(target, asyncio.Lock())
         async with lock:
             now = self._monotonic()
@@ -129,7 +142,7 @@ class SlackChannel:
         }
 
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
-        await self._pace(target)
+        """One request; the caller waited its turn first (`wait_turn`)."""
         body = self.payload(item, target, mention)
         if self.webhook_mode:
             url = self._webhook or ""
@@ -234,6 +247,9 @@ class EmailChannel:
         except (aiosmtplib.SMTPException, OSError) as exc:
             return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
         return Attempt("sent", "ok", ref=str(message["Message-ID"]))
+
+    async def wait_turn(self, target: str) -> None:
+        return None
 
     async def close(self) -> None:
         return None

@@ -1,6 +1,7 @@
 """Delivers one alert on one channel exactly once: claim, send with retries, confirm.
 
-    claim (ledger)  ->  [crash point after_claim]  ->  mark sending  ->  channel.send
+    claim (ledger)  ->  [crash point after_claim]  ->  wait the channel's turn (pacing, holds)
+        ->  mark sending  ->  channel.send
         -> accepted: [crash point after_send] -> confirm `sent`
         -> transient (429, 5xx, timeout, refused): back to `claimed`, wait, try again
         -> permanent, or attempts exhausted: dead letter with the reason, confirm `dead`
@@ -161,6 +162,9 @@ class Deliverer:
         channel, kind = d.channel, d.kind
         last = Attempt("retry", "none")
         for attempt in range(1, self._policy.max_attempts + 1):
+            # the waits come before `sending`: a crash while waiting leaves the delivery
+            # `claimed`, which the next instance sends, instead of `sending` (unconfirmed)
+            await self._channels[channel].wait_turn(target)
             if not await self._ledger.sending(key, self.token):
                 log.warning("lost the claim on %s (%s); another instance has it", key, channel)
                 return "duplicate"

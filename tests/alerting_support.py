@@ -78,6 +78,8 @@ class SlackStandIn:
 
     posts: list[SlackPost] = field(default_factory=list)
     """Accepted messages only (what a person would see)."""
+    received: list[SlackPost] = field(default_factory=list)
+    """Every chat.postMessage and webhook request, answered ok or not."""
     requests: int = 0
     script: deque[tuple[int, Any, dict[str, str]]] = field(default_factory=deque)
     port: int = 0
@@ -97,13 +99,15 @@ class SlackStandIn:
         self.requests += 1
         body = orjson.loads(await request.read())
         webhook = request.path.startswith("/hooks/")
+        post = SlackPost(request.path, body, request.headers.get("Authorization"),
+                         int(time.time() * 1000))  # fmt: skip
+        self.received.append(post)
         if self.script:
             status, answer, headers = self.script.popleft()
             if isinstance(answer, dict):
                 return web.json_response(answer, status=status, headers=headers)
             return web.Response(text=str(answer), status=status, headers=headers)
-        self.posts.append(SlackPost(request.path, body, request.headers.get("Authorization"),
-                                    int(time.time() * 1000)))  # fmt: skip
+        self.posts.append(post)
         if webhook:
             return web.Response(text="ok")
         return web.json_response({"ok": True, "channel": body.get("channel"),

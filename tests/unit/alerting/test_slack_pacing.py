@@ -28,14 +28,14 @@ def channel(clock: FakeTime) -> SlackChannel:
 async def test_one_message_per_second_per_channel() -> None:
     clock = FakeTime()
     slack = channel(clock)
-    await slack._pace("U1")
-    await slack._pace("U2")  # another channel: no wait
+    await slack.wait_turn("U1")
+    await slack.wait_turn("U2")  # another channel: no wait
     assert clock.slept == []
     clock.now += 0.25
-    await slack._pace("U1")  # same channel 0.25 s later: waits the rest of the second
+    await slack.wait_turn("U1")  # same channel 0.25 s later: waits the rest of the second
     assert clock.slept == [0.75]
     clock.now += 5
-    await slack._pace("U1")
+    await slack.wait_turn("U1")
     assert clock.slept == [0.75]
 
 
@@ -43,5 +43,5 @@ async def test_a_retry_after_holds_every_channel() -> None:
     clock = FakeTime()
     slack = channel(clock)
     slack.hold(30.0)
-    await slack._pace("U9")
+    await slack.wait_turn("U9")
     assert clock.slept == [30.0]
