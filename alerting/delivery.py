@@ -10,6 +10,12 @@ A delivery found `sent`, `dead` or `unconfirmed` is skipped (a repeated MQA reco
 restart); one held by a live instance is waited for; one whose holder died is taken over (see
 `alerting.ledger` for the one case where we must choose, and the choice). Deliveries of the same
 alert on the same channel never run twice at once within a process.
+
+A ledger call or a dead-letter write that fails (Redis or Kafka unreachable) is retried in
+place, with a backoff from `STORE_RETRY_BASE_S` to `STORE_RETRY_MAX_S`, until it goes through:
+the delivery keeps its place (and its lease, renewed meanwhile), so a Redis error never makes
+an instance take its own delivery for an orphan, and a dead letter is always written before
+the final state that says it was.
 """
 
 from __future__ import annotations
@@ -24,15 +30,33 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from aiokafka.errors import KafkaError
+from redis.exceptions import RedisError
+
 from alerting import metrics
 from alerting.channels import Channel, Outgoing
-from alerting.ledger import Ledger
-from alerting.retry import Attempt, backoff_s
+from alerting.ledger import Claim, Ledger
+from alerting.retry import Attempt, Backoff, backoff_s
 
 log = logging.getLogger(__name__)
 
 CRASH_EXIT_CODE: Final = 75
 CRASH_POINTS: Final = ("after_claim", "after_send")
+
+STORE_RETRY_BASE_S: Final = 0.2
+STORE_RETRY_MAX_S: Final = 5.0
+"""Seconds between tries of a failing ledger call or dead-letter write (doubling), so an
+instance is back at work at most this long after Redis or Kafka is."""
+UNAVAILABLE: Final = (RedisError, KafkaError, OSError)
+"""Errors of a store or broker that is (for now) unreachable: retried, never fatal."""
+
+ORPHAN_DETAIL: Final = {
+    "holder_stopped": "a previous holder (an instance that stopped, or lost Redis for longer "
+    "than its lease) was sending it; the provider may or may not have accepted it, and it is "
+    "not sent again (at-most-once)",
+    "interrupted": "an error interrupted this instance's request; the provider may or may not "
+    "have accepted it, and it is not sent again (at-most-once)",
+}
 
 
 @dataclass(frozen=True)
@@ -115,48 +139,77 @@ class Deliverer:
             log.error("ABM_ALERT_CRASH_AT=%s: exiting hard (tests only)", point)
             os._exit(CRASH_EXIT_CODE)
 
+    async def _until_ok(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """`call()`, tried again while Redis or Kafka are unreachable (see the module
+        docstring)."""
+        backoff = Backoff(STORE_RETRY_BASE_S, STORE_RETRY_MAX_S)
+        while True:
+            try:
+                return await call()
+            except UNAVAILABLE as exc:
+                delay = backoff.failed()
+                log.warning("%s failed (%s: %s); trying again in %.1f s", what,
+                            type(exc).__name__, exc, delay)  # fmt: skip
+                await self._sleep(delay)
+
+    async def _claim(self, key: str, d: Delivery) -> Claim:
+        while True:
+            claim: Claim = await self._until_ok(
+                "ledger claim", lambda: self._ledger.claim(key, self.token, d.target)
+            )
+            if claim.state != "busy":
+                return claim
+            await self._sleep(max(0.05, self._lease_s / 4))
+
     async def _deliver(self, key: str, d: Delivery) -> str:
         channel, kind = d.channel, d.kind
-        while True:
-            claim = await self._ledger.claim(key, self.token, d.target)
-            if claim.state in ("sent", "dead", "unconfirmed"):
-                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="duplicate").inc()
-                return "duplicate"
-            if claim.state == "orphaned":
-                detail = (
-                    "a previous instance stopped while sending; the provider may or may not "
-                    "have accepted it, and it is not sent again (at-most-once)"
-                )
-                log.warning("%s on %s unconfirmed: %s", d.item.alert_id, channel, detail)
-                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="unconfirmed").inc()
-                await self._dead(d, "unconfirmed", detail, 0)
-                return "unconfirmed"
-            if claim.state == "busy":
-                await self._sleep(max(0.05, self._lease_s / 4))
-                continue
-            break
-        target = claim.target or d.target
-        self._crash("after_claim")
-        if not target:
-            detail = f"no {channel} address: the account has no owner there and no fallback is set"
-            await self._dead(d, "no_route", detail, 0)
-            await self._ledger.finish(key, self.token, "dead", "", "no_route")
-            metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="no_route").inc()
-            return "dead"
+        claim = await self._claim(key, d)
+        if claim.state in ("sent", "dead", "unconfirmed"):
+            metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="duplicate").inc()
+            return "duplicate"
         renewer = asyncio.ensure_future(self._renew(key))
-        started = time.monotonic()
         try:
-            return await self._attempts(key, d, target, started)
+            if claim.state == "orphaned":
+                return await self._unconfirmed(key, d, claim.why)
+            target = claim.target or d.target
+            self._crash("after_claim")
+            if not target:
+                detail = (f"no {channel} address: the account has no owner there and no "
+                          "fallback is set")  # fmt: skip
+                await self._dead(d, "no_route", detail, 0)
+                await self._finish(key, "dead", "", "no_route")
+                metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="no_route").inc()
+                return "dead"
+            return await self._attempts(key, d, target, time.monotonic())
         finally:
             renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
 
+    async def _unconfirmed(self, key: str, d: Delivery, why: str) -> str:
+        """A request of this delivery may have left (see `alerting.ledger`): the dead letter
+        first, then the final state, so a failure in between writes the dead letter again."""
+        detail = ORPHAN_DETAIL.get(why, ORPHAN_DETAIL["holder_stopped"])
+        log.warning("%s on %s unconfirmed: %s", d.item.alert_id, d.channel, detail)
+        await self._dead(d, "unconfirmed", detail, 0)
+        await self._finish(key, "unconfirmed", "", "unconfirmed")
+        metrics.DELIVERIES.labels(channel=d.channel, kind=d.kind, outcome="unconfirmed").inc()
+        return "unconfirmed"
+
+    async def _finish(self, key: str, state: str, ref: str, reason: str) -> bool:
+        return bool(await self._until_ok(
+            f"ledger {state}", lambda: self._ledger.finish(key, self.token, state, ref, reason)
+        ))  # fmt: skip
+
     async def _renew(self, key: str) -> None:
         while True:
             await asyncio.sleep(self._lease_s / 3)
-            if not await self._ledger.renew(key, self.token):
-                return
+            try:
+                if not await self._ledger.renew(key, self.token):
+                    return
+            except UNAVAILABLE as exc:
+                log.warning("lease renewal of %s failed (%s); trying again", key,
+                            type(exc).__name__)  # fmt: skip
 
     async def _attempts(self, key: str, d: Delivery, target: str, started: float) -> str:
         channel, kind = d.channel, d.kind
@@ -165,13 +218,15 @@ class Deliverer:
             # the waits come before `sending`: a crash while waiting leaves the delivery
             # `claimed`, which the next instance sends, instead of `sending` (unconfirmed)
             await self._channels[channel].wait_turn(target)
-            if not await self._ledger.sending(key, self.token):
+            if not await self._until_ok(
+                "ledger sending", lambda: self._ledger.sending(key, self.token)
+            ):
                 log.warning("lost the claim on %s (%s); another instance has it", key, channel)
                 return "duplicate"
             last = await self._channels[channel].send(d.item, target, d.mention)
             if last.verdict == "sent":
                 self._crash("after_send")
-                await self._ledger.finish(key, self.token, "sent", last.ref or "")
+                await self._finish(key, "sent", last.ref or "", "")
                 metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="sent").inc()
                 metrics.DELIVERY_SECONDS.labels(channel=channel).observe(time.monotonic() - started)
                 if d.ingest_ms is not None and kind == "mqa":
@@ -179,7 +234,7 @@ class Deliverer:
                         max(0.0, (self._wall_ms() - d.ingest_ms) / 1000)
                     )
                 return "sent"
-            await self._ledger.not_sent(key, self.token)
+            await self._until_ok("ledger not_sent", lambda: self._ledger.not_sent(key, self.token))
             if last.verdict == "permanent":
                 break
             if attempt < self._policy.max_attempts:
@@ -195,14 +250,15 @@ class Deliverer:
                            f"({last.detail})")  # fmt: skip
         attempts = attempt
         await self._dead(d, last.reason, last.detail, attempts)
-        await self._ledger.finish(key, self.token, "dead", "", last.reason)
+        await self._finish(key, "dead", "", last.reason)
         metrics.DELIVERIES.labels(channel=channel, kind=kind, outcome="dead").inc()
         return "dead"
 
     async def _dead(self, d: Delivery, reason: str, detail: str, attempts: int) -> None:
         metrics.DEAD_LETTERS.labels(channel=d.channel, reason=reason).inc()
         log.warning("dead letter: %s on %s: %s (%s)", d.item.alert_id, d.channel, reason, detail)
-        await self._dead_letter(DeadLetter(d, reason, detail, attempts))
+        dead = DeadLetter(d, reason, detail, attempts)
+        await self._until_ok("dead-letter write", lambda: self._dead_letter(dead))
 
     async def close(self) -> None:
         for task in list(self._inflight.values()):

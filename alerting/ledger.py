@@ -13,8 +13,16 @@ works; another instance may take over a delivery only when the lease ran out:
   exactly-once, since nothing was sent);
 - found `sending`: the holder died while the provider may or may not have accepted the
   message. Sending again could give the AE the same alert twice; not sending could lose it.
-  We choose **at-most-once**: the delivery becomes `unconfirmed` and goes to the alerts
-  dead-letter topic (reason `unconfirmed`) for a person to check, instead of a second alert.
+  We choose **at-most-once**: the delivery becomes `orphaned` (held by the new instance), which
+  writes the alerts dead letter (reason `unconfirmed`) for a person to check, and only then
+  marks it `unconfirmed` (final). A take-over of an `orphaned` delivery (the dead letter was
+  not written: Kafka down, or a crash in between) writes it again, so it is never lost.
+
+Every move is idempotent for its holder: a call repeated after a lost reply (a Redis error
+after the script ran) finds the state it made and succeeds, so a live instance's own retry is
+never mistaken for a take-over. The holder's own claim of a delivery it left `sending` (an
+error interrupted its request) is `orphaned` too, with reason `interrupted` instead of
+`holder_stopped`.
 
 Times inside the scripts are Redis's own clock (`TIME`), so instances on machines with skewed
 clocks agree on leases.
@@ -29,8 +37,14 @@ import redis.asyncio as aioredis
 
 LEDGER_TTL_S: Final = 400 * 86_400
 FINAL_STATES: Final = frozenset({"sent", "dead", "unconfirmed"})
+ORPHAN_REASONS: Final = ("holder_stopped", "interrupted")
+"""Why a delivery became `orphaned`: another holder's lease ran out while it was `sending`, or
+this holder's own request was interrupted."""
 
 ClaimState = Literal["claimed", "busy", "sent", "dead", "unconfirmed", "orphaned"]
+"""What a claim found: `claimed` (ours now, nothing was sent), `busy` (a live instance has it),
+a final state (done: skip it), or `orphaned` (ours now; a request may have left: dead-letter it
+as `unconfirmed`, then finish it)."""
 
 _NOW = "local t = redis.call('TIME') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
 
@@ -51,11 +65,16 @@ local token = redis.call('HGET', KEYS[1], 'token')
 local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
 if token ~= ARGV[1] and lease > now then return {'busy', target} end
 if state == 'sending' then
-  redis.call('HSET', KEYS[1], 'state', 'unconfirmed', 'token', ARGV[1], 'done_ms', now,
-             'reason', 'unconfirmed')
-  return {'orphaned', target}
+  local why = 'holder_stopped'
+  if token == ARGV[1] then why = 'interrupted' end
+  redis.call('HSET', KEYS[1], 'state', 'orphaned', 'token', ARGV[1], 'lease', now + ARGV[2],
+             'reason', why)
+  return {'orphaned', target, why}
 end
 redis.call('HSET', KEYS[1], 'token', ARGV[1], 'lease', now + ARGV[2])
+if state == 'orphaned' then
+  return {'orphaned', target, redis.call('HGET', KEYS[1], 'reason') or 'holder_stopped'}
+end
 return {'claimed', target}
 """
 )
@@ -65,7 +84,9 @@ _MOVE: Final = (
     _NOW
     + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-if redis.call('HGET', KEYS[1], 'state') ~= ARGV[2] then return 0 end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == ARGV[3] then return 1 end
+if state ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'lease', now + ARGV[4])
 return 1
 """
@@ -77,7 +98,7 @@ _RENEW: Final = (
     + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'claimed' and state ~= 'sending' then return 0 end
+if state ~= 'claimed' and state ~= 'sending' and state ~= 'orphaned' then return 0 end
 redis.call('HSET', KEYS[1], 'lease', now + ARGV[2])
 return 1
 """
@@ -89,7 +110,8 @@ _FINISH: Final = (
     + """
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
 local state = redis.call('HGET', KEYS[1], 'state')
-if state ~= 'claimed' and state ~= 'sending' then return 0 end
+if state == ARGV[2] then return 1 end
+if state ~= 'claimed' and state ~= 'sending' and state ~= 'orphaned' then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'ref', ARGV[3], 'reason', ARGV[4], 'done_ms', now)
 return 1
 """
@@ -100,6 +122,8 @@ return 1
 class Claim:
     state: ClaimState
     target: str | None
+    why: str = ""
+    """`orphaned` only: one of `ORPHAN_REASONS`."""
 
 
 class Ledger:
@@ -118,12 +142,14 @@ class Ledger:
     async def claim(self, key: str, token: str, target: str) -> Claim:
         """Claim a delivery for `token`, or say why not (see the module docstring). The target
         stored by the first claim wins, so a take-over sends where the first try meant to."""
-        state, stored = await self._claim(keys=[key], args=[token, self._lease_ms, target,
-                                                            LEDGER_TTL_S])  # fmt: skip
-        return Claim(_text(state), _text(stored) or None)  # type: ignore[arg-type]
+        answer = await self._claim(keys=[key], args=[token, self._lease_ms, target, LEDGER_TTL_S])
+        state, stored = _text(answer[0]), _text(answer[1]) or None
+        why = _text(answer[2]) if len(answer) > 2 else ""
+        return Claim(state, stored, why)  # type: ignore[arg-type]
 
     async def sending(self, key: str, token: str) -> bool:
-        """`claimed` -> `sending`, just before the request leaves; False: we lost the claim."""
+        """`claimed` -> `sending`, just before the request leaves; False: we lost the claim.
+        True as well when it is `sending` already (a repeat after a lost reply)."""
         return bool(await self._move(keys=[key], args=[token, "claimed", "sending",
                                                        self._lease_ms]))  # fmt: skip
 
@@ -138,6 +164,8 @@ class Ledger:
     async def finish(
         self, key: str, token: str, state: str, ref: str = "", reason: str = ""
     ) -> bool:
+        """`claimed` / `sending` / `orphaned` -> a final state; True as well when the delivery
+        is in that state already (a repeat after a lost reply); False: we lost the claim."""
         return bool(await self._finish(keys=[key], args=[token, state, ref, reason]))
 
     async def state(self, key: str) -> dict[str, str]:

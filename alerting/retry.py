@@ -9,7 +9,7 @@ out in full (up to `RETRY_AFTER_MAX_S`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 Verdict = Literal["sent", "retry", "permanent"]
@@ -96,3 +96,22 @@ def backoff_s(attempt: int, base_s: float, max_s: float, retry_after_s: float | 
     if retry_after_s is not None:
         return retry_after_s
     return float(min(max_s, base_s * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class Backoff:
+    """The delays of one retry loop, in seconds: `base_s` doubling per failure in a row up to
+    `max_s`; a success starts them again at `base_s`, so a loop that got through an outage does
+    not wait out a long delay at its next failure."""
+
+    base_s: float
+    max_s: float
+    failures: int = field(default=0)
+
+    def failed(self) -> float:
+        """Count a failure; the delay before the next try."""
+        self.failures += 1
+        return backoff_s(self.failures, self.base_s, self.max_s, None)
+
+    def succeeded(self) -> None:
+        self.failures = 0

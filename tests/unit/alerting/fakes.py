@@ -65,10 +65,12 @@ class MemoryLedger:
             return Claim(state, stored)  # type: ignore[arg-type]
         if row["token"] != token and int(row["lease"]) > self.now_ms:
             return Claim("busy", stored)
+        if state == "sending":
+            why = "interrupted" if row["token"] == token else "holder_stopped"
+            row.update(state="orphaned", reason=why)
         row["token"], row["lease"] = token, str(self.now_ms + self.lease_ms)
-        if state in ("sending", "orphaned"):
-            row["state"] = "orphaned"
-            return Claim("orphaned", stored)
+        if row["state"] == "orphaned":
+            return Claim("orphaned", stored, row["reason"])
         return Claim("claimed", stored)
 
     def _move(self, key: str, token: str, before: str, after: str) -> bool:
@@ -171,7 +173,7 @@ def delivery(channel: str = "slack", account_id: str = "acme") -> Delivery:
 
 
 def deliverer(
-    ledger: MemoryLedger,
+    ledger: MemoryLedger | Ledger,
     channel: object,
     dead: DeadLetters,
     *,

@@ -54,3 +54,57 @@ async def test_the_turn_is_taken_before_each_attempt_and_sending_only_after_it()
     assert await deliverer(ledger, slack, DeadLetters()).deliver(delivery()) == "sent"
     assert slack.turns == ["U0AE", "U0AE"] and len(slack.requests) == 2
     assert ledger.calls == ["claim", "sending", "not_sent", "sending", "finish"]
+
+
+@pytest.mark.parametrize(
+    ("method", "when", "answers", "requests"),
+    [
+        ("finish", "before", (), 1),
+        ("finish", "after", (), 1),
+        ("sending", "before", (), 1),
+        ("sending", "after", (), 1),
+        ("not_sent", "before", (Attempt("retry", "server_error", "HTTP 500"),), 2),
+        ("not_sent", "after", (Attempt("retry", "server_error", "HTTP 500"),), 2),
+        ("claim", "after", (), 1),
+    ],
+    ids=["finish fails", "finish reply lost", "sending fails", "sending reply lost",
+         "not_sent fails", "not_sent reply lost", "claim reply lost"],
+)  # fmt: skip
+async def test_a_redis_error_inside_a_live_instance_does_not_make_its_delivery_unconfirmed(
+    method: str, when: str, answers: tuple[Attempt, ...], requests: int
+) -> None:
+    """The call is tried again in place (Redis answers on the second try), with the same
+    token: Slack accepted the message, so it is `sent`; Slack refused it, so it is sent on
+    the next attempt. Never `unconfirmed`, never a second message."""
+    ledger = MemoryLedger()
+    getattr(ledger, f"fail_{when}")[method] = 1
+    slack = ScriptedChannel("slack", *answers)
+    dead = DeadLetters()
+    d = delivery()
+    assert await deliverer(ledger, slack, dead).deliver(d) == "sent"
+    assert len(slack.requests) == requests
+    assert dead.written == []
+    assert ledger.rows[ledger.key(d.item.alert_id, "slack")]["state"] == "sent"
+
+
+async def test_an_unconfirmed_dead_letter_is_written_before_the_final_state() -> None:
+    """A take-over of a delivery left `sending`: while Kafka refuses the dead letter, the
+    delivery stays `orphaned` (not final), and it ends `unconfirmed` only once the dead letter
+    is written."""
+    ledger = MemoryLedger()
+    d = delivery()
+    key = ledger.key(d.item.alert_id, "slack")
+    ledger.rows[key] = {"state": "sending", "token": "dead-instance", "lease": "0",
+                        "target": "U0AE"}  # fmt: skip
+    states: list[str] = []
+
+    async def sleep(seconds: float) -> None:
+        states.append(ledger.rows[key]["state"])
+
+    dead = DeadLetters(failures=3)
+    slack = ScriptedChannel()
+    assert await deliverer(ledger, slack, dead, sleep=sleep).deliver(d) == "unconfirmed"
+    assert states == ["orphaned"] * 3
+    [letter] = dead.written
+    assert letter.reason == "unconfirmed" and "previous holder" in letter.detail
+    assert ledger.rows[key]["state"] == "unconfirmed" and slack.requests == []

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from alerting.retry import RETRY_AFTER_MAX_S, backoff_s, classify_slack, parse_retry_after
+from alerting.retry import (
+    RETRY_AFTER_MAX_S,
+    Backoff,
+    backoff_s,
+    classify_slack,
+    parse_retry_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +70,10 @@ def test_retry_after(value: str | None, seconds: float | None) -> None:
 def test_backoff_doubles_up_to_the_cap_and_retry_after_wins() -> None:
     assert [backoff_s(n, 1.0, 10.0, None) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
     assert backoff_s(1, 1.0, 10.0, 30.0) == 30.0
+
+
+def test_a_backoff_starts_again_after_a_success() -> None:
+    backoff = Backoff(0.5, 4.0)
+    assert [backoff.failed() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
+    backoff.succeeded()
+    assert backoff.failed() == 0.5
