@@ -10,7 +10,10 @@ Three loops share one process:
 - the activity consumer (group `{app_id}-alerts-sla`): sales activities and acknowledgements
   close SLAs (`alerting.sla`);
 - the SLA poller: every `ABM_ALERT_SLA_POLL_S`, breaches the SLAs whose due time passed and
-  delivers one escalation each (through the same ledger, so it is sent once too).
+  delivers one escalation each (through the same ledger, so it is sent once too). It starts
+  only once the activity group has committed the sales activities up to the end offsets of the
+  service's start: a follow-up recorded in time while the service was down is applied before
+  any SLA is judged, instead of an escalation for an SLA that was met.
 
 Plus an HTTP server on `ABM_ALERT_PORT` (`alerting.web`): /metrics, the Slack interactivity
 endpoint, the e-mail acknowledge link and the CRM webhook.
@@ -23,12 +26,13 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from abm.settings import Settings
 from alerting import metrics
@@ -50,7 +54,7 @@ from alerting.routing import (
 from alerting.signing import ack_url
 from alerting.sla import SlaRecord, Transition
 from alerting.sla_store import SlaStore
-from stream.admin import ensure_topics
+from stream.admin import ensure_topics, partitions_of
 from stream.services import open_directory, redis_client
 from stream.topics import (
     ALERTS_DEAD_LETTER,
@@ -67,6 +71,14 @@ log = logging.getLogger(__name__)
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+def backlog_read(
+    ends: Mapping[TopicPartition, int], committed: Mapping[TopicPartition, int]
+) -> bool:
+    """Whether a group has committed every partition up to `ends` (offsets); a partition it
+    never committed counts as read only when it was empty."""
+    return all(committed.get(tp, 0) >= end for tp, end in ends.items())
 
 
 def routing_config(settings: Settings) -> RoutingConfig:
@@ -144,6 +156,8 @@ class AlertService:
         self._web: Any = None
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self.sla_checks_on = asyncio.Event()
+        """Set once the activity backlog of the start is read (the SLA poller runs after)."""
 
     def topic(self, spec: Any) -> str:
         return str(spec.name(self.settings.topic_prefix))
@@ -416,7 +430,53 @@ class AlertService:
         ):
             self._observe(record, transition)
 
+    async def _activity_offsets(
+        self,
+    ) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """(end offsets of `sales.activity` now, the activity group's committed offsets)."""
+        s = self.settings
+        topic = self.topic(SALES_ACTIVITY)
+        partitions = await partitions_of(s.kafka_bootstrap_servers, [topic])
+        tps = [TopicPartition(topic, p) for p in partitions[topic]]
+        consumer = AIOKafkaConsumer(bootstrap_servers=s.kafka_bootstrap_servers, group_id=None)
+        admin = AIOKafkaAdminClient(bootstrap_servers=s.kafka_bootstrap_servers)
+        await consumer.start()
+        try:
+            await admin.start()
+            try:
+                ends = await consumer.end_offsets(tps)
+                found = await admin.list_consumer_group_offsets(
+                    f"{s.app_id}-alerts-sla", partitions=tps
+                )
+            finally:
+                await admin.close()
+        finally:
+            await consumer.stop()
+        committed = {tp: meta.offset for tp, meta in found.items() if meta.offset >= 0}
+        return dict(ends), committed
+
+    async def _wait_activity_backlog(self) -> None:
+        """Until the activity group has committed what `sales.activity` held at the start."""
+        ends: dict[TopicPartition, int] | None = None
+        delay = 0.2
+        while not self.stopping.is_set():
+            try:
+                now_ends, committed = await self._activity_offsets()
+            except (KafkaError, OSError) as exc:
+                log.warning("reading the sales activity offsets failed (%s); trying again", exc)
+            else:
+                if ends is None:
+                    ends = now_ends
+                    log.info("SLA checks start once the sales activities up to offsets %s are "
+                             "read", {tp.partition: end for tp, end in ends.items()})  # fmt: skip
+                if backlog_read(ends, committed):
+                    self.sla_checks_on.set()
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+
     async def _poll_sla(self) -> None:
+        await self._wait_activity_backlog()
         while not self.stopping.is_set():
             try:
                 await self.check_sla()

@@ -4,6 +4,7 @@ restart; acknowledgements (Slack button, e-mail link) and the CRM webhook count 
 
 from __future__ import annotations
 
+import asyncio
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -193,5 +194,40 @@ async def test_acknowledgements_and_the_crm_webhook_are_follow_ups(
         metrics = await (await http.get(f"{base}/metrics")).text()
         assert "abm_sla_outcomes_total" in metrics and "abm_alert_deliveries_total" in metrics
         clock.now_ms = T0 + 5 * HOUR
+        await service.check_sla()
+    assert escalations(slack) == []
+
+
+async def test_a_follow_up_recorded_in_time_while_the_service_was_down_counts(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, slack: SlackStandIn
+) -> None:
+    """The service stops; a call is recorded 56 s before the due time; the service starts 3 s
+    after it. The SLA poller waits until the activities of the start are read, so the SLA is
+    met and nothing is escalated."""
+    settings = sla_settings(kafka_bootstrap, redis_url, tmp_path, slack)
+    event = mqa_event("calledwhiledown", act_now=True)  # due T0 + 30 min
+    due = T0 + 30 * MINUTE
+    clock = Clock(T0 + MINUTE)
+    async with running(settings, clock):
+        await produce_mqas(settings, [event])
+        await alerts_caught_up(settings)
+    call = SalesActivity("crm-down", "calledwhiledown", "call", due - 56_000, source="crm")
+    await produce_activity(settings, call)
+    clock.now_ms = due + 3_000
+    async with running(settings, clock) as service:
+        assert service.slas is not None
+        slas = service.slas
+
+        async def settled() -> str:
+            record = await slas.get(event["mqa_id"])
+            assert record is not None
+            return record.state
+
+        deadline = time.monotonic() + 60
+        while (state := await settled()) == "open":
+            assert time.monotonic() < deadline, "the call was never applied"
+            await asyncio.sleep(0.05)
+        assert state == "met"
+        await activities_caught_up(settings)
         await service.check_sla()
     assert escalations(slack) == []
