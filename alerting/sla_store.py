@@ -5,12 +5,14 @@
 | `{prefix}:alert:sla:{mqa_id}` | string | the SLA record JSON (`alerting.sla.SlaRecord`) |
 | `{prefix}:alert:sla-due` | sorted set | MQA ids open or owing an escalation, by due ms |
 | `{prefix}:alert:sla-open:{account_id}` | set | MQA ids of the account whose SLA is open |
+| `{prefix}:alert:sla-late:{account_id}` | sorted set | MQA ids breached, not followed up; by due |
 | `{prefix}:alert:sla-activity:{account_id}` | sorted set | activity ids of the account by ms |
 | `{prefix}:alert:sla-activity-kind:{account_id}` | hash | activity id -> kind |
 
-Every change of a record is a WATCH/MULTI transaction on its key, so the follow-up consumer and
-the due-time poller can race without losing a transition or counting one twice. Records are
-kept `RECORD_TTL_S` after they close.
+The late set keeps at most `LATE_MAX` MQAs per account, none due more than `RECORD_TTL_S`
+before the newest. Every change of a record is a WATCH/MULTI transaction on its key, so the
+follow-up consumer and the due-time poller can race without losing a transition or counting one
+twice. Records are kept `RECORD_TTL_S` after they close.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from alerting.sla import FollowUp, SlaRecord, Transition
 
 RECORD_TTL_S: Final = 90 * 86_400
 ACTIVITY_HORIZON_MS: Final = 60 * 86_400_000
+LATE_MAX: Final = 100
+"""Breached SLAs per account still waiting for a (late) follow-up: the newest ones by due time
+are kept, so an account nobody follows up does not grow the set without end."""
 
 
 class SlaStore:
@@ -42,6 +47,9 @@ class SlaStore:
 
     def _open(self, account_id: str) -> str:
         return f"{self._p}:sla-open:{account_id}"
+
+    def _late(self, account_id: str) -> str:
+        return f"{self._p}:sla-late:{account_id}"
 
     def _activity(self, account_id: str) -> str:
         return f"{self._p}:sla-activity:{account_id}"
@@ -92,6 +100,15 @@ class SlaStore:
             pipe.sadd(self._open(record.account_id), record.mqa_id)
         else:
             pipe.srem(self._open(record.account_id), record.mqa_id)
+        late = self._late(record.account_id)
+        if record.state == "breached" and record.followed_up_ms is None:
+            # a follow-up after the breach is still recorded (its time, abm_followup_seconds)
+            pipe.zadd(late, {record.mqa_id: record.due_ms})
+            pipe.zremrangebyscore(late, "-inf", record.due_ms - RECORD_TTL_S * 1000)
+            pipe.zremrangebyrank(late, 0, -LATE_MAX - 1)
+            pipe.expire(late, RECORD_TTL_S)
+        else:
+            pipe.zrem(late, record.mqa_id)
 
     async def _update(
         self, mqa_id: str, change: Callable[[SlaRecord], tuple[SlaRecord, Transition]]
@@ -120,13 +137,17 @@ class SlaStore:
     async def record_activity(
         self, account_id: str, follow_up: FollowUp
     ) -> list[tuple[SlaRecord, Transition]]:
-        """Apply a follow-up to the account's open SLAs (an acknowledgement: to its own MQA)
+        """Apply a follow-up to the account's open SLAs and to those breached without a
+        follow-up yet (its time is recorded either way; an acknowledgement: to its own MQA),
         and remember it for MQAs that have not arrived yet."""
         if follow_up.mqa_id is not None:
             ids = [follow_up.mqa_id]
         else:
             members = await self._redis.smembers(self._open(account_id))
-            ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+            late = await self._redis.zrange(self._late(account_id), 0, -1)
+            ids = sorted(
+                {m.decode() if isinstance(m, bytes) else str(m) for m in [*members, *late]}
+            )
             async with self._redis.pipeline(transaction=True) as pipe:
                 activity = self._activity(account_id)
                 pipe.zadd(activity, {follow_up.activity_id: follow_up.at_ms})
@@ -138,7 +159,9 @@ class SlaStore:
         changed = []
         for mqa_id in ids:
             record, transition = await self._update(mqa_id, lambda r: sla.follow_up(r, follow_up))
-            if record is not None and record.account_id == account_id:
+            if record is None:  # expired: nothing left to follow up
+                await self._redis.zrem(self._late(account_id), mqa_id)
+            elif record.account_id == account_id:
                 changed.append((record, transition))
         return changed
 
