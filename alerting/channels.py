@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 import aiohttp
 import aiosmtplib
@@ -70,8 +70,23 @@ class ConsoleChannel:
         return None
 
 
+PACING_TARGETS_MAX: Final = 10_000
+"""Slack channels whose pacing times are kept; past it, the ones whose time has passed are
+dropped (they could post at once anyway)."""
+
+
+class SharedHolds(Protocol):
+    """Retry-After holds shared by the instances of the service (`alerting.holds`)."""
+
+    async def hold(self, seconds: float) -> None: ...
+
+    async def remaining_s(self) -> float: ...
+
+
 class SlackChannel:
-    """chat.postMessage with a bot token, or an incoming webhook; paced per Slack channel."""
+    """chat.postMessage with a bot token, or an incoming webhook; paced per Slack channel, and
+    held entirely while a Retry-After Slack gave runs (in this instance, and through `holds`
+    in every instance and after a restart)."""
 
     name = "slack"
 
@@ -85,6 +100,7 @@ class SlackChannel:
         min_interval_s: float,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        holds: SharedHolds | None = None,
     ) -> None:
         if not bot_token and not webhook_url:
             raise ValueError("Slack needs a bot token or a webhook URL")
@@ -98,6 +114,7 @@ class SlackChannel:
         self._next: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._blocked_until = 0.0
+        self._holds = holds
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -110,8 +127,14 @@ class SlackChannel:
         return self._session
 
     def hold(self, seconds: float) -> None:
-        """No Slack post at all for `seconds` (a Retry-After)."""
-        self._blocked_until = self._monotonic() + seconds
+        """No Slack post at all from this instance for `seconds` (a Retry-After)."""
+        self._blocked_until = max(self._blocked_until, self._monotonic() + seconds)
+
+    async def held_s(self) -> float:
+        """Seconds left of the longest hold: this instance's, or the shared one."""
+        mine = self._blocked_until - self._monotonic()
+        shared = await self._holds.remaining_s() if self._holds is not None else 0.0
+        return max(0.0, mine, shared)
 
     async def wait_turn(self, target: str) -> None:
         """At most one message per Slack channel per `min_interval_s`, and nothing while a
@@ -119,11 +142,22 @@ class SlackChannel:
         `send`."""
         lock = self._locks.setdefault(target, asyncio.Lock())
         async with lock:
-            now = self._monotonic()
-            wait = max(self._next.get(target, 0.0), self._blocked_until) - now
-            if wait > 0:
+            # looked at again after every wait: a hold that began while we waited (another
+            # delivery's 429) holds this post too
+            while True:
+                paced = self._next.get(target, 0.0) - self._monotonic()
+                wait = max(paced, await self.held_s())
+                if wait <= 0:
+                    break
                 await self._sleep(wait)
             self._next[target] = self._monotonic() + self._interval
+        if len(self._next) > PACING_TARGETS_MAX:
+            now = self._monotonic()
+            for old in [t for t, at in self._next.items() if at <= now]:
+                del self._next[old]
+                idle = self._locks.get(old)
+                if idle is not None and not idle.locked():
+                    del self._locks[old]
 
     def payload(self, item: Outgoing, target: str, mention: bool) -> dict[str, Any]:
         content = item.content
@@ -166,6 +200,8 @@ class SlackChannel:
             return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
         if attempt.retry_after_s is not None:
             self.hold(attempt.retry_after_s)
+            if self._holds is not None:
+                await self._holds.hold(attempt.retry_after_s)
         if target == WEBHOOK_TARGET and attempt.verdict == "sent":
             return Attempt("sent", "ok", ref="webhook")
         return attempt

@@ -40,6 +40,7 @@ from alerting.activity import ActivityError, SalesActivity
 from alerting.channels import Channel, ConsoleChannel, EmailChannel, Outgoing, SlackChannel
 from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
+from alerting.holds import RedisHolds, workspace_id
 from alerting.ledger import Ledger
 from alerting.routing import (
     CONSOLE,
@@ -99,19 +100,28 @@ def routing_config(settings: Settings) -> RoutingConfig:
 
 
 def build_channels(
-    settings: Settings, config: RoutingConfig, out: IO[str], clock_ms: Callable[[], int]
+    settings: Settings,
+    config: RoutingConfig,
+    out: IO[str],
+    clock_ms: Callable[[], int],
+    redis: Any = None,
 ) -> dict[str, Channel]:
+    """The configured channels; with `redis`, Slack's Retry-After holds are shared there."""
     channels: dict[str, Channel] = {}
     if CONSOLE in config.channels:
         channels[CONSOLE] = ConsoleChannel(out)
     if SLACK in config.channels:
         token, hook = settings.slack_bot_token, settings.slack_webhook_url
+        bot_token = token.get_secret_value() if token else None
+        webhook_url = hook.get_secret_value() if hook else None
+        workspace = workspace_id(bot_token or webhook_url or "")
         channels[SLACK] = SlackChannel(
             api_url=settings.slack_api_url,
-            bot_token=token.get_secret_value() if token else None,
-            webhook_url=hook.get_secret_value() if hook else None,
+            bot_token=bot_token,
+            webhook_url=webhook_url,
             timeout_s=settings.alert_timeout_s,
             min_interval_s=settings.slack_min_interval_s,
+            holds=RedisHolds(redis, settings.redis_prefix, workspace) if redis else None,
         )
     if EMAIL in config.channels:
         password = settings.smtp_password
@@ -176,7 +186,9 @@ class AlertService:
             bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
         )
         await self._producer.start()
-        channels = self._channels or build_channels(s, self.config, self._out, self.clock_ms)
+        channels = self._channels or build_channels(
+            s, self.config, self._out, self.clock_ms, self._redis
+        )
         self.deliverer = Deliverer(
             Ledger(self._redis, s.redis_prefix, s.alert_claim_lease_s),
             channels,
