@@ -59,6 +59,38 @@ ORPHAN_DETAIL: Final = {
 }
 
 
+class Outage:
+    """Retry waits that end as soon as the store they wait for (Redis) answers again: a call
+    that goes through says so (`over`), and every loop waiting after a failure tries again at
+    once, its backoff started again. Without it a loop that backed off to its cap during an
+    outage could sleep that long after Redis was back."""
+
+    def __init__(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._sleep = sleep
+        self._back = asyncio.Event()
+        self._waiting = 0
+
+    def over(self) -> None:
+        """A call went through: wake the waiting loops."""
+        if self._waiting:
+            self._back.set()
+            self._back = asyncio.Event()
+
+    async def wait(self, delay_s: float) -> bool:
+        """Sleep `delay_s` seconds or until `over()`; True when `over()` ended it."""
+        back = self._back
+        self._waiting += 1
+        sleeper = asyncio.ensure_future(self._sleep(delay_s))
+        woken = asyncio.ensure_future(back.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._waiting -= 1
+            sleeper.cancel()
+            woken.cancel()
+        return back.is_set()
+
+
 @dataclass(frozen=True)
 class Delivery:
     item: Outgoing
@@ -100,7 +132,10 @@ class Deliverer:
         crash_at: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        outage: Outage | None = None,
     ) -> None:
+        """`outage`: shared with the other loops of the service that use Redis, so any call
+        that goes through ends the ledger retries' waits (see `Outage`)."""
         if crash_at is not None and crash_at not in CRASH_POINTS:
             raise ValueError(f"ABM_ALERT_CRASH_AT: one of {', '.join(CRASH_POINTS)}")
         self._ledger = ledger
@@ -111,6 +146,7 @@ class Deliverer:
         self._crash_at = crash_at
         self._sleep = sleep
         self._wall_ms = wall_ms
+        self._outage = outage or Outage(sleep)
         self.token = uuid.uuid4().hex
         self._inflight: dict[str, asyncio.Task[str]] = {}
         self._slots = asyncio.Semaphore(max_in_flight)
@@ -139,18 +175,28 @@ class Deliverer:
             log.error("ABM_ALERT_CRASH_AT=%s: exiting hard (tests only)", point)
             os._exit(CRASH_EXIT_CODE)
 
-    async def _until_ok(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        """`call()`, tried again while Redis or Kafka are unreachable (see the module
-        docstring)."""
+    async def _until_ok(
+        self, what: str, call: Callable[[], Awaitable[Any]], *, redis: bool = True
+    ) -> Any:
+        """`call()`, tried again while Redis (`redis`) or Kafka are unreachable (see the
+        module docstring). A Redis call that goes through ends the other loops' waits, and a
+        wait ended that way starts the backoff again."""
         backoff = Backoff(STORE_RETRY_BASE_S, STORE_RETRY_MAX_S)
         while True:
             try:
-                return await call()
+                result = await call()
             except UNAVAILABLE as exc:
                 delay = backoff.failed()
                 log.warning("%s failed (%s: %s); trying again in %.1f s", what,
                             type(exc).__name__, exc, delay)  # fmt: skip
-                await self._sleep(delay)
+                if not redis:
+                    await self._sleep(delay)
+                elif await self._outage.wait(delay):
+                    backoff.succeeded()
+            else:
+                if redis:
+                    self._outage.over()
+                return result
 
     async def _claim(self, key: str, d: Delivery) -> Claim:
         while True:
@@ -258,7 +304,7 @@ class Deliverer:
         metrics.DEAD_LETTERS.labels(channel=d.channel, reason=reason).inc()
         log.warning("dead letter: %s on %s: %s (%s)", d.item.alert_id, d.channel, reason, detail)
         dead = DeadLetter(d, reason, detail, attempts)
-        await self._until_ok("dead-letter write", lambda: self._dead_letter(dead))
+        await self._until_ok("dead-letter write", lambda: self._dead_letter(dead), redis=False)
 
     async def close(self) -> None:
         for task in list(self._inflight.values()):

@@ -39,9 +39,10 @@ from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
 from alerting.channels import Channel, ConsoleChannel, EmailChannel, Outgoing, SlackChannel
 from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
-from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
+from alerting.delivery import DeadLetter, Deliverer, Delivery, Outage, RetryPolicy
 from alerting.holds import RedisHolds, workspace_id
 from alerting.ledger import Ledger
+from alerting.retry import Backoff
 from alerting.routing import (
     CONSOLE,
     EMAIL,
@@ -68,6 +69,11 @@ from stream.topics import (
 )
 
 log = logging.getLogger(__name__)
+
+
+BATCH_RETRY_BASE_S = 0.5
+BATCH_RETRY_MAX_S = 30.0
+"""Seconds between tries of a batch whose handling failed (doubling)."""
 
 
 def wall_ms() -> int:
@@ -166,6 +172,10 @@ class AlertService:
         self._web: Any = None
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
+        self.redis_outage = Outage()
+        """Shared by every loop that retries Redis: one call that goes through ends their
+        waits (the SLA poller's check, at least every `ABM_ALERT_SLA_POLL_S`, finds Redis back
+        first)."""
         self.sla_checks_on = asyncio.Event()
         """Set once the activity backlog of the start is read (the SLA poller runs after)."""
 
@@ -197,6 +207,7 @@ class AlertService:
             lease_s=s.alert_claim_lease_s,
             max_in_flight=s.alert_max_in_flight,
             crash_at=s.alert_crash_at,
+            outage=self.redis_outage,
         )
         if s.alert_port:
             from alerting.web import start_web
@@ -283,18 +294,24 @@ class AlertService:
         self, handle: Callable[[Sequence[ConsumerRecord]], Any], records: Sequence[ConsumerRecord]
     ) -> None:
         """Handle a batch, retrying it whole while Redis or Kafka fail (handling is
-        idempotent, so a repeat does nothing twice)."""
-        delay = 0.5
+        idempotent, so a repeat does nothing twice). The delay doubles from
+        `BATCH_RETRY_BASE_S` to `BATCH_RETRY_MAX_S`, and starts again as soon as a Redis call
+        anywhere in the service goes through (`redis_outage`): alerts resume within a poll
+        interval of Redis coming back, not after the rest of a long delay."""
+        backoff = Backoff(BATCH_RETRY_BASE_S, BATCH_RETRY_MAX_S)
         while True:
             try:
                 await handle(records)
-                return
             except (asyncio.CancelledError, SystemExit):
                 raise
             except Exception:
+                delay = backoff.failed()
                 log.exception("handling a batch failed; retrying in %.1f s", delay)
-                await asyncio.sleep(delay)
-                delay = min(30.0, delay * 2)
+                if await self.redis_outage.wait(delay):
+                    backoff.succeeded()
+            else:
+                self.redis_outage.over()
+                return
 
     async def _consume_mqas(self) -> None:
         await self._consume(self.topic(MQA), f"{self.settings.app_id}-alerts", self._mqa_batch)
@@ -496,6 +513,8 @@ class AlertService:
                 raise
             except Exception:
                 log.exception("SLA check failed; trying again")
+            else:
+                self.redis_outage.over()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), self.settings.alert_sla_poll_s)
 
