@@ -63,6 +63,7 @@ from stream.topics import (
     HEADER_DETAIL,
     HEADER_INGEST_MS,
     HEADER_REASON,
+    HEADER_SOURCE,
     MQA,
     SALES_ACTIVITY,
     account_key,
@@ -324,6 +325,7 @@ class AlertService:
             try:
                 event = orjson.loads(record.value)
             except orjson.JSONDecodeError as exc:
+                event = None
                 problem = f"not JSON: {exc}"
             else:
                 problem = event_problem(event)
@@ -331,6 +333,7 @@ class AlertService:
                 metrics.MQAS_INVALID.inc()
                 log.error("MQA record %s/%s cannot be alerted: %s", record.partition,
                           record.offset, problem)  # fmt: skip
+                await self._send_invalid(record, event, problem)
                 continue
             mqa_id = event["mqa_id"]
             if mqa_id in events:
@@ -425,6 +428,46 @@ class AlertService:
                 ("abm-channel", d.channel.encode()),
             ],
         )
+
+    async def _send_invalid(self, record: ConsumerRecord, event: Any, problem: str) -> None:
+        """An MQA record that cannot be alerted goes to the alerts dead letters with reason
+        `not_json` or `invalid_mqa`, the problem as detail, and the record as it was (`event`
+        when it is JSON, else `raw`, its bytes as text); written before the batch is committed,
+        so a failure retries the batch (and may write it twice, never zero times)."""
+        assert self._producer is not None
+        reason = "not_json" if problem.startswith("not JSON") else "invalid_mqa"
+        parsed = event if isinstance(event, dict) else {}
+        account = parsed.get("account")
+        account_id = account.get("id") if isinstance(account, dict) else None
+        value = {
+            "v": 1,
+            "alert_id": None,
+            "kind": "mqa",
+            "mqa_id": parsed.get("mqa_id"),
+            "account_id": account_id if isinstance(account_id, str) else None,
+            "channel": None,
+            "target": None,
+            "reason": reason,
+            "detail": problem,
+            "attempts": 0,
+            "at_ms": wall_ms(),
+            "event": event,
+            "raw": None
+            if event is not None
+            else bytes(record.value or b"").decode("utf-8", "replace"),
+        }
+        source = f"{record.topic}/{record.partition}/{record.offset}"
+        await self._producer.send_and_wait(
+            self.topic(ALERTS_DEAD_LETTER),
+            key=record.key,
+            value=orjson.dumps(value),
+            headers=[
+                (HEADER_REASON, reason.encode()),
+                (HEADER_DETAIL, problem[:1000].encode()),
+                (HEADER_SOURCE, source.encode()),
+            ],
+        )
+        metrics.DEAD_LETTERS.labels(channel="none", reason=reason).inc()
 
     # --- follow-ups and the SLA ------------------------------------------------------------
 

@@ -12,7 +12,7 @@ the engagement table is the exception: Faust names it `{app_id}-{table}-changelo
 | deadletter | the raw key | the raw bytes as received; headers say why |
 | mqa | account id | MQA event with explanation, JSON (`abm.core.explain`) |
 | sales.activity | account id | a sales follow-up, JSON (`alerting.activity`) |
-| alerts.deadletter | account id | an undeliverable alert and why, JSON (`alerting.service`) |
+| alerts.deadletter | account id | an undeliverable alert or MQA record, JSON (`alerting.service`) |
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ ALERTS_DEAD_LETTER: Final = TopicSpec(
     "alerts.deadletter",
     key="account id",
     value="undeliverable alert JSON (alerting.service): MQA id, channel, reason, the event; "
+    "or an MQA record that cannot be alerted (reason not_json / invalid_mqa, key the record's); "
     "headers abm-reason, abm-detail",
     retention_ms=30 * 86_400_000,
 )

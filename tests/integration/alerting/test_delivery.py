@@ -238,7 +238,9 @@ async def test_email_over_starttls_with_login(rig: Rig) -> None:
         secure.stop()
 
 
-async def test_records_that_cannot_be_alerted_are_counted_and_do_not_block(rig: Rig) -> None:
+async def test_records_that_cannot_be_alerted_are_dead_lettered_and_do_not_block(
+    rig: Rig,
+) -> None:
     from aiokafka import AIOKafkaProducer
 
     from stream.topics import MQA
@@ -258,3 +260,13 @@ async def test_records_that_cannot_be_alerted_are_counted_and_do_not_block(rig: 
         await alerts_caught_up(settings)
     assert metric("abm_alert_mqa_invalid_total") == before + 2
     assert len(rig.slack.posts) == 1
+    dead = await read_topic(settings, ALERTS_DEAD_LETTER, until=2, timeout_s=30, settle_s=1)
+    by_reason = {d.headers["abm-reason"]: d for d in dead}
+    assert sorted(by_reason) == ["invalid_mqa", "not_json"]
+    garbage, incomplete = by_reason["not_json"], by_reason["invalid_mqa"]
+    assert garbage.key == b"broken" and garbage.json()["raw"] == "{not json"
+    assert garbage.headers["abm-source"].startswith(f"{MQA.name(settings.topic_prefix)}/")
+    assert incomplete.headers["abm-detail"] == "follow_up.due_at_ms: missing"
+    body = incomplete.json()
+    assert body["event"] == broken and body["mqa_id"] == broken["mqa_id"]
+    assert (body["account_id"], body["reason"], body["channel"]) == ("broken", "invalid_mqa", None)
