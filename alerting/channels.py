@@ -13,10 +13,11 @@ next instance sends it.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import IO, Any, Final, Protocol
+from typing import IO, Any, Final, Literal, Protocol
 
 import aiohttp
 import aiosmtplib
@@ -24,8 +25,22 @@ import aiosmtplib
 from alerting import email_render, slack_blocks
 from alerting.content import Escalation, MqaAlert
 from alerting.render import render_text
-from alerting.retry import Attempt, classify_slack
+from alerting.retry import Attempt, classify_slack, parse_retry_after
 from alerting.routing import WEBHOOK_TARGET
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a channel could find out about a message whose request may have left:
+    `found` (the provider has it; `ref` its reference), `absent` (it does not: send it), or
+    `unknown` (nothing can be read back, or the provider did not answer; `detail` says why)."""
+
+    state: Literal["found", "absent", "unknown"]
+    detail: str = ""
+    ref: str | None = None
+
+
+NOTHING_TO_READ = Found("unknown", "this channel cannot be asked what it received")
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,11 @@ class Channel(Protocol):
         ...
 
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt: ...
+
+    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
+        """Whether the provider has the alert's message to `target`, sent after `since_ms`
+        (epoch ms)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -66,9 +86,25 @@ class ConsoleChannel:
         self._out.flush()
         return Attempt("sent", "ok")
 
+    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
+        return NOTHING_TO_READ
+
     async def close(self) -> None:
         return None
 
+
+RECONCILE_MAX_MESSAGES: Final = 1_000
+"""Messages of a conversation read at most to find one alert (5 pages of 200): past it, the
+answer is `unknown`."""
+RECONCILE_MARGIN_S: Final = 60.0
+"""The history is read from this long before the claim, for clocks that disagree."""
+RECONCILE_TRIES: Final = 3
+"""Tries of one Web API call while Slack answers 429 / 5xx / not at all."""
+RECONCILE_WAIT_MAX_S: Final = 30.0
+"""Longest Retry-After waited out between those tries."""
+ALERT_EVENT_TYPE: Final = "abm_alert"
+"""The message metadata's event type; its payload is `{"alert_id": ...}`."""
+_SLACK_ID = re.compile(r"^[CGDUW][A-Z0-9]{2,}$")
 
 PACING_TARGETS_MAX: Final = 10_000
 """Slack channels whose pacing times are kept; past it, the ones whose time has passed are
@@ -172,7 +208,10 @@ class SlackChannel:
             **message,
             "unfurl_links": False,
             "unfurl_media": False,
-            "metadata": {"event_type": "abm_alert", "event_payload": {"alert_id": item.alert_id}},
+            "metadata": {
+                "event_type": ALERT_EVENT_TYPE,
+                "event_payload": {"alert_id": item.alert_id},
+            },
         }
 
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
@@ -205,6 +244,76 @@ class SlackChannel:
         if target == WEBHOOK_TARGET and attempt.verdict == "sent":
             return Attempt("sent", "ok", ref="webhook")
         return attempt
+
+    async def _web_api(self, method: str, params: dict[str, str]) -> dict[str, Any] | str:
+        """A Web API call (form-encoded POST); its JSON answer, or why there is none."""
+        last = ""
+        for attempt in range(1, RECONCILE_TRIES + 1):
+            try:
+                async with self._client().post(
+                    self._api_url + method, data=params,
+                    headers={"Authorization": f"Bearer {self._token}"},
+                ) as response:  # fmt: skip
+                    if response.status == 429 or response.status >= 500:
+                        last = f"{method}: HTTP {response.status}"
+                        wait = parse_retry_after(response.headers.get("Retry-After")) or 1.0
+                        if attempt < RECONCILE_TRIES:
+                            await self._sleep(min(wait, RECONCILE_WAIT_MAX_S))
+                        continue
+                    answer = await response.json(content_type=None)
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+                last = f"{method}: {type(exc).__name__}"
+                continue
+            if not isinstance(answer, dict):
+                return f"{method}: not a JSON object"
+            if answer.get("ok") is not True:
+                return f"{method}: Slack error {answer.get('error') or 'unknown_error'}"
+            return answer
+        return last
+
+    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
+        """Look for the alert in the target conversation's history since `since_ms` (less
+        `RECONCILE_MARGIN_S`), by the alert id in the message metadata, reading at most
+        `RECONCILE_MAX_MESSAGES`. Bot token only; the target must be an id (a user id is
+        opened as its direct-message conversation). Scopes: `channels:history`,
+        `groups:history`, `im:history`, `mpim:history`, and `im:write` for direct messages."""
+        if self.webhook_mode:
+            return Found("unknown", "an incoming webhook cannot be asked what it received")
+        if not _SLACK_ID.match(target):
+            return Found("unknown", f"{target!r} is a channel name, not an id: no history")
+        conversation = target
+        if target[0] in "UW":
+            opened = await self._web_api("conversations.open", {"users": target})
+            if isinstance(opened, str):
+                return Found("unknown", opened)
+            conversation = str((opened.get("channel") or {}).get("id") or "")
+            if not conversation:
+                return Found("unknown", "conversations.open: no channel id")
+        params = {
+            "channel": conversation,
+            "oldest": f"{max(0.0, since_ms / 1000 - RECONCILE_MARGIN_S):.6f}",
+            "limit": "200",
+            "include_all_metadata": "true",
+        }
+        read = 0
+        while read < RECONCILE_MAX_MESSAGES:
+            page = await self._web_api("conversations.history", params)
+            if isinstance(page, str):
+                return Found("unknown", page)
+            messages = page.get("messages") or []
+            for message in messages:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == ALERT_EVENT_TYPE and (
+                    payload.get("alert_id") == alert_id
+                ):
+                    return Found("found", ref=str(message.get("ts") or "") or None)
+            read += len(messages)
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor or not messages:
+                return Found("absent", f"not among {read} messages since the claim")
+            params = {**params, "cursor": str(cursor)}
+        return Found("unknown", f"more than {RECONCILE_MAX_MESSAGES} messages since the claim")
 
     async def close(self) -> None:
         if self._session is not None:
@@ -286,6 +395,9 @@ class EmailChannel:
 
     async def wait_turn(self, target: str) -> None:
         return None
+
+    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
+        return Found("unknown", "SMTP cannot be asked what a server received")
 
     async def close(self) -> None:
         return None

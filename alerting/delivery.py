@@ -8,7 +8,10 @@
 
 A delivery found `sent`, `dead` or `unconfirmed` is skipped (a repeated MQA record, a replay, a
 restart); one held by a live instance is waited for; one whose holder died is taken over (see
-`alerting.ledger` for the one case where we must choose, and the choice). Deliveries of the same
+`alerting.ledger`). A take-over of a delivery left `sending` asks the channel whether it has
+the message (`Channel.find_sent`: Slack's history): found, it is `sent`; absent, it is sent
+now; unknown (e-mail, a webhook, Slack not answering), the one case where we must choose, and
+we choose at-most-once: `unconfirmed`, dead-lettered. Deliveries of the same
 alert on the same channel never run twice at once within a process.
 
 A ledger call or a dead-letter write that fails (Redis or Kafka unreachable) is retried in
@@ -34,7 +37,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from alerting import metrics
-from alerting.channels import Channel, Outgoing
+from alerting.channels import Channel, Found, Outgoing
 from alerting.ledger import Claim, Ledger
 from alerting.retry import Attempt, Backoff, backoff_s
 
@@ -215,9 +218,11 @@ class Deliverer:
             return "duplicate"
         renewer = asyncio.ensure_future(self._renew(key))
         try:
-            if claim.state == "orphaned":
-                return await self._unconfirmed(key, d, claim.why)
             target = claim.target or d.target
+            if claim.state == "orphaned":
+                settled = await self._reconcile(key, d, target, claim.why)
+                if settled is not None:
+                    return settled
             self._crash("after_claim")
             if not target:
                 detail = (f"no {channel} address: the account has no owner there and no "
@@ -232,10 +237,39 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
 
-    async def _unconfirmed(self, key: str, d: Delivery, why: str) -> str:
+    async def _reconcile(self, key: str, d: Delivery, target: str, why: str) -> str | None:
+        """A request of this delivery may have left: ask the provider (Slack's history). The
+        final state when that settles it (`sent`, or `unconfirmed` when it cannot be asked);
+        None when the provider does not have it and it is back to `claimed`, to be sent."""
+        state = await self._until_ok("ledger state", lambda: self._ledger.state(key))
+        since_ms = int(state.get("claimed_ms") or 0)
+        try:
+            found = await self._channels[d.channel].find_sent(d.item.alert_id, target, since_ms)
+        except (asyncio.CancelledError, SystemExit):
+            raise
+        except Exception as exc:  # a reading that fails must not lose the alert either
+            found = Found("unknown", f"{type(exc).__name__}: {exc}")
+        if found.state == "found":
+            log.info("%s on %s: found at the provider after a take-over; sent", d.item.alert_id,
+                     d.channel)  # fmt: skip
+            await self._finish(key, "sent", found.ref or "", "reconciled")
+            metrics.DELIVERIES.labels(channel=d.channel, kind=d.kind, outcome="sent").inc()
+            return "sent"
+        if found.state == "absent":
+            log.info("%s on %s: not at the provider after a take-over (%s); sending it",
+                     d.item.alert_id, d.channel, found.detail)  # fmt: skip
+            if await self._until_ok("ledger reopen", lambda: self._ledger.reopen(key, self.token)):
+                return None
+            log.warning("lost the claim on %s (%s); another instance has it", key, d.channel)
+            return "duplicate"
+        return await self._unconfirmed(key, d, why, found.detail)
+
+    async def _unconfirmed(self, key: str, d: Delivery, why: str, asked: str = "") -> str:
         """A request of this delivery may have left (see `alerting.ledger`): the dead letter
         first, then the final state, so a failure in between writes the dead letter again."""
         detail = ORPHAN_DETAIL.get(why, ORPHAN_DETAIL["holder_stopped"])
+        if asked:
+            detail = f"{detail}; {asked}"
         log.warning("%s on %s unconfirmed: %s", d.item.alert_id, d.channel, detail)
         await self._dead(d, "unconfirmed", detail, 0)
         await self._finish(key, "unconfirmed", "", "unconfirmed")

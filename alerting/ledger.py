@@ -13,7 +13,10 @@ works; another instance may take over a delivery only when the lease ran out:
   exactly-once, since nothing was sent);
 - found `sending`: the holder died while the provider may or may not have accepted the
   message. Sending again could give the AE the same alert twice; not sending could lose it.
-  We choose **at-most-once**: the delivery becomes `orphaned` (held by the new instance), which
+  We choose **at-most-once**: the delivery becomes `orphaned` (held by the new instance). Where
+  the provider can be asked (Slack with a bot token: the conversation's history, by the alert
+  id in the message metadata), it is: found, the delivery is `sent`; not found, it goes back to
+  `claimed` and is sent. Otherwise (SMTP, a webhook, Slack not answering) the new instance
   writes the alerts dead letter (reason `unconfirmed`) for a person to check, and only then
   marks it `unconfirmed` (final). A take-over of an `orphaned` delivery (the dead letter was
   not written: Kafka down, or a crash in between) writes it again, so it is never lost.
@@ -156,6 +159,12 @@ class Ledger:
     async def not_sent(self, key: str, token: str) -> bool:
         """`sending` -> `claimed`: the provider refused, nothing was delivered."""
         return bool(await self._move(keys=[key], args=[token, "sending", "claimed",
+                                                       self._lease_ms]))  # fmt: skip
+
+    async def reopen(self, key: str, token: str) -> bool:
+        """`orphaned` -> `claimed`: the provider was asked and does not have the message, so
+        nothing was delivered and it may be sent (Slack reconciliation)."""
+        return bool(await self._move(keys=[key], args=[token, "orphaned", "claimed",
                                                        self._lease_ms]))  # fmt: skip
 
     async def renew(self, key: str, token: str) -> bool:

@@ -8,6 +8,7 @@ import asyncio
 import email
 import email.policy
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -73,8 +74,12 @@ class SlackPost:
 
 @dataclass
 class SlackStandIn:
-    """chat.postMessage and a webhook path on 127.0.0.1. `script` holds the answers to give
-    before the normal `ok` ones: (status, json body or text, headers)."""
+    """chat.postMessage and a webhook path on 127.0.0.1, and what reconciliation reads back:
+    conversations.open (a user id's direct-message conversation: `D` + the id without its `U`)
+    and conversations.history (newest first, `oldest` exclusive, `limit` and `cursor` pages,
+    message metadata only with `include_all_metadata`). `script` holds the answers to give
+    chat.postMessage / the webhook before the normal `ok` ones: (status, json body or text,
+    headers); `history_script` the same for conversations.history."""
 
     posts: list[SlackPost] = field(default_factory=list)
     """Accepted messages only (what a person would see)."""
@@ -82,6 +87,11 @@ class SlackStandIn:
     """Every chat.postMessage and webhook request, answered ok or not."""
     requests: int = 0
     script: deque[tuple[int, Any, dict[str, str]]] = field(default_factory=deque)
+    history_script: deque[tuple[int, Any, dict[str, str]]] = field(default_factory=deque)
+    history_calls: list[dict[str, str]] = field(default_factory=list)
+    conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Accepted bot-token messages by conversation id, oldest first (`ts`, `text`,
+    `metadata`)."""
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -94,8 +104,6 @@ class SlackStandIn:
         return f"http://127.0.0.1:{self.port}/hooks/T000/B000/XXXX"
 
     async def _handle(self, request: web.Request) -> web.Response:
-        import time
-
         self.requests += 1
         body = orjson.loads(await request.read())
         webhook = request.path.startswith("/hooks/")
@@ -110,12 +118,50 @@ class SlackStandIn:
         self.posts.append(post)
         if webhook:
             return web.Response(text="ok")
-        return web.json_response({"ok": True, "channel": body.get("channel"),
-                                  "ts": f"{len(self.posts)}.000100"})  # fmt: skip
+        conversation = self.conversation_of(str(body.get("channel")))
+        ts = f"{time.time():.6f}"
+        self.conversations.setdefault(conversation, []).append(
+            {"type": "message", "ts": ts, "text": body.get("text"),
+             "metadata": body.get("metadata")}
+        )  # fmt: skip
+        return web.json_response({"ok": True, "channel": conversation, "ts": ts})
+
+    @staticmethod
+    def conversation_of(channel: str) -> str:
+        """Where a message to `channel` lands: a user id's direct messages, else itself."""
+        return "D" + channel[1:] if channel[:1] in ("U", "W") else channel
+
+    async def _open(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        users = str(form.get("users") or "")
+        if not users:
+            return web.json_response({"ok": False, "error": "users_not_found"})
+        return web.json_response({"ok": True, "channel": {"id": self.conversation_of(users)}})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.history_calls.append(form)
+        if self.history_script:
+            status, answer, headers = self.history_script.popleft()
+            return web.json_response(answer, status=status, headers=headers)
+        oldest = float(form.get("oldest") or 0)
+        limit = int(form.get("limit") or 100)
+        start = int(form.get("cursor") or 0)
+        metadata = form.get("include_all_metadata") == "true"
+        newest_first = [m for m in reversed(self.conversations.get(form.get("channel", ""), []))
+                        if float(m["ts"]) > oldest]  # fmt: skip
+        page = newest_first[start : start + limit]
+        more = start + limit < len(newest_first)
+        messages = [{k: v for k, v in m.items() if k != "metadata" or metadata} for m in page]
+        return web.json_response({"ok": True, "messages": messages, "has_more": more,
+                                  "response_metadata": {"next_cursor": str(start + limit)
+                                                        if more else ""}})  # fmt: skip
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/chat.postMessage", self._handle)
+        app.router.add_post("/api/conversations.open", self._open)
+        app.router.add_post("/api/conversations.history", self._history)
         app.router.add_post("/hooks/{rest:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from alerting.channels import Outgoing
+from alerting.channels import NOTHING_TO_READ, Found, Outgoing
 from alerting.content import Owner
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
 from alerting.ledger import Claim, Ledger
@@ -90,6 +90,12 @@ class MemoryLedger:
         self._leave("sending")
         return moved
 
+    async def reopen(self, key: str, token: str) -> bool:
+        self._enter("reopen")
+        moved = self._move(key, token, "orphaned", "claimed")
+        self._leave("reopen")
+        return moved
+
     async def not_sent(self, key: str, token: str) -> bool:
         self._enter("not_sent")
         moved = self._move(key, token, "sending", "claimed")
@@ -120,13 +126,20 @@ class MemoryLedger:
 
 
 class ScriptedChannel:
-    """A channel answering from a script (then `sent`), counting the requests that left."""
+    """A channel answering from a script (then `sent`), counting the requests that left;
+    `found` is what it says when asked whether it has a message (default: cannot be asked)."""
 
     def __init__(self, name: str = "slack", *answers: Attempt) -> None:
         self.name = name
         self.answers = deque(answers)
         self.requests: list[str] = []
         self.turns: list[str] = []
+        self.found = NOTHING_TO_READ
+        self.asked: list[tuple[str, str, int]] = []
+
+    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
+        self.asked.append((alert_id, target, since_ms))
+        return self.found
 
     async def wait_turn(self, target: str) -> None:
         self.turns.append(target)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.channels import SlackChannel
+from alerting.channels import Found, SlackChannel
 from alerting.retry import Attempt
 from tests.unit.alerting.fakes import (
     DeadLetters,
@@ -108,3 +108,41 @@ async def test_an_unconfirmed_dead_letter_is_written_before_the_final_state() ->
     [letter] = dead.written
     assert letter.reason == "unconfirmed" and "previous holder" in letter.detail
     assert ledger.rows[key]["state"] == "unconfirmed" and slack.requests == []
+
+
+def orphan(ledger: MemoryLedger, key: str) -> None:
+    """A delivery another instance left `sending` (its lease ran out)."""
+    ledger.rows[key] = {"state": "sending", "token": "dead-instance", "lease": "0",
+                        "target": "U0AE", "claimed_ms": "1700000000000"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("found", "outcome", "requests", "state"),
+    [
+        (Found("found", ref="171.000200"), "sent", 0, "sent"),
+        (Found("absent", "not among 3 messages since the claim"), "sent", 1, "sent"),
+        (Found("unknown", "conversations.history: HTTP 503"), "unconfirmed", 0, "unconfirmed"),
+    ],
+    ids=["found: counts as sent", "absent: sent now", "Slack cannot answer: unconfirmed"],
+)
+async def test_a_take_over_asks_slack_before_giving_up(
+    found: Found, outcome: str, requests: int, state: str
+) -> None:
+    ledger = MemoryLedger()
+    d = delivery()
+    key = ledger.key(d.item.alert_id, "slack")
+    orphan(ledger, key)
+    slack = ScriptedChannel()
+    slack.found = found
+    dead = DeadLetters()
+    assert await deliverer(ledger, slack, dead).deliver(d) == outcome
+    assert slack.asked == [(d.item.alert_id, "U0AE", 1_700_000_000_000)]
+    assert len(slack.requests) == requests
+    assert ledger.rows[key]["state"] == state
+    if state == "unconfirmed":
+        [letter] = dead.written
+        assert letter.reason == "unconfirmed" and "HTTP 503" in letter.detail
+    else:
+        assert dead.written == []
+    if found.state == "found":
+        assert ledger.rows[key]["ref"] == "171.000200"
