@@ -192,7 +192,14 @@ class SlaStore:
         return owed
 
     async def escalated(self, mqa_id: str, now_ms: int) -> bool:
-        """Mark the escalation delivered; False when it already was."""
-        record, _ = await self._update(mqa_id, lambda r: (
-            sla.escalated(r, now_ms) if r.escalation_due else r, sla.NOTHING))  # fmt: skip
-        return record is not None and record.escalated_ms == now_ms
+        """Mark the escalation delivered; False when it already was, also when two checks
+        race at the same clock time (only the one whose transaction made the change counts)."""
+        made = False
+
+        def change(record: SlaRecord) -> tuple[SlaRecord, Transition]:
+            nonlocal made
+            made = record.escalation_due  # the last run is the one that was committed
+            return (sla.escalated(record, now_ms) if made else record), sla.NOTHING
+
+        record, _ = await self._update(mqa_id, change)
+        return record is not None and made

@@ -60,3 +60,15 @@ async def test_breached_slas_waiting_for_a_follow_up_are_bounded_per_account(
     late = await client.zrange(f"{prefix}:alert:sla-late:neverfollowed", 0, -1)
     assert len(late) == LATE_MAX
     assert late[0] == b"mqa_late_005" and late[-1] == f"mqa_late_{LATE_MAX + 4:03d}".encode()
+
+
+async def test_an_escalation_is_marked_once_when_two_checks_race(client: aioredis.Redis) -> None:
+    """The poller and another check both delivered the escalation (the ledger sent it once)
+    and both mark it at the same clock time: only one of them counts it."""
+    store = SlaStore(client, f"t-sla-{free_port()}")
+    event = mqa_event("raced", act_now=True)
+    await store.open(event, T0 + MINUTE, None, None)
+    [(record, _)] = await store.due(T0 + HOUR)
+    assert record.escalation_due
+    assert await store.escalated(event["mqa_id"], T0 + 2 * HOUR) is True
+    assert await store.escalated(event["mqa_id"], T0 + 2 * HOUR) is False
