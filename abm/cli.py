@@ -16,6 +16,7 @@ from abm.directory.cli import app as directory_app
 from abm.infra.process import InfraError
 from abm.log_limit import configure_logging
 from abm.ops.cli import app as ops_app
+from abm.outcomes.cli import app as outcomes_app
 from abm.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
@@ -365,6 +366,7 @@ def demo(
 
 
 app.add_typer(directory_app, name="directory")
+app.add_typer(outcomes_app, name="outcomes")
 app.command("alerts")(alerts_command)
 app.add_typer(sales_app, name="sales")
 app.add_typer(ops_app, name="ops")

@@ -18,6 +18,7 @@ import yaml
 
 from abm.core.engagement import Outcome, apply
 from abm.core.model import ScoringModel, parse_model
+from abm.core.opportunities import Opportunity
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
@@ -355,3 +356,27 @@ def hot_account_touchpoints(
             title=f"Title {person}",
             message_id=f"hot-{seed}-{index}",
         )
+
+
+# --- CRM outcomes -----------------------------------------------------------------------------
+
+
+def opportunity(
+    opportunity_id: str = "opp-1",
+    *,
+    account_id: str = "acme",
+    created_ms: int = T0,
+    stage: str = "Discovery",
+    amount: float | None = 10_000.0,
+    closed_ms: int | None = None,
+    outcome: str = "open",
+) -> Opportunity:
+    return Opportunity(
+        opportunity_id=opportunity_id,
+        account_id=account_id,
+        created_ms=created_ms,
+        stage=stage,
+        amount=amount,
+        closed_ms=closed_ms,
+        outcome=outcome,
+    )
