@@ -10,6 +10,7 @@ from typing import Annotated, NoReturn
 import orjson
 import typer
 
+from abm.backtest.cli import backtest as backtest_command
 from abm.core.model import ModelError, load_model
 from abm.core.state import StateVersionError
 from abm.directory.cli import app as directory_app
@@ -367,6 +368,7 @@ def demo(
 
 app.add_typer(directory_app, name="directory")
 app.add_typer(outcomes_app, name="outcomes")
+app.command("backtest")(backtest_command)
 app.command("alerts")(alerts_command)
 app.add_typer(sales_app, name="sales")
 app.add_typer(ops_app, name="ops")

@@ -7,7 +7,7 @@ quick way to see what a data set would do without starting anything.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +110,37 @@ def run_offline(
     keep_touchpoints: bool = False,
 ) -> OfflineResult:
     result = OfflineResult()
+    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes):
+        if keep_touchpoints:
+            result.resolved.append(touchpoint)
+        account_id = touchpoint.account.account_id
+        outcome = apply(result.states.get(account_id), touchpoint, model)
+        result.states[account_id] = outcome.state
+        if outcome.new_mqa and outcome.mqa is not None:
+            result.mqas.append(outcome.mqa)
+    return result
+
+
+def resolve_offline(
+    raw_messages: Iterable[bytes],
+    directory: InMemoryDirectory,
+    max_event_bytes: int = 32 * 1024,
+) -> OfflineResult:
+    """Only the resolution step of `run_offline`: every resolved touchpoint in order (in
+    `resolved`) and what did not resolve, counted; no model is applied (a backtest applies two
+    models to the same touchpoints)."""
+    result = OfflineResult()
+    result.resolved.extend(_resolved(raw_messages, directory, result, max_event_bytes))
+    return result
+
+
+def _resolved(
+    raw_messages: Iterable[bytes],
+    directory: InMemoryDirectory,
+    result: OfflineResult,
+    max_event_bytes: int,
+) -> Iterator[Touchpoint]:
+    """The resolved touchpoints of the messages, in order; the rest is counted in `result`."""
     for raw in raw_messages:
         parsed = parse_message(raw, max_event_bytes)
         if isinstance(parsed, Invalid):
@@ -129,11 +160,4 @@ def run_offline(
             result.unresolved[touchpoint.reason] += 1
             continue
         result.touchpoints += 1
-        if keep_touchpoints:
-            result.resolved.append(touchpoint)
-        account_id = touchpoint.account.account_id
-        outcome = apply(result.states.get(account_id), touchpoint, model)
-        result.states[account_id] = outcome.state
-        if outcome.new_mqa and outcome.mqa is not None:
-            result.mqas.append(outcome.mqa)
-    return result
+        yield touchpoint

@@ -1,0 +1,161 @@
+"""Where a backtest's touchpoints come from: a JSONL file or the touchpoints.resolved topic.
+
+A JSONL file holds either resolved touchpoints (one `Touchpoint.to_json` a line, what
+touchpoints.resolved carries) or raw Segment messages (what `abm replay` and `abm simulate`
+read and write). Which one is told by its first non-blank line. Raw messages are resolved with
+the offline reference (`abm.core.offline`) against a directory read from CSV files, so a
+backtest needs no Redis; what does not resolve is counted, never dropped without a word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from abm.core.backtest import MAX_TOUCHPOINTS, BacktestError
+from abm.core.directory_csv import (
+    DirectoryError,
+    RowError,
+    format_errors,
+    parse_accounts,
+    parse_contacts,
+)
+from abm.core.offline import InMemoryDirectory, resolve_offline
+from abm.core.touchpoint import Touchpoint
+from abm.settings import Settings
+
+
+class SourceError(ValueError):
+    """The touchpoints cannot be read: every problem, as `file:line: why`."""
+
+
+@dataclass
+class Touchpoints:
+    """The touchpoints read, in order, and what was not a touchpoint (counted, by why)."""
+
+    items: list[Touchpoint]
+    source: str
+    not_touchpoints: dict[str, int] = field(default_factory=dict)
+    """Raw messages: dead letters, unresolved and ignored messages by reason; a topic: records
+    that are not touchpoints (the worker dead-lettered them)."""
+
+
+def is_resolved(path: Path) -> bool:
+    """Whether a JSONL file holds resolved touchpoints (else raw Segment messages)."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                first = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return False
+            return isinstance(first, dict) and "mid" in first and "v" in first
+    return False
+
+
+def read_resolved_jsonl(path: Path) -> Touchpoints:
+    """Resolved touchpoints, one a line; every bad line is an error (`file:line: why`)."""
+    items: list[Touchpoint] = []
+    errors: list[RowError] = []
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(Touchpoint.from_json(line))
+            except (ValueError, KeyError, TypeError) as exc:
+                errors.append(RowError(str(path), number, None, f"not a touchpoint: {exc}"))
+            if len(items) > MAX_TOUCHPOINTS:
+                raise BacktestError(
+                    f"{path}: more than {MAX_TOUCHPOINTS:,} touchpoints; a backtest takes at most "
+                    "that many (cut the file)"
+                )
+    if errors:
+        raise SourceError(format_errors(errors) + f"\n{len(errors)} bad line(s)")
+    return Touchpoints(items, str(path))
+
+
+def read_raw_jsonl(path: Path, accounts_csv: Path, contacts_csv: Path | None) -> Touchpoints:
+    """Segment messages resolved against the directory of the CSV files (all of them checked
+    as `abm directory load` checks them)."""
+    try:
+        accounts = parse_accounts(accounts_csv)
+        contacts = (
+            parse_contacts(contacts_csv, {a.account_id for a in accounts})
+            if contacts_csv is not None
+            else []
+        )
+    except DirectoryError as exc:
+        raise SourceError(str(exc)) from None
+    directory = InMemoryDirectory.of(accounts, contacts)
+    with path.open("rb") as handle:
+        lines = [line for line in handle if line.strip()]
+    result = resolve_offline(lines, directory)
+    skipped = {f"dead letter: {k}": v for k, v in result.dead_letters.items()}
+    skipped |= {f"unresolved: {k}": v for k, v in result.unresolved.items()}
+    if result.ignored:
+        skipped["ignored (not a touchpoint type)"] = result.ignored
+    if len(result.resolved) > MAX_TOUCHPOINTS:
+        raise BacktestError(
+            f"{path}: {len(result.resolved):,} touchpoints; a backtest takes at most "
+            f"{MAX_TOUCHPOINTS:,} (cut the file)"
+        )
+    return Touchpoints(result.resolved, str(path), dict(sorted(skipped.items())))
+
+
+async def read_topic(
+    settings: Settings, progress: Callable[[int, int], None] | None = None
+) -> Touchpoints:
+    """touchpoints.resolved from its beginning to its end at the start, partition after
+    partition (an account's touchpoints stay in order: they share a partition)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from stream import topics
+    from stream.rebuild import _keyed_records, _partitions
+
+    name = topics.RESOLVED.name(settings.topic_prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        partitions = await _partitions(admin, name)
+    finally:
+        await admin.close()
+    if partitions is None:
+        raise SourceError(f"topic {name} does not exist: no touchpoints to backtest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+        enable_auto_commit=False, auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )  # fmt: skip
+    items: list[Touchpoint] = []
+    skipped = 0
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for p in partitions]
+        ends = await consumer.end_offsets(tps)
+        total = sum(ends.values())
+        for tp in tps:
+            async for records, _ in _keyed_records(consumer, tp, ends[tp]):
+                for record in records:
+                    if record.value is None:
+                        continue
+                    try:
+                        items.append(Touchpoint.from_json(record.value))
+                    except (ValueError, KeyError, TypeError):
+                        skipped += 1
+                if len(items) > MAX_TOUCHPOINTS:
+                    raise BacktestError(
+                        f"{name}: more than {MAX_TOUCHPOINTS:,} touchpoints; a backtest takes at "
+                        "most that many (read a JSONL export of a shorter span)"
+                    )
+                if progress is not None:
+                    progress(len(items) + skipped, total)
+    finally:
+        await consumer.stop()
+    not_touchpoints = {"not a touchpoint (dead-lettered by the worker)": skipped} if skipped else {}
+    return Touchpoints(items, f"topic {name}", not_touchpoints)
