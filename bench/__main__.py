@@ -8,6 +8,7 @@
     python -m bench core-loop [--rounds 3] [--repetitions 5] [--baseline 7eff8e8]
     python -m bench hot-account [--hot 100000] [--others 1000] [--seconds 120] [--core-only]
     python -m bench state-size [--accounts 3000] [--days 60] [--baseline 7eff8e8]
+    python -m bench backtest [--accounts 2000] [--days 90] [--rounds 5]
     python -m bench all          # every figure with its defaults; latency at half the
                                  # throughput measured in the same run
 
@@ -22,6 +23,7 @@ import sys
 import time
 
 from bench import (
+    backtest,
     core_loop,
     hot_account,
     latency,
@@ -41,6 +43,7 @@ FIGURES = {
     "core-loop": core_loop.main,
     "hot-account": hot_account.main,
     "state-size": state_size.main,
+    "backtest": backtest.main,
 }
 
 
@@ -51,7 +54,15 @@ def run_all() -> None:
     rate = max(50.0, figures["pipeline"] / 2)
     print()
     asyncio.run(latency.run(rate, 60.0, 25, 1000))
-    for name in ("state-cost", "scale-out", "peer", "core-loop", "state-size", "hot-account"):
+    for name in (
+        "state-cost",
+        "scale-out",
+        "peer",
+        "core-loop",
+        "state-size",
+        "hot-account",
+        "backtest",
+    ):
         print()
         FIGURES[name]([])
     print(f"\n== all figures in {time.monotonic() - started:.0f} s")
