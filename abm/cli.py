@@ -258,7 +258,10 @@ def mqa_tail(
 @app.command()
 def simulate(
     out: Annotated[
-        Path, typer.Option(help="Folder for accounts.csv, contacts.csv and touchpoints.jsonl.")
+        Path,
+        typer.Option(
+            help="Folder for accounts.csv, contacts.csv, touchpoints.jsonl and opportunities.csv."
+        ),
     ] = Path("simulated"),
     accounts: Annotated[int, typer.Option(min=1, help="Target accounts.")] = 200,
     days: Annotated[int, typer.Option(min=1, help="Days of traffic.")] = 90,
@@ -300,7 +303,7 @@ def simulate(
     config = SimConfig(accounts=accounts, days=days, seed=seed)
     paths = generate(out, config)
     for kind, path in paths.items():
-        typer.echo(f"{kind:<12} {path}")
+        typer.echo(f"{kind:<13} {path}")
     if to == "jsonl":
         return
     settings = _settings()
@@ -310,7 +313,7 @@ def simulate(
             asyncio.run(outputs.load_directory(settings, *records))
         except (OSError, ValueError) as exc:
             _fail(f"cannot load the directory into Redis at {settings.redis_url_redacted()}: {exc}")
-        typer.echo(f"directory    {len(records[0])} accounts, {len(records[1])} contacts loaded")
+        typer.echo(f"directory     {len(records[0])} accounts, {len(records[1])} contacts loaded")
     jsonl = paths["touchpoints"]
     if to == "kafka":
         report = asyncio.run(

@@ -20,8 +20,11 @@ from typing import Any
 
 import orjson
 
+from abm.core.opportunities import LOST, OPEN, WON, Opportunity
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.timefmt import DAY_MS, iso_ms
+
+HOUR_MS = 3_600_000
 
 DEFAULT_END = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
 SITE = "https://www.vendor.example"
@@ -364,6 +367,69 @@ class Simulator:
         out: list[dict[str, Any] | str] = [message for _, _, message in timed]
         return self._with_malformed(out)
 
+    # -- outcomes ------------------------------------------------------------------------------
+
+    def opportunities(self) -> list[Opportunity]:
+        """The CRM's opportunities of the run: the ground truth a backtest is measured against.
+
+        Real buyers open one: every prospect of the buying and hand-raiser profiles with an ICP
+        fit of 50 or more, and a quarter of the unfit ones (an unfit account rarely gets as far),
+        1-21 days after the last day of traffic (their surge runs to it). A fifth of the warming
+        prospects open one too, at the same time, without a buying journey to see (inbound from
+        elsewhere): the opportunities no MQA can precede. About a third of the opportunities are
+        won or lost 10-45 days after they opened; the others are open. Drawn from a generator of
+        their own, so the directory and touchpoints do not change with them.
+        """
+        rng = random.Random(f"{self.config.seed}:opportunities")
+        found: list[Opportunity] = []
+        for account in self.accounts:
+            chance = 0.0
+            if account.lifecycle == "prospect":
+                if account.profile in ("buying", "hand_raiser"):
+                    chance = 1.0 if account.icp_fit >= 50 else 0.25
+                elif account.profile == "warming":
+                    chance = 0.2
+            draw = rng.random()
+            day = self.end_ms // DAY_MS + rng.randint(1, 21)
+            created = day * DAY_MS + rng.randint(8, 17) * HOUR_MS
+            amount = float(rng.choice((12, 18, 25, 40, 60, 90, 150)) * 1000 * (4 - account.tier))
+            closes = rng.random()
+            closed = created + rng.randint(10, 45) * DAY_MS
+            if draw >= chance:
+                continue
+            outcome = WON if closes < 0.2 else LOST if closes < 0.35 else OPEN
+            stage = {WON: "Closed Won", LOST: "Closed Lost", OPEN: "Discovery"}[outcome]
+            found.append(
+                Opportunity(
+                    opportunity_id=f"opp-{account.account_id.removeprefix('acc-')}",
+                    account_id=account.account_id,
+                    created_ms=created,
+                    stage=stage,
+                    amount=amount,
+                    closed_ms=closed,
+                    outcome=outcome,
+                )
+            )
+        return found
+
+    def buyers(self) -> set[str]:
+        """Ids of the accounts on a buying journey (buying and hand-raiser profiles)."""
+        return {a.account_id for a in self.accounts if a.profile in ("buying", "hand_raiser")}
+
+    def write_opportunities(self, path: Path) -> int:
+        """opportunities.csv in the format of `abm outcomes load` (docs/backtest.md)."""
+        opportunities = self.opportunities()
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["account_id", "opportunity_id", "created_at", "stage", "amount",
+                             "closed_at", "outcome"])  # fmt: skip
+            for o in opportunities:
+                closed = iso_ms(o.closed_ms)[:10] if o.closed_ms is not None else ""
+                writer.writerow([o.account_id, o.opportunity_id, iso_ms(o.created_ms), o.stage,
+                                 f"{o.amount:.0f}" if o.amount is not None else "", closed,
+                                 o.outcome])  # fmt: skip
+        return len(opportunities)
+
     def write_jsonl(self, path: Path) -> int:
         count = 0
         with path.open("wb") as handle:
@@ -559,14 +625,17 @@ class Simulator:
 
 
 def generate(out_dir: Path, config: SimConfig) -> dict[str, Path]:
-    """Write accounts.csv, contacts.csv and touchpoints.jsonl into `out_dir`."""
+    """Write accounts.csv, contacts.csv, touchpoints.jsonl and opportunities.csv into
+    `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     simulator = Simulator(config)
     paths = {
         "accounts": out_dir / "accounts.csv",
         "contacts": out_dir / "contacts.csv",
         "touchpoints": out_dir / "touchpoints.jsonl",
+        "opportunities": out_dir / "opportunities.csv",
     }
     simulator.write_directory(paths["accounts"], paths["contacts"])
     simulator.write_jsonl(paths["touchpoints"])
+    simulator.write_opportunities(paths["opportunities"])
     return paths
