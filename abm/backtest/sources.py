@@ -17,6 +17,7 @@ import orjson
 
 from abm.core.backtest import MAX_TOUCHPOINTS, BacktestError
 from abm.core.directory_csv import (
+    MAX_REPORTED_ERRORS,
     DirectoryError,
     RowError,
     format_errors,
@@ -57,10 +58,12 @@ def is_resolved(path: Path) -> bool:
     return False
 
 
-def read_resolved_jsonl(path: Path) -> Touchpoints:
-    """Resolved touchpoints, one a line; every bad line is an error (`file:line: why`)."""
+def read_resolved_jsonl(path: Path, limit: int = MAX_TOUCHPOINTS) -> Touchpoints:
+    """Resolved touchpoints, one a line; every bad line is an error (`file:line: why`; the first
+    `MAX_REPORTED_ERRORS` are kept, the others counted)."""
     items: list[Touchpoint] = []
     errors: list[RowError] = []
+    bad = 0
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -68,18 +71,23 @@ def read_resolved_jsonl(path: Path) -> Touchpoints:
             try:
                 items.append(Touchpoint.from_json(line))
             except (ValueError, KeyError, TypeError) as exc:
-                errors.append(RowError(str(path), number, None, f"not a touchpoint: {exc}"))
-            if len(items) > MAX_TOUCHPOINTS:
+                bad += 1
+                if len(errors) < MAX_REPORTED_ERRORS:
+                    errors.append(RowError(str(path), number, None, f"not a touchpoint: {exc}"))
+            if len(items) > limit:
                 raise BacktestError(
-                    f"{path}: more than {MAX_TOUCHPOINTS:,} touchpoints; a backtest takes at most "
-                    "that many (cut the file)"
+                    f"{path}: more than {limit:,} touchpoints; a backtest takes at most that many "
+                    "(cut the file)"
                 )
-    if errors:
-        raise SourceError(format_errors(errors) + f"\n{len(errors)} bad line(s)")
+    if bad:
+        more = f"\n... and {bad - len(errors)} more" if bad > len(errors) else ""
+        raise SourceError(format_errors(errors) + more + f"\n{bad} bad line(s)")
     return Touchpoints(items, str(path))
 
 
-def read_raw_jsonl(path: Path, accounts_csv: Path, contacts_csv: Path | None) -> Touchpoints:
+def read_raw_jsonl(
+    path: Path, accounts_csv: Path, contacts_csv: Path | None, limit: int = MAX_TOUCHPOINTS
+) -> Touchpoints:
     """Segment messages resolved against the directory of the CSV files (all of them checked
     as `abm directory load` checks them)."""
     try:
@@ -93,16 +101,16 @@ def read_raw_jsonl(path: Path, accounts_csv: Path, contacts_csv: Path | None) ->
         raise SourceError(str(exc)) from None
     directory = InMemoryDirectory.of(accounts, contacts)
     with path.open("rb") as handle:
-        lines = [line for line in handle if line.strip()]
-    result = resolve_offline(lines, directory)
+        lines = (line for line in handle if line.strip())
+        result = resolve_offline(lines, directory, limit=limit)
     skipped = {f"dead letter: {k}": v for k, v in result.dead_letters.items()}
     skipped |= {f"unresolved: {k}": v for k, v in result.unresolved.items()}
     if result.ignored:
         skipped["ignored (not a touchpoint type)"] = result.ignored
-    if len(result.resolved) > MAX_TOUCHPOINTS:
+    if len(result.resolved) > limit:
         raise BacktestError(
-            f"{path}: {len(result.resolved):,} touchpoints; a backtest takes at most "
-            f"{MAX_TOUCHPOINTS:,} (cut the file)"
+            f"{path}: more than {limit:,} touchpoints; a backtest takes at most that many (cut "
+            "the file)"
         )
     return Touchpoints(result.resolved, str(path), dict(sorted(skipped.items())))
 

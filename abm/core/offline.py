@@ -125,12 +125,17 @@ def resolve_offline(
     raw_messages: Iterable[bytes],
     directory: InMemoryDirectory,
     max_event_bytes: int = 32 * 1024,
+    limit: int | None = None,
 ) -> OfflineResult:
     """Only the resolution step of `run_offline`: every resolved touchpoint in order (in
     `resolved`) and what did not resolve, counted; no model is applied (a backtest applies two
-    models to the same touchpoints)."""
+    models to the same touchpoints). With a `limit`, reading stops at the touchpoint after the
+    limit (so `len(resolved) > limit` says there were more)."""
     result = OfflineResult()
-    result.resolved.extend(_resolved(raw_messages, directory, result, max_event_bytes))
+    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes):
+        result.resolved.append(touchpoint)
+        if limit is not None and len(result.resolved) > limit:
+            break
     return result
 
 
