@@ -3,7 +3,8 @@
 Loads the sample directory, starts a worker, replays the sample's touchpoints (times moved so the
 latest is now), runs the alert service (`abm alerts`, console channel) which prints every MQA
 alert as it arrives, and ends with a summary: throughput, MQAs by rule and tier, what was
-dead-lettered or left unresolved. Each run uses its own topics and
+dead-lettered or left unresolved; then the backtest of the model on the sample against the
+sample's opportunities (conversion, lead time, pipeline). Each run uses its own topics and
 consumer group, so it can be repeated and never mixes with a real installation.
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from abm.backtest.sample import sample_backtest_lines
 from abm.core.directory_csv import parse_accounts, parse_contacts
 from abm.core.model import load_model
 from abm.infra.process import InfraError, free_port
@@ -64,7 +66,7 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 def run_demo(base: Settings, keep_running: bool = False, sample_dir: Path = SAMPLE_DIR) -> int:
-    load_model(base.scoring_model)  # a broken model stops here, with the key named
+    model = load_model(base.scoring_model)  # a broken model stops here, with the key named
     Stack(base).up()
     settings = demo_settings(base)
     out = sys.stdout
@@ -83,6 +85,7 @@ def run_demo(base: Settings, keep_running: bool = False, sample_dir: Path = SAMP
         if not keep_running:
             _stop(worker)
     _print_summary(summary, settings)
+    sys.stdout.write("\n".join(sample_backtest_lines(model, sample_dir)) + "\n")
     if keep_running:
         out.write(f"worker still running (pid {worker.pid}); metrics on "
                   f"http://127.0.0.1:{settings.web_port}/metrics\n")  # fmt: skip

@@ -170,16 +170,8 @@ def compare(
     outcome figures are None. Lists (accounts that differ, missed opportunities) hold at most
     `listed` rows; the rest is counted."""
     conversion_ms = conversion_days * DAY_MS
-    counted = (
-        None
-        if opportunities is None
-        else [
-            o
-            for o in opportunities
-            if window.start_ms <= o.created_ms <= window.end_ms + conversion_ms
-        ]
-    )
-    weeks = list(range(week_start(window.start_ms), week_start(window.end_ms) + 1, 7))
+    counted = _counted(opportunities, window, conversion_ms)
+    weeks = _weeks(window)
     models = {
         run.label: _model_figures(run, counted, weeks, conversion_ms, listed)
         for run in (baseline, candidate)
@@ -202,6 +194,38 @@ def compare(
         "opportunities": None if counted is None else len(counted),
         "verdicts": None,
     }
+
+
+def figures_of(
+    run: ModelRun,
+    opportunities: Sequence[Opportunity] | None,
+    window: Window,
+    *,
+    conversion_days: int = 90,
+    listed: int = MAX_LISTED,
+) -> dict[str, Any]:
+    """One model's figures, as `compare` gives them for each of its two (the demo's closing
+    backtest of the shipped model)."""
+    conversion_ms = conversion_days * DAY_MS
+    counted = _counted(opportunities, window, conversion_ms)
+    return _model_figures(run, counted, _weeks(window), conversion_ms, listed)
+
+
+def _counted(
+    opportunities: Sequence[Opportunity] | None, window: Window, conversion_ms: int
+) -> list[Opportunity] | None:
+    """The opportunities measured against: created from the window's start to the conversion
+    window after its end."""
+    if opportunities is None:
+        return None
+    return [
+        o for o in opportunities if window.start_ms <= o.created_ms <= window.end_ms + conversion_ms
+    ]
+
+
+def _weeks(window: Window) -> list[int]:
+    """The UTC day numbers of the Mondays of the window's weeks."""
+    return list(range(week_start(window.start_ms), week_start(window.end_ms) + 1, 7))
 
 
 def _model_figures(
