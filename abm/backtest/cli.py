@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import orjson
 import typer
@@ -28,6 +28,9 @@ from abm.core.backtest import (
 from abm.core.model import ModelError, ScoringModel, load_model
 from abm.core.opportunities import OpportunitiesError, Opportunity, parse_opportunities
 from abm.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from abm.backtest.sources import Touchpoints
 
 EXIT_UNAVAILABLE = 1
 EXIT_INVALID = 2
@@ -222,7 +225,7 @@ def _touchpoints(
     contacts: Path | None,
     settings: Settings | None,
     progress: bool,
-) -> Any:
+) -> Touchpoints:
     from abm.backtest.sources import (
         SourceError,
         is_resolved,

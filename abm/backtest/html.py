@@ -21,7 +21,7 @@ border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
 table{border-collapse:collapse;margin:.6rem 0}td,th{border:1px solid #d0d7de;padding:.3rem .6rem;
 text-align:right;vertical-align:top}th{background:#f6f8fa}td.l,th.l{text-align:left}
 .muted{color:#57606a}.key{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 1rem;
-vertical-align:middle}.better{color:#1a7f37;font-weight:600}
+vertical-align:middle}.better{color:#1a7f37;font-weight:600}td.t{white-space:nowrap}
 """
 
 
@@ -226,7 +226,7 @@ def _only_table(label: str, only: Mapping[str, Any]) -> str:
     rows = "".join(
         f"<tr><td class=l>{escape(r['account_name'])} <span class=muted>"
         f"({escape(r['account_id'])})</span></td><td>{r['tier']}</td>"
-        f"<td class=l>{escape(r['qualified_at'][:16].replace('T', ' '))}</td>"
+        f"<td class='l t'>{escape(r['qualified_at'][:16].replace('T', ' '))}</td>"
         f"<td class=l>{escape(r['rule'])}</td><td class=l>{escape(r['why'])}</td></tr>"
         for r in only["listed"]
     )
