@@ -16,6 +16,7 @@ from abm.core.model import ScoringModel
 from abm.settings import Settings
 from stream import topics
 from stream.schema import StateGuard
+from stream.transport import App
 from stream.write_behind import StateCache
 
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
@@ -52,7 +53,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
     from stream.agents import engagement, resolution
 
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",")]
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=brokers,
         store=settings.table_store,
