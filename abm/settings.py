@@ -137,6 +137,16 @@ class Settings(BaseSettings):
         "a decoded state takes about 3.4 times its stored size (measured on the simulated "
         "data), so 10,000 accounts of 1 KB stored take about 35 MB.",
     )
+    stream_buffer_records: int = Field(
+        default=16_384,
+        ge=64,
+        le=262_144,
+        description="Fetched records each of the worker's streams (resolution, engagement) may "
+        "hold before Faust pauses fetching their partitions; fetching resumes once the buffer "
+        "is down to 40%. Faust's default of 4,096 leaves the agents idle between fetches during "
+        "a backlog (measured in docs/benchmarks.md). Memory: a held record takes about 1-2 KB, "
+        "so 16,384 per stream is about 20-30 MB at most, reached only during a backlog.",
+    )
     producer_buffer_messages: int = Field(
         default=10_000,
         ge=100,
@@ -394,6 +404,7 @@ class Settings(BaseSettings):
             "ABM_ENGAGEMENT_FLUSH_IDLE_S": str(self.engagement_flush_idle_s),
             "ABM_ENGAGEMENT_CACHE_ACCOUNTS": str(self.engagement_cache_accounts),
             "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
+            "ABM_STREAM_BUFFER_RECORDS": str(self.stream_buffer_records),
             "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
             "ABM_PRODUCER_COMPRESSION": self.producer_compression,
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),

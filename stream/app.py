@@ -79,6 +79,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         web_bind=settings.web_bind,
         web_host=settings.web_host,
         autodiscover=False,
+        stream_buffer_maxsize=settings.stream_buffer_records,
     )
 
     def topic(spec: topics.TopicSpec) -> Any:

@@ -58,6 +58,8 @@ def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch)
         ("ABM_ENGAGEMENT_FLUSH_INTERVAL_S", "600", "engagement_flush_interval_s"),
         ("ABM_ENGAGEMENT_CACHE_ACCOUNTS", "-1", "engagement_cache_accounts"),
         ("ABM_ENGAGEMENT_CACHE_ACCOUNTS", "2000000", "engagement_cache_accounts"),
+        ("ABM_STREAM_BUFFER_RECORDS", "10", "stream_buffer_records"),
+        ("ABM_STREAM_BUFFER_RECORDS", "1000000", "stream_buffer_records"),
     ],
 )
 def test_a_bad_variable_is_refused_by_name(

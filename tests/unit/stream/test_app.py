@@ -1,0 +1,17 @@
+"""The Faust app the worker runs, as configured from the settings."""
+
+from __future__ import annotations
+
+from abm.core.model import load_model
+from abm.settings import Settings
+from stream.app import create_app
+
+
+def test_the_stream_buffers_hold_the_configured_records() -> None:
+    app = create_app(Settings(stream_buffer_records=1_000), load_model()).app
+    assert app.conf.stream_buffer_maxsize == 1_000
+    assert app.topic("any").queue.maxsize == 1_000
+
+
+def test_the_default_stream_buffer_is_above_fausts() -> None:
+    assert Settings().stream_buffer_records > 4_096
