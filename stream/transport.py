@@ -14,7 +14,8 @@ stream buffer; `Consumer.can_hand_off` checks exactly these, and the consumer's 
 and stop. Under those conditions the callback runs to its end without suspending, so the
 result is the one Faust's race would give, minus the tasks.
 
-Measured on the peer benchmark (docs/benchmarks.md): see "where the time goes".
+On the `peer` benchmark this took the engagement agent from 0.53-0.65x Quix Streams to
+0.77-0.94x (docs/benchmarks.md, third run of 2026-12-07).
 """
 
 from __future__ import annotations
