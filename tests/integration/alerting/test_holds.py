@@ -3,8 +3,6 @@ workspace from any instance, also one started after it (a restart), for the rest
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
@@ -16,15 +14,6 @@ from tests.unit.alerting.fakes import delivery
 from tests.unit.alerting.test_slack_pacing import FakeTime
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
 
 
 async def test_a_longer_hold_is_kept_and_workspaces_are_apart(client: aioredis.Redis) -> None:

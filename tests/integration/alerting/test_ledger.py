@@ -6,7 +6,6 @@ ends in `sent`, not `unconfirmed`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,15 +19,6 @@ from alerting.retry import Attempt
 from tests.unit.alerting.fakes import DeadLetters, ScriptedChannel, deliverer, delivery
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
 
 
 def ledger(client: aioredis.Redis, lease_s: float = 60.0) -> Ledger:

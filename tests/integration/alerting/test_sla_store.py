@@ -4,8 +4,6 @@ bounded."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import redis.asyncio as aioredis
 
@@ -16,15 +14,6 @@ from tests.alerting_support import mqa_event
 from tests.factories import HOUR, MINUTE, T0
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
 
 
 async def test_a_follow_up_after_the_breach_is_recorded(client: aioredis.Redis) -> None:
