@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import orjson
 import typer
@@ -21,6 +21,9 @@ from abm.outcomes.cli import app as outcomes_app
 from abm.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
+
+if TYPE_CHECKING:
+    from stream.admin import ConfigChange
 
 app = typer.Typer(
     help="Real-time account qualification for account-based marketing, on Kafka.",
@@ -98,8 +101,9 @@ def infra_status() -> None:
 
 @topics_app.command("create")
 def topics_create() -> None:
-    """Create the engine's topics that do not exist yet."""
-    from stream.admin import ensure_topics
+    """Create the engine's topics that do not exist yet, and show the managed configs of
+    existing ones that differ from the settings (`abm topics configure` applies them)."""
+    from stream.admin import configure_topics, ensure_topics
 
     settings = _settings()
     try:
@@ -107,6 +111,41 @@ def topics_create() -> None:
     except Exception as exc:
         _fail(f"cannot create topics on {settings.kafka_bootstrap_servers}: {exc}")
     typer.echo("created: " + (", ".join(created) if created else "none (all exist)"))
+    try:
+        drift = asyncio.run(configure_topics(settings, apply=False))
+    except Exception as exc:
+        _fail(f"cannot read the topics' configs on {settings.kafka_bootstrap_servers}: {exc}")
+    for change in drift:
+        typer.echo(f"differs from the settings: {_config_change(change)}")
+    if drift:
+        typer.echo("apply the settings with `abm topics configure`")
+
+
+@topics_app.command("configure")
+def topics_configure(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would change."),
+) -> None:
+    """Set the managed configs of existing topics as the settings say: the retention of
+    touchpoints.raw (ABM_RAW_RETENTION_DAYS) and touchpoints.resolved
+    (ABM_RESOLVED_RETENTION_DAYS), and the changelog's compaction lag
+    (ABM_CHANGELOG_COMPACTION_MAX_LAG_S). A topic's other configs are kept."""
+    from stream.admin import configure_topics
+
+    settings = _settings()
+    try:
+        changes = asyncio.run(configure_topics(settings, apply=not dry_run))
+    except Exception as exc:
+        _fail(f"cannot configure topics on {settings.kafka_bootstrap_servers}: {exc}")
+    verb = "would change" if dry_run else "changed"
+    for change in changes:
+        typer.echo(f"{verb}: {_config_change(change)}")
+    if not changes:
+        typer.echo("nothing to change: the topics' configs match the settings")
+
+
+def _config_change(change: ConfigChange) -> str:
+    current = change.current if change.current is not None else "(broker default)"
+    return f"{change.topic} {change.name} {current} -> {change.wanted}"
 
 
 @state_app.command("rebuild")

@@ -165,6 +165,33 @@ class Settings(BaseSettings):
         "on the wire and the broker's disk, for the worker's CPU (on one machine with the "
         "broker, lz4 made the engagement agent slower; see docs/benchmarks.md).",
     )
+    raw_retention_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=36_500.0,
+        description="How long touchpoints.raw keeps a message (days). It holds the senders' "
+        "identities (e-mail, userId, anonymousId) in the clear, so keep it short; the worker "
+        "needs it only until it has resolved the message. Applied to new topics, and to existing "
+        "ones by `abm topics configure`.",
+    )
+    resolved_retention_days: float = Field(
+        default=400.0,
+        gt=0.0,
+        le=36_500.0,
+        description="How long touchpoints.resolved keeps a touchpoint (days): the history that "
+        "`abm state rebuild` and `abm backtest --from topic` can use. At least the model's "
+        "longest half-life window (90 days); 400 covers a year with a margin. Applied to new "
+        "topics, and to existing ones by `abm topics configure`.",
+    )
+    changelog_compaction_max_lag_s: float = Field(
+        default=86_400.0,
+        ge=60.0,
+        le=31_536_000.0,
+        description="Longest time a replaced record of the engagement table's changelog stays "
+        "on the broker before compaction removes it (seconds; Kafka's max.compaction.lag.ms, "
+        "which also rolls the open segment). A scrubbed or deleted account state therefore "
+        "replaces the old one on disk within this bound, plus the log cleaner's pass.",
+    )
     log_level: str = Field(default="info")
     log_connection_error_interval_s: float = Field(
         default=30.0,
@@ -408,6 +435,9 @@ class Settings(BaseSettings):
             "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
             "ABM_PRODUCER_COMPRESSION": self.producer_compression,
             "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
+            "ABM_RAW_RETENTION_DAYS": str(self.raw_retention_days),
+            "ABM_RESOLVED_RETENTION_DAYS": str(self.resolved_retention_days),
+            "ABM_CHANGELOG_COMPACTION_MAX_LAG_S": str(self.changelog_compaction_max_lag_s),
             "ABM_LOG_LEVEL": self.log_level,
             "ABM_LOG_CONNECTION_ERROR_INTERVAL_S": str(self.log_connection_error_interval_s),
             "ABM_WEB_BIND": self.web_bind,

@@ -100,6 +100,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         partitions=settings.partitions,
         default=None,
         help="Per-account engagement state (abm.core.state.AccountState as JSON).",
+        extra_topic_configs=topics.changelog_configs(settings),
     )
     pipeline = Pipeline(
         app=app,

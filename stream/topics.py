@@ -22,6 +22,7 @@ from typing import Final
 
 from abm.core.resolution import routing_key
 from abm.core.segment import SegmentMessage
+from abm.settings import Settings
 
 # Kafka headers we write (bytes values, UTF-8).
 HEADER_REASON: Final = "abm-reason"
@@ -44,6 +45,7 @@ class TopicSpec:
     value: str
     compacted: bool = False
     retention_ms: int | None = None
+    """Fixed retention (ms); None: the settings' (see `retention_ms`) or the broker's default."""
 
     def name(self, prefix: str) -> str:
         return f"{prefix}.{self.suffix}"
@@ -103,6 +105,41 @@ ALL_TOPICS: Final = (
 
 ENGAGEMENT_TABLE: Final = "engagement"
 """Faust table name: per-account state, changelog `{app_id}-engagement-changelog`."""
+
+
+DAY_MS: Final = 86_400_000
+
+
+def retention_ms(spec: TopicSpec, settings: Settings) -> int | None:
+    """How long the topic keeps a record (ms): from the settings for the two topics whose
+    retention is a policy (touchpoints.raw holds identities in the clear: short;
+    touchpoints.resolved is the history of rebuilds and backtests: long), else the spec's fixed
+    one, else None (the broker's default)."""
+    if spec is RAW:
+        return round(settings.raw_retention_days * DAY_MS)
+    if spec is RESOLVED:
+        return round(settings.resolved_retention_days * DAY_MS)
+    return spec.retention_ms
+
+
+def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+    """The topic configs the engine manages for `spec` (set at creation, and on existing topics
+    by `abm topics configure`); every other config is left to the broker's defaults."""
+    configs: dict[str, str] = {}
+    if spec.compacted:
+        configs["cleanup.policy"] = "compact"
+    retention = retention_ms(spec, settings)
+    if retention is not None:
+        configs["retention.ms"] = str(retention)
+    return configs
+
+
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """Configs of the engagement table's changelog beyond Faust's own (compaction): a replaced
+    account state is compacted away within `max.compaction.lag.ms`, which also rolls the open
+    segment (the log cleaner never touches an open one), instead of whenever the segment
+    happens to roll and the dirty ratio is reached."""
+    return {"max.compaction.lag.ms": str(round(settings.changelog_compaction_max_lag_s * 1000))}
 
 
 def engagement_changelog(app_id: str) -> str:

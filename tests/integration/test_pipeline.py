@@ -18,7 +18,8 @@ import pytest
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.settings import Settings
-from stream.topics import DEAD_LETTER, MQA, RESOLVED
+from stream.admin import configure_topics, managed_configs
+from stream.topics import DEAD_LETTER, MQA, RESOLVED, engagement_changelog
 from tests.factories import DAY, T0
 from tests.integration.harness import (
     Record,
@@ -181,3 +182,11 @@ async def test_good_messages_around_bad_ones_are_all_resolved(run: Run) -> None:
     good = [m for m in run.story.messages if isinstance(m, dict)]
     assert len(resolved) >= len(good)
     assert {r.json()["mid"] for r in resolved} == {m["messageId"] for m in good}
+
+
+async def test_the_worker_creates_its_changelog_with_the_configured_compaction_lag(
+    run: Run,
+) -> None:
+    changelog = engagement_changelog(run.settings.app_id)
+    assert changelog in managed_configs(run.settings)
+    assert await configure_topics(run.settings, apply=False) == []  # everything as configured

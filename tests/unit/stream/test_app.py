@@ -15,3 +15,9 @@ def test_the_stream_buffers_hold_the_configured_records() -> None:
 
 def test_the_default_stream_buffer_is_above_fausts() -> None:
     assert Settings().stream_buffer_records > 4_096
+
+
+def test_the_changelog_is_compacted_within_the_configured_lag() -> None:
+    pipe = create_app(Settings(changelog_compaction_max_lag_s=3_600), load_model())
+    changelog = pipe.engagement_table.changelog_topic
+    assert changelog.config["max.compaction.lag.ms"] == "3600000"
