@@ -18,6 +18,7 @@ from abm.infra.process import InfraError
 from abm.log_limit import configure_logging
 from abm.ops.cli import app as ops_app
 from abm.outcomes.cli import app as outcomes_app
+from abm.privacy.cli import app as privacy_app
 from abm.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
@@ -244,6 +245,7 @@ def replay(
     typer.echo(
         f"sent {report.sent} messages in {report.seconds:.1f} s ({report.rate:,.0f}/s); "
         f"skipped {len(report.bad_lines)} bad lines"
+        + (f", {report.suppressed} of suppressed persons" if report.suppressed else "")
     )
 
 
@@ -410,6 +412,7 @@ def demo(
 
 app.add_typer(directory_app, name="directory")
 app.add_typer(outcomes_app, name="outcomes")
+app.add_typer(privacy_app, name="privacy")
 app.command("backtest")(backtest_command)
 app.command("alerts")(alerts_command)
 app.add_typer(sales_app, name="sales")

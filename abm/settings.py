@@ -192,6 +192,21 @@ class Settings(BaseSettings):
         "which also rolls the open segment). A scrubbed or deleted account state therefore "
         "replaces the old one on disk within this bound, plus the log cleaner's pass.",
     )
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr("abm-dev-pseudonym-key"),
+        description="The deployment's secret for persons' keyed pseudonyms (HMAC-SHA256; "
+        "docs/privacy.md). The default is a documented development key: set your own, long "
+        "and random, before real data arrives, and keep it: changing it changes every "
+        "pseudonym (see docs/privacy.md, key rotation).",
+    )
+    privacy_refresh_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="How often the collector and the workers look whether the suppression list "
+        "changed (seconds): a newly suppressed person's events are dropped at the latest this "
+        "long after `abm privacy suppress` returns.",
+    )
     log_level: str = Field(default="info")
     log_connection_error_interval_s: float = Field(
         default=30.0,
@@ -272,6 +287,17 @@ class Settings(BaseSettings):
         gt=0,
         description="Kafka acknowledgement wait of a webhook: providers allow about 3 s.",
     )
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _pseudonym_key_not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty (a long random secret of the deployment)")
+        return value
+
+    def pseudonym_secret(self) -> bytes:
+        """The pseudonym key as HMAC key bytes (a secret: never log it)."""
+        return self.pseudonym_key.get_secret_value().encode()
 
     def write_keys(self) -> tuple[str, ...]:
         """The accepted collector write keys (secrets: never log them)."""
@@ -438,6 +464,8 @@ class Settings(BaseSettings):
             "ABM_RAW_RETENTION_DAYS": str(self.raw_retention_days),
             "ABM_RESOLVED_RETENTION_DAYS": str(self.resolved_retention_days),
             "ABM_CHANGELOG_COMPACTION_MAX_LAG_S": str(self.changelog_compaction_max_lag_s),
+            "ABM_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value(),
+            "ABM_PRIVACY_REFRESH_S": str(self.privacy_refresh_s),
             "ABM_LOG_LEVEL": self.log_level,
             "ABM_LOG_CONNECTION_ERROR_INTERVAL_S": str(self.log_connection_error_interval_s),
             "ABM_WEB_BIND": self.web_bind,

@@ -18,7 +18,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ from abm import waiting
 from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from abm.log_limit import configure_logging
+from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from producers import ingest, metrics, webhooks
 from producers.cors import CorsPolicy
@@ -63,6 +64,8 @@ class Accepted:
     produced: int
     duplicate_ids: set[str]
     """Ids accepted before (not produced again)."""
+    suppressed_ids: set[str] = field(default_factory=set)
+    """Ids of persons on the suppression list: acknowledged, never produced."""
 
 
 REDIS_CONNECTIONS: Final = 64
@@ -84,11 +87,19 @@ def _redis(settings: Settings) -> aioredis.Redis:
 class Collector:
     """The collector's state: Kafka sink, dedupe memory, router, limits and keys."""
 
-    def __init__(self, settings: Settings, sink: KafkaSink, seen: SeenIds, router: Router) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: KafkaSink,
+        seen: SeenIds,
+        router: Router,
+        suppression: SuppressionList,
+    ) -> None:
         self.settings = settings
         self.sink = sink
         self.seen = seen
         self.router = router
+        self.suppression = suppression
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
             max_batch_bytes=settings.collector_max_batch_bytes,
@@ -118,7 +129,13 @@ class Collector:
         )
         seen = SeenIds(_redis(settings), settings.redis_prefix, settings.collector_dedupe_ttl_s)
         router = Router(DirectoryStore(_redis(settings), settings.redis_prefix))
-        collector = cls(settings, sink, seen, router)
+        suppression = SuppressionList(
+            _redis(settings),
+            settings.redis_prefix,
+            settings.pseudonym_secret(),
+            refresh_s=settings.privacy_refresh_s,
+        )
+        collector = cls(settings, sink, seen, router, suppression)
         await sink.start()
         metrics.KAFKA_READY.set(1 if sink.ready else 0)
         return collector
@@ -127,6 +144,7 @@ class Collector:
         await self.sink.stop()
         await self.seen.close()
         await self.router.close()
+        await self.suppression.close()
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -138,12 +156,18 @@ class Collector:
         if not prepared:
             return Accepted(0, set())
         try:
+            await self.suppression.refresh()
             seen = await self.seen.seen([p.message_id for p in prepared])
-            fresh = [p for p in prepared if p.message_id not in seen]
-            keyed = []
-            for p in fresh:
+            fresh, keyed, suppressed = [], [], set()
+            for p in prepared:
+                if p.message_id in seen:
+                    continue
                 parsed = parse_message(p.value, len(p.value) + 1)
                 message = parsed if isinstance(parsed, SegmentMessage) else None
+                if message is not None and self.suppression.suppresses(message):
+                    suppressed.add(p.message_id)  # nothing of it is stored, not even its id
+                    continue
+                fresh.append(p)
                 keyed.append((message, f"message:{p.message_id}"))
             keys = await self.router.keys_for(keyed)
         except (RedisError, OSError) as exc:
@@ -158,7 +182,9 @@ class Collector:
             await self.seen.remember([p.message_id for p in fresh])
         except (RedisError, OSError) as exc:  # produced already: a retry is a duplicate at worst
             log.warning("could not remember %d accepted messageIds: %s", len(fresh), exc)
-        return Accepted(len(fresh), seen)
+        if suppressed:
+            metrics.SUPPRESSED.labels(stage=metrics.SUPPRESSED_STAGE).inc(len(suppressed))
+        return Accepted(len(fresh), seen, suppressed)
 
     def _unavailable(self, exc: Exception) -> web.Response:
         log.warning("answering 503: %s", exc)
@@ -227,7 +253,13 @@ class Collector:
                 metrics.EVENTS.labels(type=ingest.event_type(p.doc), outcome="unavailable").inc()
             return self._unavailable(exc)
         for p in prepared.messages:
-            outcome = "duplicate" if p.message_id in accepted.duplicate_ids else "accepted"
+            outcome = (
+                "duplicate"
+                if p.message_id in accepted.duplicate_ids
+                else "suppressed"
+                if p.message_id in accepted.suppressed_ids
+                else "accepted"
+            )
             metrics.EVENTS.labels(type=ingest.event_type(p.doc), outcome=outcome).inc()
         if prepared.duplicates_in_request:
             metrics.EVENTS.labels(type="other", outcome="duplicate").inc(
@@ -350,7 +382,12 @@ class Collector:
             accepted = await self.accept(prepared, timeout_s=self.settings.webhook_ack_timeout_s)
         except Unavailable as exc:
             return self._unavailable(exc), webhooks.UNAVAILABLE
-        outcome = webhooks.ACCEPTED if accepted.produced else webhooks.DUPLICATE
+        if accepted.produced:
+            outcome = webhooks.ACCEPTED
+        elif accepted.suppressed_ids:
+            outcome = webhooks.SUPPRESSED
+        else:
+            outcome = webhooks.DUPLICATE
         return _json({"success": True}), outcome
 
     async def linkedin_challenge(self, request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from abm.ops import exposition
+from abm.privacy.metrics import SUPPRESSED as SUPPRESSED
 from producers.ingest import CLAMP_ANCIENT, CLAMP_FUTURE
 
 exposition.configure()
@@ -48,8 +49,12 @@ WEBHOOKS = Counter(
 )
 
 
+SUPPRESSED_STAGE = "collector"
+
+
 def start_series() -> None:
     """A 0 series for each reason an event time can be clamped, when the collector starts (a
     fixed set), so the first clamp shows in `increase()` instead of creating the series."""
     for why in (CLAMP_FUTURE, CLAMP_ANCIENT):
         TIMES_CLAMPED.labels(why=why)
+    SUPPRESSED.labels(stage=SUPPRESSED_STAGE)

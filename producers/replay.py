@@ -26,7 +26,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.settings import Settings
 from producers.routing import Router
-from stream.services import open_directory
+from stream.services import open_directory, open_suppression
 from stream.topics import RAW
 
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
@@ -41,6 +41,8 @@ class BadLine:
 @dataclass
 class ReplayReport:
     sent: int = 0
+    suppressed: int = 0
+    """Messages of persons on the suppression list: not sent (`abm privacy suppress`)."""
     bad_lines: list[BadLine] = field(default_factory=list)
     seconds: float = 0.0
     first_offset_ms: int | None = None
@@ -131,6 +133,8 @@ async def replay(
     )
     await producer.start()
     router = Router(await open_directory(settings))
+    suppression = open_suppression(settings)
+    await suppression.refresh(force=True)
     bar = _progress(total, path.name) if progress else None
     name = topic or RAW.name(settings.topic_prefix)
     start = time.monotonic()
@@ -143,6 +147,11 @@ async def replay(
             value = orjson.dumps(line.doc)
             parsed = parse_message(value, max_bytes=len(value) + 1)
             message = parsed if isinstance(parsed, SegmentMessage) else None
+            if message is not None and suppression.suppresses(message):
+                report.suppressed += 1  # neither sent nor learned from (the router learns)
+                if bar is not None:
+                    bar.update(1)
+                continue
             key = await _key(router, message, f"line:{line.number}", redis_service)
             pending.append(await producer.send(name, value=value, key=key))
             report.sent += 1
@@ -158,6 +167,7 @@ async def replay(
     finally:
         await producer.stop()
         await router.close()
+        await suppression.close()
         if bar is not None:
             bar.close()
     report.seconds = time.monotonic() - start

@@ -42,6 +42,9 @@ DEFAULT_TOLERANCE_S: Final = 300
 ACCEPTED: Final = "accepted"
 DUPLICATE: Final = "duplicate"
 IGNORED: Final = "ignored"
+SUPPRESSED: Final = "suppressed"
+"""Every event of the delivery belongs to a person on the suppression list: acknowledged, not
+produced."""
 HANDSHAKE: Final = "handshake"
 BAD_SIGNATURE: Final = "bad_signature"
 STALE: Final = "stale"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 from abm.ops import exposition
+from abm.privacy.metrics import SUPPRESSED as SUPPRESSED
 
 exposition.configure()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from abm.directory.store import DirectoryStore
+from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 
 
@@ -19,3 +20,14 @@ def redis_client(settings: Settings) -> aioredis.Redis:
 
 async def open_directory(settings: Settings) -> DirectoryStore:
     return DirectoryStore(redis_client(settings), settings.redis_prefix)
+
+
+def open_suppression(settings: Settings) -> SuppressionList:
+    """The suppression list, with the copy the hot path reads refreshed every
+    `ABM_PRIVACY_REFRESH_S`."""
+    return SuppressionList(
+        redis_client(settings),
+        settings.redis_prefix,
+        settings.pseudonym_secret(),
+        refresh_s=settings.privacy_refresh_s,
+    )

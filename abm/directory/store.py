@@ -527,6 +527,18 @@ class DirectoryStore:
             counts = await pipe.execute()
         return {tier: int(n) for tier, n in zip(TIERS, counts, strict=True)}
 
+    async def linked_persons(self, email: str) -> list[str]:
+        """The person keys (`user:<id>`, `anon:<id>`) whose learned e-mail is `email`."""
+        email = normalize_email(email)
+        persons = sorted(
+            _text(p) or "" for p in await self._redis.smembers(self.keys.email_persons(email))
+        )
+        linked = []
+        for person in persons:
+            if _text(await self._redis.hget(self.keys.person(person), "email")) == email:
+                linked.append(person)
+        return linked
+
     async def forget_contact(self, email: str) -> bool:
         """GDPR erase: the contact record and every person link to the e-mail.
 

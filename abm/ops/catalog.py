@@ -46,6 +46,7 @@ WORKER: Final = Process(
         "abm_touchpoints_unresolved_total": "touchpoints parked as unresolved {reason, channel}",
         "abm_dead_letters_total": "records dead-lettered {stage, reason, channel}",
         "abm_messages_ignored_total": "well-formed messages without account signal {type}",
+        "abm_suppressed_total": "messages of suppressed persons dropped {stage}",
         "abm_directory_links_learned_total": "person links learned from identify/group {type}",
         "abm_directory_retries_total": "directory (Redis) calls retried",
         "abm_touchpoints_scored_total": "touchpoints applied to account state {signal_class}",
@@ -94,6 +95,7 @@ COLLECTOR: Final = Process(
         "abm_collector_timestamps_clamped_total": "event times set to the receive time {why}",
         "abm_collector_kafka_ready": "1 while connected to Kafka and no ack is overdue",
         "abm_webhook_requests_total": "provider webhook requests {provider, outcome}",
+        "abm_suppressed_total": "events of suppressed persons dropped {stage}",
     },
 )
 

@@ -1,9 +1,10 @@
 """Resolution agent: raw Segment messages -> touchpoints keyed by account id.
 
-Parses (bad input -> dead letter), learns person links from identify/group calls, fetches the
-directory views of a batch of messages at once and calls the pure `abm.core.resolution.resolve`
-for each. Unresolved touchpoints are
-parked on their own topic with the reason, never dropped.
+Parses (bad input -> dead letter), drops the messages of persons on the suppression list
+(counted, nothing of them kept: `abm.privacy.suppression`), learns person links from
+identify/group calls, fetches the directory views of a batch of messages at once and calls the
+pure `abm.core.resolution.resolve` for each. Unresolved touchpoints are parked on their own
+topic with the reason, never dropped.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from abm.core.channel import channel_of
 from abm.core.resolution import Unresolved, learn, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
+from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.records import ingest_ms, send_dead_letter
-from stream.services import open_directory
+from stream.services import open_directory, open_suppression
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -34,23 +36,28 @@ def register(pipe: Pipeline) -> None:
     @pipe.app.agent(pipe.raw, name=f"{settings.app_id}-resolution")
     async def resolution(stream: Any) -> None:
         directory = await open_directory(settings)
+        suppression = open_suppression(settings)
+        metrics.SUPPRESSED.labels(stage=STAGE)  # a 0 series from the start
         async for events in stream.take_events(
             settings.resolution_batch_size, within=settings.resolution_batch_wait_s
         ):
             metrics.RAW_RECEIVED.inc(len(events))
+            await _with_retry(suppression.refresh)
             try:
-                await handle_batch(pipe, directory, events)
+                await handle_batch(pipe, directory, suppression, events)
             except Exception:  # bad input must never stop the pipe: find the culprit
                 log.exception("resolution of a batch failed; retrying it message by message")
                 for event in events:
                     try:
-                        await handle_batch(pipe, directory, [event])
+                        await handle_batch(pipe, directory, suppression, [event])
                     except Exception as exc:
                         log.exception("resolution failed at offset %s", event.message.offset)
                         await send_dead_letter(pipe, event, STAGE, "internal_error", repr(exc))
 
 
-async def handle_batch(pipe: Pipeline, directory: DirectoryStore, events: list[Any]) -> None:
+async def handle_batch(
+    pipe: Pipeline, directory: DirectoryStore, suppression: SuppressionList, events: list[Any]
+) -> None:
     """Resolve a batch in order, with one directory lookup for all its touchpoints (two Redis
     round trips instead of two per message). An identify or group call is learned before the
     touchpoints after it are looked up, as one at a time would."""
@@ -61,6 +68,8 @@ async def handle_batch(pipe: Pipeline, directory: DirectoryStore, events: list[A
             await send_dead_letter(pipe, event, STAGE, parsed.reason, parsed.detail)
         elif isinstance(parsed, Ignored):
             metrics.IGNORED.labels(type=parsed.message_type).inc()
+        elif suppression.suppresses(parsed):
+            metrics.SUPPRESSED.labels(stage=STAGE).inc()  # neither resolved nor learned from
         elif parsed.type in TOUCHPOINT_TYPES:
             channel = channel_of(parsed.event, pipe.model)
             metrics.RECEIVED.labels(channel=channel).inc()

@@ -84,3 +84,15 @@ def test_a_bad_variable_is_refused_by_name(
 def test_the_redis_password_is_never_shown(url: str, shown: str) -> None:
     assert redact_url(url) == shown
     assert "s3cret" not in repr(Settings(redis_url=SecretStr(url)))
+
+
+def test_an_empty_pseudonym_key_is_refused_and_a_set_one_is_never_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ABM_PSEUDONYM_KEY", "  ")
+    with pytest.raises(ValidationError, match="pseudonym_key"):
+        Settings()
+    monkeypatch.setenv("ABM_PSEUDONYM_KEY", "k3y-of-the-deployment")
+    settings = Settings()
+    assert settings.pseudonym_secret() == b"k3y-of-the-deployment"
+    assert "k3y" not in repr(settings) and "k3y" not in str(settings.model_dump())

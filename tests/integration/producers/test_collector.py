@@ -13,11 +13,14 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from abm.core.privacy import Identity
 from abm.core.timefmt import iso_ms, parse_iso_ms
-from producers import webhooks
+from abm.privacy.suppression import SuppressionList
+from producers import metrics, webhooks
 from tests.integration.producers.helpers import (
     EMAIL_SECRET,
     LINKEDIN_SECRET,
@@ -541,3 +544,32 @@ async def test_the_librarys_own_metrics_are_dropped(running: Running) -> None:
     assert (code, doc) == (200, {"success": True})
     assert answer["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert await produced(running, {"m-lib"}) == []
+
+
+# --- suppression -------------------------------------------------------------------------------
+
+
+async def test_a_suppressed_persons_events_are_acknowledged_counted_and_never_produced(
+    running: Running, redis_url: str
+) -> None:
+    objector = Identity("email", "objector@acme.com")
+    writer = SuppressionList(
+        aioredis.Redis.from_url(redis_url),
+        running.settings.redis_prefix,
+        running.settings.pseudonym_secret(),
+    )
+    try:
+        await writer.add(objector)
+    finally:
+        await writer.close()
+    await running.collector.suppression.refresh(force=True)  # instead of waiting up to 1 s
+    before = metrics.SUPPRESSED.labels(stage="collector")._value.get()
+    theirs = track(userId="u-objector", context={"traits": {"email": "Objector@acme.com"}})
+    others = track()
+    code, doc, _ = await post(
+        f"{running.url}/v1/batch", {"batch": [theirs, others]}, headers=auth()
+    )
+    assert (code, doc) == (200, {"success": True})
+    found = await produced(running, {theirs["messageId"], others["messageId"]})
+    assert [d["messageId"] for d in found] == [others["messageId"]]
+    assert metrics.SUPPRESSED.labels(stage="collector")._value.get() == before + 1

@@ -68,6 +68,14 @@ def test_the_keys_of_env_example_are_known_examples() -> None:
     assert keys and keys <= EXAMPLE_WRITE_KEYS
 
 
+class _NobodySuppressed:
+    async def refresh(self) -> None:
+        return None
+
+    def suppresses(self, message: Any) -> bool:
+        return False
+
+
 class _Sink:
     ready = False
     last_error = "KafkaConnectionError: Unable to bootstrap from [('10.9.8.7', 9092)]"
@@ -104,7 +112,9 @@ async def test_healthz_tells_strangers_only_ok_or_not(
     peer: str, headers: dict[str, str], details: bool
 ) -> None:
     settings = Settings(collector_write_keys=SecretStr(OWN_KEY))
-    collector = Collector(settings, cast(Any, _Sink()), cast(Any, _Seen()), cast(Any, None))
+    collector = Collector(
+        settings, cast(Any, _Sink()), cast(Any, _Seen()), cast(Any, None), cast(Any, None)
+    )
     response = await collector.healthz(_health_request(peer, headers))
     assert response.status == 503
     body = orjson.loads(cast(bytes, response.body))
@@ -115,7 +125,9 @@ async def test_healthz_tells_strangers_only_ok_or_not(
 
 
 def test_every_route_is_described_in_the_openapi_document() -> None:
-    collector = Collector(Settings(), cast(Any, None), cast(Any, None), cast(Any, None))
+    collector = Collector(
+        Settings(), cast(Any, None), cast(Any, None), cast(Any, None), cast(Any, None)
+    )
     app = make_app(collector)
     routes = {
         (r.method.lower(), r.resource.canonical)
@@ -183,7 +195,13 @@ async def test_beacon_batches_carry_their_key_in_the_query(
 ) -> None:
     settings = Settings(collector_write_keys=SecretStr(OWN_KEY))
     kafka = _Kafka()
-    collector = Collector(settings, cast(Any, kafka), cast(Any, _Memory()), cast(Any, _Router()))
+    collector = Collector(
+        settings,
+        cast(Any, kafka),
+        cast(Any, _Memory()),
+        cast(Any, _Router()),
+        cast(Any, _NobodySuppressed()),
+    )
     origin = {"Origin": "http://127.0.0.1:8000", "Content-Type": "text/plain;charset=UTF-8"}
     async with TestClient(TestServer(make_app(collector))) as client:
         response = await client.post(path, data=orjson.dumps(BEACON), headers=origin | headers)

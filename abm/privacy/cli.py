@@ -1,0 +1,149 @@
+"""`abm privacy`: suppress a person's new events (an objection to profiling), lift it, check it.
+
+A person is named by one of `--email`, `--user-id` or `--anonymous-id`. Suppressing an e-mail
+also suppresses the userIds and anonymousIds the directory linked to it (identify calls), and
+lifting it lifts those too. What is stored is the keyed pseudonym of each identity, never the
+identity (docs/privacy.md).
+
+Exit codes: 0 done; 1 Redis unreachable, or the person is not on the list (`unsuppress`,
+`check`); 2 bad input (no identity or more than one, empty, too long, not an e-mail address),
+then nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import redis.asyncio as aioredis
+import typer
+from redis.exceptions import AuthenticationError, RedisError
+
+from abm.core.privacy import Identity, IdentityError, IdentityKind
+from abm.directory.store import DirectoryStore
+from abm.privacy.suppression import SuppressionFull, SuppressionList
+from abm.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Suppress a person's new events, lift it, check it (docs/privacy.md).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+EXIT_UNAVAILABLE = 1
+EXIT_NOT_FOUND = 1
+EXIT_INVALID = 2
+
+T = TypeVar("T")
+
+Email = Annotated[str | None, typer.Option("--email", help="The person's e-mail address.")]
+UserId = Annotated[str | None, typer.Option("--user-id", help="The tracker's userId.")]
+AnonymousId = Annotated[
+    str | None, typer.Option("--anonymous-id", help="The tracker's anonymousId.")
+]
+
+
+@app.command()
+def suppress(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+    """Drop the person's new events from now on (within ABM_PRIVACY_REFRESH_S) in the collector
+    and the workers; nothing already stored is touched."""
+    person = _person(email, user_id, anonymous_id)
+
+    async def run(settings: Settings, redis: aioredis.Redis) -> tuple[int, int]:
+        linked: list[Identity] = []
+        if person.kind == "email":
+            directory = DirectoryStore(redis, settings.redis_prefix)
+            for key in await directory.linked_persons(person.value):
+                identity = Identity.of_person_key(key)
+                if identity is not None:
+                    linked.append(identity)
+        added = await _list(settings, redis).add(person, linked)
+        return added, len(linked)
+
+    added, linked = _run(run)
+    also = f" and {linked} linked userId/anonymousId(s)" if linked else ""
+    state = "suppressed" if added else "already suppressed"
+    typer.echo(f"{state}: the {_label(person)}{also} ({added} new on the list)")
+
+
+@app.command()
+def unsuppress(
+    email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None
+) -> None:
+    """Lift a suppression (with the identities suppressed with it): new events count again."""
+    person = _person(email, user_id, anonymous_id)
+    removed = _run(lambda settings, redis: _list(settings, redis).remove(person))
+    if not removed:
+        typer.echo(f"the {_label(person)} is not on the suppression list", err=True)
+        raise typer.Exit(EXIT_NOT_FOUND)
+    typer.echo(f"no longer suppressed: the {_label(person)} ({removed} off the list)")
+
+
+@app.command()
+def check(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+    """Say whether a person is suppressed (exit 0) or not (exit 1)."""
+    person = _person(email, user_id, anonymous_id)
+    if _run(lambda settings, redis: _list(settings, redis).holds(person)):
+        typer.echo(f"suppressed: the {_label(person)}")
+        return
+    typer.echo(f"not suppressed: the {_label(person)}")
+    raise typer.Exit(EXIT_NOT_FOUND)
+
+
+def _person(email: str | None, user_id: str | None, anonymous_id: str | None) -> Identity:
+    named: tuple[tuple[IdentityKind, str | None], ...] = (
+        ("email", email),
+        ("user_id", user_id),
+        ("anonymous_id", anonymous_id),
+    )
+    given = [(kind, value) for kind, value in named if value is not None]
+    if len(given) != 1:
+        _fail("name the person by exactly one of --email, --user-id, --anonymous-id", EXIT_INVALID)
+    kind, value = given[0]
+    try:
+        return Identity.parse(kind, value)
+    except IdentityError as exc:
+        _fail(str(exc), EXIT_INVALID)
+
+
+def _label(person: Identity) -> str:
+    return {"email": "e-mail", "user_id": "userId", "anonymous_id": "anonymousId"}[person.kind]
+
+
+def _list(settings: Settings, redis: aioredis.Redis) -> SuppressionList:
+    return SuppressionList(redis, settings.redis_prefix, settings.pseudonym_secret())
+
+
+def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]]) -> T:
+    try:
+        settings = get_settings()
+    except ValueError as exc:
+        _fail(f"invalid settings: {exc}", EXIT_UNAVAILABLE)
+
+    async def main() -> T:
+        redis = aioredis.Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_connect_timeout=5, socket_timeout=10
+        )
+        try:
+            return await work(settings, redis)
+        finally:
+            await redis.aclose()
+
+    try:
+        return asyncio.run(main())
+    except SuppressionFull as exc:
+        _fail(str(exc), EXIT_UNAVAILABLE)
+    except AuthenticationError:
+        _fail(f"Redis at {settings.redis_url_redacted()} refused the credentials", EXIT_UNAVAILABLE)
+    except (RedisError, OSError):  # the error may quote the URL: only its redacted form is shown
+        _fail(
+            f"cannot reach Redis at {settings.redis_url_redacted()}; start it with "
+            "`abm infra up` or set REDIS_URL",
+            EXIT_UNAVAILABLE,
+        )
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
