@@ -360,7 +360,8 @@ class Settings(BaseSettings):
         default=None, description="E-mail address for follow-up SLA escalations."
     )
     crm_webhook_token: SecretStr | None = Field(
-        default=None, description="Bearer token of POST /crm/activity; unset: endpoint off."
+        default=None,
+        description="Bearer token of POST /crm/activity and POST /crm/opportunity; unset: off.",
     )
     alert_max_attempts: int = Field(
         default=6, ge=1, description="Delivery attempts before an alert is dead-lettered."

@@ -34,6 +34,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from abm.core.opportunities import Opportunity, parse_opportunity_object
+from abm.outcomes.store import OutcomeStore
 from abm.settings import Settings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
@@ -169,6 +171,7 @@ class AlertService:
         self._directory: Any = None
         self.deliverer: Deliverer | None = None
         self.slas: SlaStore | None = None
+        self.outcomes: OutcomeStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: Any = None
         self.stopping = asyncio.Event()
@@ -193,6 +196,7 @@ class AlertService:
         await self._redis.ping()
         self._directory = await open_directory(s)
         self.slas = SlaStore(self._redis, s.redis_prefix)
+        self.outcomes = OutcomeStore(self._redis, s.redis_prefix)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
         )
@@ -598,6 +602,19 @@ class AlertService:
             metrics.ESCALATIONS.labels(tier=str(record.tier)).inc()
             return True
         return False
+
+    # --- CRM opportunities -----------------------------------------------------------------
+
+    async def record_opportunity(self, data: Any) -> tuple[Opportunity, Opportunity | None]:
+        """Check one opportunity of the CRM webhook as `abm outcomes load` checks a row (its
+        account must be in the directory) and store it; (stored, the one it replaced).
+        Raises `OpportunitiesError` naming each field and why."""
+        assert self.outcomes is not None
+        account_id = data.get("account_id") if isinstance(data, dict) else None
+        wanted = [account_id.strip()] if isinstance(account_id, str) else []
+        known = await self._directory.known_account_ids(wanted)
+        opportunity = parse_opportunity_object(data, known)
+        return opportunity, await self.outcomes.put(opportunity)
 
     async def publish_activity(self, activity: SalesActivity) -> None:
         """Produce a follow-up (the acknowledge endpoints and the CRM webhook use this)."""

@@ -7,6 +7,8 @@
   acknowledges, so mail scanners that open links cannot); POST /ack: the confirm button.
 - POST /crm/activity: CRM webhook, a sales activity as JSON, with
   `Authorization: Bearer ABM_CRM_WEBHOOK_TOKEN`.
+- POST /crm/opportunity: CRM webhook, an opportunity created or changed, as JSON, the same
+  token; stored with the opportunities of `abm outcomes load` (`abm.outcomes.store`).
 
 Every acknowledgement and activity is produced to `sales.activity`; the SLA tracker reads it
 from there like any other follow-up.
@@ -24,6 +26,7 @@ import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from abm.core.opportunities import OpportunitiesError
 from alerting.activity import ActivityError, SalesActivity
 from alerting.signing import SignatureError, verify_ack, verify_slack
 from alerting.slack_blocks import ACK_ACTION_ID
@@ -137,9 +140,10 @@ async def ack_submit(request: web.Request) -> web.Response:
     return _page("Acknowledged", f"<p>MQA <code>{escape(mqa_id)}</code> acknowledged.</p>")
 
 
-async def crm_activity(request: web.Request) -> web.Response:
-    service = _svc(request)
-    token = service.settings.crm_webhook_token
+async def _crm_body(request: web.Request) -> bytes | web.Response:
+    """The body of a CRM webhook request, or the answer refusing it: 404 when no token is set,
+    401 without the bearer token, 413 over `MAX_BODY`."""
+    token = _svc(request).settings.crm_webhook_token
     if token is None:
         return web.Response(status=404, text="the CRM webhook is not configured")
     given = request.headers.get("Authorization", "")
@@ -148,6 +152,14 @@ async def crm_activity(request: web.Request) -> web.Response:
     body = await request.read()
     if len(body) > MAX_BODY:
         return web.Response(status=413, text=f"body over {MAX_BODY} bytes")
+    return body
+
+
+async def crm_activity(request: web.Request) -> web.Response:
+    service = _svc(request)
+    body = await _crm_body(request)
+    if isinstance(body, web.Response):
+        return body
     try:
         data = orjson.loads(body)
         if isinstance(data, dict):
@@ -164,6 +176,33 @@ async def crm_activity(request: web.Request) -> web.Response:
     return web.json_response({"activity_id": activity.activity_id}, status=202)
 
 
+async def crm_opportunity(request: web.Request) -> web.Response:
+    """An opportunity created or changed in the CRM, as a JSON object with the fields of an
+    opportunities.csv row, checked with the same rules (`abm outcomes load`) and stored in the
+    same place. 200 with `result` created, updated or unchanged (a redelivery); 400 naming each
+    field and why."""
+    service = _svc(request)
+    body = await _crm_body(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return web.json_response({"error": "body: not JSON"}, status=400)
+    try:
+        opportunity, before = await service.record_opportunity(data)
+    except OpportunitiesError as exc:
+        return web.json_response(
+            {
+                "error": "; ".join(map(str, exc.errors)),
+                "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+            },
+            status=400,
+        )
+    result = "created" if before is None else ("unchanged" if before == opportunity else "updated")
+    return web.json_response({"opportunity_id": opportunity.opportunity_id, "result": result})
+
+
 async def start_web(service: AlertService, host: str, port: int) -> web.AppRunner:
     app = web.Application(client_max_size=MAX_BODY)
     app[SERVICE_KEY] = service
@@ -173,6 +212,7 @@ async def start_web(service: AlertService, host: str, port: int) -> web.AppRunne
     app.router.add_get("/ack", ack_page)
     app.router.add_post("/ack", ack_submit)
     app.router.add_post("/crm/activity", crm_activity)
+    app.router.add_post("/crm/opportunity", crm_opportunity)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

@@ -9,6 +9,9 @@ The format (docs/backtest.md has the long form and the Salesforce and HubSpot ma
 `account_id, opportunity_id, created_at, stage, amount, closed_at, outcome`. Times are ISO-8601
 (`2026-10-03` is midnight UTC); `amount` is a plain number in the CRM's currency (blank when the
 CRM has none); `outcome` is `open`, `won` or `lost` (blank = open).
+
+The CRM webhook (`POST /crm/opportunity` of the alert service) sends one opportunity as a JSON
+object with the same fields; `parse_opportunity_object` checks it with the same rules.
 """
 
 from __future__ import annotations
@@ -161,6 +164,46 @@ def parse_opportunities(
     if errors:
         raise OpportunitiesError(sorted(errors, key=lambda e: e.line))
     return records
+
+
+WEBHOOK_SOURCE: Final = "body"
+"""The `file` of the errors of a webhook body (they have no line: `line` is 0)."""
+
+
+def parse_opportunity_object(
+    data: Any, known_account_ids: Collection[str] | None = None
+) -> Opportunity:
+    """One opportunity sent as a JSON object (the CRM webhook), checked as a row of the CSV is:
+    the same fields, rules and messages. A field may be left out where the CSV's cell may be
+    blank (null is blank too); `amount` may be a JSON number. Raises `OpportunitiesError` with
+    every problem (`file` "body", `line` 0, the field named)."""
+
+    def refused(field: str | None, message: str) -> OpportunitiesError:
+        return OpportunitiesError([RowError(WEBHOOK_SOURCE, 0, field, message)])
+
+    if not isinstance(data, dict):
+        raise refused(None, "must be a JSON object with the fields of an opportunities.csv row")
+    values: dict[str, str] = {}
+    errors: list[RowError] = []
+    for key, value in data.items():
+        field = str(key).lower()
+        if field not in OPPORTUNITY_COLUMNS:
+            listed = ", ".join(OPPORTUNITY_COLUMNS)
+            message = f"unknown field; the fields are: {listed}"
+            errors.append(RowError(WEBHOOK_SOURCE, 0, field, message))
+        elif value is None:
+            values[field] = ""
+        elif isinstance(value, str):
+            values[field] = value.strip()
+        elif field == "amount" and isinstance(value, int | float) and not isinstance(value, bool):
+            values[field] = f"{value:f}".rstrip("0").rstrip(".") if value >= 0 else str(value)
+        else:
+            errors.append(RowError(WEBHOOK_SOURCE, 0, field, f"must be a string, not `{value!r}`"))
+    row = _Row(0, {column: values.get(column, "") for column in OPPORTUNITY_COLUMNS})
+    opportunity = _opportunity(WEBHOOK_SOURCE, row, known_account_ids, errors)
+    if errors or opportunity is None:
+        raise OpportunitiesError(errors)
+    return opportunity
 
 
 def _time(value: str) -> int | None:

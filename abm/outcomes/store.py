@@ -8,7 +8,9 @@ Key schema. Every key starts with `{prefix}:out:`; values are UTF-8 text.
 | `{prefix}:out:opps`                 | set    | every stored opportunity id                      |
 
 Loading is a replace per record (an opportunity loaded again takes its new stage, amount and
-outcome), in one MULTI/EXEC transaction: a load lands completely or not at all. Nothing is
+outcome), in one MULTI/EXEC transaction: a load lands completely or not at all. The CRM webhook
+(`POST /crm/opportunity`) stores one opportunity the same way (`put`), and learns what was
+stored before, so a redelivered webhook is recognized as changing nothing. Nothing is
 deleted by omission. The store grows with the CRM, not with traffic; each load is bounded by
 `MAX_OPPORTUNITIES_PER_FILE`, and `all` reads the ids in pages of `_PAGE`.
 """
@@ -68,6 +70,20 @@ class OutcomeStore:
             pipe.scard(self.index_key)
             replies = await pipe.execute()
         return OutcomesLoad(len(opportunities), existing, int(replies[-1]))
+
+    async def put(self, opportunity: Opportunity) -> Opportunity | None:
+        """Store one validated opportunity (a replace, as `load`); the one it replaced, if any.
+        Atomic (SET ... GET in a transaction), so of two deliveries of the same new
+        opportunity exactly one sees None."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(
+                self.opportunity_key(opportunity.opportunity_id),
+                orjson.dumps(opportunity.to_dict()),
+                get=True,
+            )
+            pipe.sadd(self.index_key, opportunity.opportunity_id)
+            before, _ = await pipe.execute()
+        return None if before is None else Opportunity.from_dict(orjson.loads(before))
 
     async def all(self) -> list[Opportunity]:
         """Every stored opportunity, ordered by creation time then id."""

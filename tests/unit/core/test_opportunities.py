@@ -9,6 +9,7 @@ from abm.core.opportunities import (
     OpportunitiesError,
     Opportunity,
     parse_opportunities,
+    parse_opportunity_object,
 )
 from tests.factories import T0, at, opportunity
 
@@ -139,3 +140,63 @@ def test_a_record_survives_its_stored_form() -> None:
     record = opportunity(closed_ms=at(days=3), outcome="won", amount=None)
 
     assert Opportunity.from_dict(record.to_dict()) == record
+
+
+# --- one opportunity as JSON (the CRM webhook) --------------------------------------------------
+
+
+def object_errors(data: object, known: set[str] | None = None) -> list[str]:
+    with pytest.raises(OpportunitiesError) as raised:
+        parse_opportunity_object(data, known if known is not None else {"acme"})
+    return [str(e) for e in raised.value.errors]
+
+
+def test_a_json_object_is_read_as_a_csv_row_with_optional_fields_left_out() -> None:
+    data = {"account_id": "acme", "opportunity_id": "opp-1", "created_at": "2026-03-02T09:00:00Z",
+            "stage": "Discovery", "amount": 12500}  # fmt: skip
+
+    assert parse_opportunity_object(data, {"acme"}) == opportunity(
+        "opp-1", created_ms=T0, stage="Discovery", amount=12_500.0
+    )
+    won = {**data, "amount": 800.5, "closed_at": "2026-03-12", "outcome": "Closed Won",
+           "Stage": "Closed Won"}  # fmt: skip
+    del won["stage"]
+    assert parse_opportunity_object(won, {"acme"}) == opportunity(
+        "opp-1", created_ms=T0, stage="Closed Won", amount=800.5, closed_ms=at(days=10, hours=-9),
+        outcome="won",
+    )  # fmt: skip
+    assert parse_opportunity_object({**data, "amount": None}, {"acme"}).amount is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"account_id": "ghost"}, "body: field `account_id`: no account `ghost` in the directory "
+         "(load it first with `abm directory load`)"),
+        ({"opportunity_id": None}, "body: field `opportunity_id`: required"),
+        ({"created_at": "3/2/2026"}, "body: field `created_at`: `3/2/2026` is not an ISO-8601 "
+         "date or time (`2026-10-03` or `2026-10-03T14:05:00Z`)"),
+        ({"amount": "$1,000"}, "body: field `amount`: `$1,000` is not a plain number >= 0 "
+         "(`12500` or `12500.50`: no currency sign, no thousands separator)"),
+        ({"amount": -5}, "body: field `amount`: `-5` is not a plain number >= 0 (`12500` or "
+         "`12500.50`: no currency sign, no thousands separator)"),
+        ({"outcome": "won"}, "body: field `closed_at`: required when the outcome is won"),
+        ({"stage": 3}, "body: field `stage`: must be a string, not `3`"),
+        ({"amount": True}, "body: field `amount`: must be a string, not `True`"),
+        ({"probability": "50"}, "body: field `probability`: unknown field; the fields are: "
+         "account_id, opportunity_id, created_at, stage, amount, closed_at, outcome"),
+    ],
+)  # fmt: skip
+def test_a_json_object_breaking_a_rule_names_the_field_and_why(
+    change: dict[str, object], expected: str
+) -> None:
+    data = {"account_id": "acme", "opportunity_id": "opp-1", "created_at": "2026-03-02",
+            "stage": "New", **change}  # fmt: skip
+
+    assert expected in object_errors(data)
+
+
+def test_a_body_that_is_not_an_object_is_refused() -> None:
+    assert object_errors([{"account_id": "acme"}]) == [
+        "body: must be a JSON object with the fields of an opportunities.csv row"
+    ]

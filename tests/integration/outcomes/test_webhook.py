@@ -1,0 +1,89 @@
+"""The CRM's opportunity webhook of the alert service (`POST /crm/opportunity`) on the real
+broker and Redis: authenticated like the activity webhook, checked like a row of
+`abm outcomes load` (every error names the field), stored where the load stores, idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+
+from abm.directory.store import DirectoryStore
+from abm.infra.process import free_port
+from abm.outcomes.store import OutcomeStore
+from abm.settings import Settings
+from tests.factories import T0, account, opportunity
+from tests.integration.alerting.helpers import Clock, running
+from tests.integration.harness import make_settings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "test-crm-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+DISCOVERY = {"account_id": "acme", "opportunity_id": "006A", "created_at": "2026-03-02T09:00:00Z",
+             "stage": "Discovery", "amount": 10000}  # fmt: skip
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        yield redis
+    finally:
+        await redis.aclose()
+
+
+def webhook_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settings:
+    return make_settings(kafka, redis, tmp, alert_channels="console", alert_port=free_port(),
+                         **{"crm_webhook_token": TOKEN, **overrides})  # fmt: skip
+
+
+async def test_opportunities_are_checked_like_the_csv_stored_with_the_loaded_ones_and_idempotent(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path, client: aioredis.Redis
+) -> None:
+    settings = webhook_settings(kafka_bootstrap, redis_url, tmp_path)
+    await DirectoryStore(client, settings.redis_prefix, cache_ttl=0).load([account("acme")])
+    outcomes = OutcomeStore(client, settings.redis_prefix)
+    await outcomes.load([opportunity("006-loaded", created_ms=T0 - 86_400_000)])
+    url = f"http://127.0.0.1:{settings.alert_port}/crm/opportunity"
+    async with running(settings, Clock(T0)), aiohttp.ClientSession() as http:
+        refused = await http.post(url, json=DISCOVERY)
+        wrong = await http.post(url, json=DISCOVERY, headers={"Authorization": "Bearer nope"})
+        assert (refused.status, wrong.status) == (401, 401)
+
+        invalid = await http.post(url, headers=AUTH, json={**DISCOVERY, "account_id": "ghost",
+                                  "amount": "$1,000"})  # fmt: skip
+        assert invalid.status == 400
+        answer = await invalid.json()
+        assert [e["field"] for e in answer["errors"]] == ["account_id", "amount"]
+        assert "no account `ghost` in the directory" in answer["error"]
+        assert "`$1,000` is not a plain number >= 0" in answer["error"]
+        not_json = await http.post(url, headers=AUTH, data=b"{")
+        assert not_json.status == 400 and (await not_json.json())["error"] == "body: not JSON"
+
+        created = await http.post(url, headers=AUTH, json=DISCOVERY)
+        again = await http.post(url, headers=AUTH, json=DISCOVERY)
+        won = {**DISCOVERY, "stage": "Closed Won", "closed_at": "2026-04-01", "outcome": "won"}
+        updated = await http.post(url, headers=AUTH, json=won)
+        results = [(await r.json())["result"] for r in (created, again, updated)]
+        assert [r.status for r in (created, again, updated)] == [200, 200, 200]
+        assert results == ["created", "unchanged", "updated"]
+
+    stored = {o.opportunity_id: o for o in await outcomes.all()}
+    assert sorted(stored) == ["006-loaded", "006A"]
+    assert stored["006A"].outcome == "won" and stored["006A"].stage == "Closed Won"
+    assert stored["006A"].created_ms == T0 and stored["006A"].amount == 10_000.0
+
+
+async def test_without_a_token_the_opportunity_webhook_is_off(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = webhook_settings(kafka_bootstrap, redis_url, tmp_path, crm_webhook_token=None)
+    url = f"http://127.0.0.1:{settings.alert_port}/crm/opportunity"
+    async with running(settings, Clock(T0)), aiohttp.ClientSession() as http:
+        answer = await http.post(url, headers=AUTH, json=DISCOVERY)
+        assert answer.status == 404
