@@ -127,6 +127,8 @@ class MqaAlert:
     account_url: str
     ack_url: str | None
     event: dict[str, Any]
+    verdict_urls: tuple[tuple[str, str], ...] = ()
+    """(label, signed link) of each AE verdict, for the e-mail (`alerting.signing`)."""
 
     @property
     def rule_label(self) -> str:
@@ -148,6 +150,7 @@ def build_alert(
     due_at_ms: int,
     account_link: str,
     ack_url: str | None = None,
+    verdict_urls: tuple[tuple[str, str], ...] = (),
 ) -> MqaAlert:
     """The alert of an MQA event. `owner` is who it is routed to (the directory may know a newer
     owner than the event) and `due_at_ms` the follow-up due time the SLA tracker fixed."""
@@ -205,6 +208,7 @@ def build_alert(
         account_url=account_link,
         ack_url=ack_url,
         event=shown,
+        verdict_urls=verdict_urls,
     )
 
 

@@ -41,6 +41,7 @@ def mqa_text(alert: MqaAlert) -> str:
     lines = [render_text(alert.event), "", f"View account: {alert.account_url}"]
     if alert.ack_url:
         lines.append(f"Acknowledge (counts as your follow-up): {alert.ack_url}")
+    lines.extend(f"{label}: {url}" for label, url in alert.verdict_urls)
     return "\n".join(lines) + "\n"
 
 
@@ -77,6 +78,8 @@ def mqa_html(alert: MqaAlert) -> str:
     links = f'<a href="{e(alert.account_url)}">View account</a>'
     if alert.ack_url:
         links += f' &nbsp;|&nbsp; <a href="{e(alert.ack_url)}">Acknowledge</a>'
+    for label, url in alert.verdict_urls:
+        links += f' &nbsp;|&nbsp; <a href="{e(url)}">{e(label)}</a>'
     return f"""<!doctype html>
 <html><body style="font-family:sans-serif;font-size:14px">
 <h2 style="margin:0 0 8px">MQA: {e(alert.account_name)} &middot; tier {alert.tier} &middot; \

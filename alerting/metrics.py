@@ -12,7 +12,9 @@ from prometheus_client import Counter, Histogram
 
 from abm.core.directory_csv import TIERS
 from abm.ops import exposition
+from abm.outcomes.verdicts import VERDICTS
 from alerting.activity import KINDS
+from alerting.content import RULE_LABELS
 from alerting.sla import Outcome
 
 exposition.configure()
@@ -71,6 +73,19 @@ ACTIVITIES = Counter("abm_sales_activities_total", "Sales activities consumed, b
 ACTIVITY_REJECTED = Counter(
     "abm_sales_activities_rejected_total", "Sales activity records that break the schema."
 )
+FEEDBACK = Counter(
+    "abm_mqa_feedback_total",
+    "AE verdicts on MQA alerts (good, not_a_fit), by tier and rule: each verdict a person gives "
+    "an MQA, once (a repeated click is not counted; a changed verdict counts the new one here "
+    "and the old one in abm_mqa_feedback_withdrawn_total).",
+    ["tier", "rule", "verdict"],
+)
+FEEDBACK_WITHDRAWN = Counter(
+    "abm_mqa_feedback_withdrawn_total",
+    "AE verdicts replaced by the same person's other verdict on the MQA, by the verdict "
+    "withdrawn; current verdicts = abm_mqa_feedback_total - this.",
+    ["tier", "rule", "verdict"],
+)
 
 
 SLA_OUTCOME_VALUES: Final = get_args(Outcome)
@@ -80,7 +95,8 @@ SLA_OUTCOME_VALUES: Final = get_args(Outcome)
 def start_series() -> None:
     """A 0 series for every value these labels can take, when the service starts: "no breach
     on tier 2 yet" is then a 0 on the dashboard and `increase()` sees the first one, instead of
-    a series that does not exist. Only fixed, known sets (tiers, SLA outcomes, activity kinds);
+    a series that does not exist. Only fixed, known sets (tiers, SLA outcomes, activity kinds,
+    MQA rules, verdicts);
     channels and reasons appear with their first event."""
     for tier in map(str, TIERS):
         for outcome in SLA_OUTCOME_VALUES:
@@ -91,3 +107,8 @@ def start_series() -> None:
         MQAS_RECEIVED.labels(repeat=repeat)
     for kind in KINDS:
         ACTIVITIES.labels(kind=kind)
+    for tier in map(str, TIERS):
+        for rule in RULE_LABELS:
+            for verdict in VERDICTS:
+                FEEDBACK.labels(tier=tier, rule=rule, verdict=verdict)
+                FEEDBACK_WITHDRAWN.labels(tier=tier, rule=rule, verdict=verdict)

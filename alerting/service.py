@@ -36,6 +36,8 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from abm.core.opportunities import Opportunity, parse_opportunity_object
 from abm.outcomes.store import OutcomeStore
+from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
+from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
 from abm.settings import Settings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
@@ -55,7 +57,7 @@ from alerting.routing import (
     escalation_routes,
     mqa_routes,
 )
-from alerting.signing import ack_url
+from alerting.signing import ack_url, verdict_url
 from alerting.sla import SlaRecord, Transition
 from alerting.sla_store import SlaStore
 from stream.admin import ensure_topics, partitions_of
@@ -172,6 +174,7 @@ class AlertService:
         self.deliverer: Deliverer | None = None
         self.slas: SlaStore | None = None
         self.outcomes: OutcomeStore | None = None
+        self.verdicts: VerdictStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._web: Any = None
         self.stopping = asyncio.Event()
@@ -197,6 +200,7 @@ class AlertService:
         self._directory = await open_directory(s)
         self.slas = SlaStore(self._redis, s.redis_prefix)
         self.outcomes = OutcomeStore(self._redis, s.redis_prefix)
+        self.verdicts = VerdictStore(self._redis, s.redis_prefix)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
         )
@@ -381,6 +385,12 @@ class AlertService:
                 ack_url(s.alert_public_url, s.alert_ack_secret.get_secret_value(),
                         record.mqa_id, account_id)
                 if s.alert_ack_secret is not None else None
+            ),
+            verdict_urls=tuple(
+                (VERDICT_LABELS[v], verdict_url(s.alert_public_url,
+                                                s.alert_ack_secret.get_secret_value(),
+                                                record.mqa_id, account_id, v))
+                for v in VERDICTS if s.alert_ack_secret is not None
             ),
         )  # fmt: skip
         if created and self._on_alert is not None:
@@ -602,6 +612,30 @@ class AlertService:
             metrics.ESCALATIONS.labels(tier=str(record.tier)).inc()
             return True
         return False
+
+    # --- AE verdicts ------------------------------------------------------------------------
+
+    async def record_verdict(
+        self, mqa_id: str, account_id: str | None, verdict: str, *, giver: str,
+        by: str | None, source: str,
+    ) -> Recorded | None:  # fmt: skip
+        """Store a giver's verdict on an MQA the service alerted (None: an MQA it does not know,
+        or of another account) and count it: a giver's first verdict once, a changed one as
+        the new verdict plus the old one withdrawn, a repeated one not at all."""
+        assert self.slas is not None and self.verdicts is not None
+        record = await self.slas.get(mqa_id)
+        if record is None or (account_id is not None and record.account_id != account_id):
+            return None
+        recorded = await self.verdicts.record(
+            Verdict(mqa_id, record.account_id, giver, verdict, self.clock_ms(), by, source,
+                    record.tier, record.rule)
+        )  # fmt: skip
+        labels = {"tier": str(record.tier), "rule": record.rule}
+        if recorded.result in ("new", "changed"):
+            metrics.FEEDBACK.labels(**labels, verdict=verdict).inc()
+        if recorded.result == "changed" and recorded.previous is not None:
+            metrics.FEEDBACK_WITHDRAWN.labels(**labels, verdict=recorded.previous).inc()
+        return recorded
 
     # --- CRM opportunities -----------------------------------------------------------------
 

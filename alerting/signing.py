@@ -5,7 +5,9 @@ Slack signs every interactivity request: `X-Slack-Signature` is `v0=` + hex HMAC
 than five minutes is refused so a captured one cannot be replayed.
 
 An acknowledge link carries `t` = HMAC-SHA256 of `ack:{mqa_id}:{account_id}` under
-`ABM_ALERT_ACK_SECRET`, so only the holder of the alert can acknowledge it.
+`ABM_ALERT_ACK_SECRET`, so only the holder of the alert can acknowledge it. A verdict link
+("Good lead", "Not a fit") carries `t` = HMAC-SHA256 of `verdict:{verdict}:{mqa_id}:{account_id}`
+under the same secret: a link gives only its own verdict, on its own MQA.
 """
 
 from __future__ import annotations
@@ -48,13 +50,31 @@ def verify_slack(
         raise SignatureError("signature does not match")
 
 
-def ack_token(secret: str, mqa_id: str, account_id: str) -> str:
-    message = f"ack:{mqa_id}:{account_id}".encode()
+def _link_token(secret: str, purpose: str, mqa_id: str, account_id: str) -> str:
+    message = f"{purpose}:{mqa_id}:{account_id}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def ack_token(secret: str, mqa_id: str, account_id: str) -> str:
+    return _link_token(secret, "ack", mqa_id, account_id)
 
 
 def verify_ack(secret: str, mqa_id: str, account_id: str, token: str) -> bool:
     return hmac.compare_digest(ack_token(secret, mqa_id, account_id), token)
+
+
+def verdict_token(secret: str, mqa_id: str, account_id: str, verdict: str) -> str:
+    return _link_token(secret, f"verdict:{verdict}", mqa_id, account_id)
+
+
+def verify_verdict(secret: str, mqa_id: str, account_id: str, verdict: str, token: str) -> bool:
+    return hmac.compare_digest(verdict_token(secret, mqa_id, account_id, verdict), token)
+
+
+def verdict_url(base_url: str, secret: str, mqa_id: str, account_id: str, verdict: str) -> str:
+    token = verdict_token(secret, mqa_id, account_id, verdict)
+    query = urlencode({"m": mqa_id, "a": account_id, "v": verdict, "t": token})
+    return f"{base_url.rstrip('/')}/verdict?{query}"
 
 
 def ack_url(base_url: str, secret: str, mqa_id: str, account_id: str) -> str:

@@ -29,6 +29,12 @@ FALLBACK_MAX: Final = 3000
 ACK_ACTION_ID: Final = "abm_ack"
 """action_id of the acknowledge button; its value is the MQA id."""
 VIEW_ACTION_ID: Final = "abm_view_account"
+VERDICT_ACTION_IDS: Final = {"abm_verdict_good": "good", "abm_verdict_not_a_fit": "not_a_fit"}
+"""action_id of each verdict button -> the verdict (`abm.outcomes.verdicts`); value: MQA id."""
+_VERDICT_BUTTONS: Final = (
+    ("abm_verdict_good", "Good lead"),
+    ("abm_verdict_not_a_fit", "Not a fit"),
+)
 
 _SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
@@ -99,6 +105,8 @@ def _actions(account_url: str, ack_value: str | None) -> dict[str, Any]:
                 style="primary",
             )
         )
+        for action_id, label in _VERDICT_BUTTONS:
+            elements.append(_button(label, action_id, value=ack_value[:BUTTON_VALUE_MAX]))
     return {"type": "actions", "block_id": "abm_actions", "elements": elements}
 
 

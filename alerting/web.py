@@ -5,6 +5,8 @@
   `alerting.signing`).
 - GET /ack?m=&a=&t=: the e-mail acknowledge link, a page with a confirm button (a GET never
   acknowledges, so mail scanners that open links cannot); POST /ack: the confirm button.
+- GET /verdict?m=&a=&v=&t=, POST /verdict: the e-mail's "Good lead" / "Not a fit" links, the
+  same way (`abm.outcomes.verdicts`); the Slack buttons come through /slack/interactions.
 - POST /crm/activity: CRM webhook, a sales activity as JSON, with
   `Authorization: Bearer ABM_CRM_WEBHOOK_TOKEN`.
 - POST /crm/opportunity: CRM webhook, an opportunity created or changed, as JSON, the same
@@ -20,16 +22,17 @@ import hashlib
 import hmac
 import time
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from abm.core.opportunities import OpportunitiesError
+from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from alerting.activity import ActivityError, SalesActivity
-from alerting.signing import SignatureError, verify_ack, verify_slack
-from alerting.slack_blocks import ACK_ACTION_ID
+from alerting.signing import SignatureError, verify_ack, verify_slack, verify_verdict
+from alerting.slack_blocks import ACK_ACTION_ID, VERDICT_ACTION_IDS
 
 if TYPE_CHECKING:
     from alerting.service import AlertService
@@ -77,10 +80,17 @@ async def slack_interactions(request: web.Request) -> web.Response:
         return web.Response(status=200)
     user = (payload.get("user") or {}).get("id")
     for action in payload.get("actions") or []:
-        if action.get("action_id") != ACK_ACTION_ID or not action.get("value"):
+        action_id = action.get("action_id")
+        if not action.get("value"):
             continue
         mqa_id = str(action["value"])
-        await _acknowledge(service, mqa_id, None, by=user, source="slack")
+        if action_id == ACK_ACTION_ID:
+            await _acknowledge(service, mqa_id, None, by=user, source="slack")
+        elif action_id in VERDICT_ACTION_IDS and user:
+            verdict = VERDICT_ACTION_IDS[action_id]
+            await service.record_verdict(
+                mqa_id, None, verdict, giver=f"slack:{user}", by=user, source="slack"
+            )
     return web.Response(status=200)
 
 
@@ -138,6 +148,52 @@ async def ack_submit(request: web.Request) -> web.Response:
     if not await _acknowledge(service, mqa_id, account_id, by=None, source="email_link"):
         return _page("Unknown MQA", "<p>This MQA is not known to the alert service.</p>", 404)
     return _page("Acknowledged", f"<p>MQA <code>{escape(mqa_id)}</code> acknowledged.</p>")
+
+
+def _verdict_params(service: AlertService, data: Any) -> tuple[str, str, str, str] | None:
+    secret = service.settings.alert_ack_secret
+    mqa_id, account_id, verdict, token = (str(data.get(k, "")) for k in ("m", "a", "v", "t"))
+    if secret is None or verdict not in VERDICT_LABELS or not (mqa_id and account_id and token):
+        return None
+    if not verify_verdict(secret.get_secret_value(), mqa_id, account_id, verdict, token):
+        return None
+    return mqa_id, account_id, verdict, token
+
+
+_BAD_VERDICT_LINK: Final = ("Invalid verdict link", "<p>This link is not valid.</p>", 403)
+
+
+async def verdict_page(request: web.Request) -> web.Response:
+    params = _verdict_params(_svc(request), request.query)
+    if params is None:
+        return _page(*_BAD_VERDICT_LINK)
+    mqa_id, account_id, verdict, token = params
+    label = VERDICT_LABELS[verdict]
+    form = (f'<p>Record your verdict on MQA <code>{escape(mqa_id)}</code> of account '
+            f'<b>{escape(account_id)}</b>: <b>{escape(label)}</b>?</p>'
+            '<form method=post action="verdict">'
+            + "".join(f'<input type=hidden name={k} value="{escape(v)}">'
+                      for k, v in (("m", mqa_id), ("a", account_id), ("v", verdict),
+                                   ("t", token)))
+            + f'<button type=submit>{escape(label)}</button></form>')  # fmt: skip
+    return _page("AE verdict", form)
+
+
+async def verdict_submit(request: web.Request) -> web.Response:
+    service = _svc(request)
+    params = _verdict_params(service, await request.post())
+    if params is None:
+        return _page(*_BAD_VERDICT_LINK)
+    mqa_id, account_id, verdict, _ = params
+    recorded = await service.record_verdict(
+        mqa_id, account_id, verdict, giver="email", by=None, source="email_link"
+    )
+    if recorded is None:
+        return _page("Unknown MQA", "<p>This MQA is not known to the alert service.</p>", 404)
+    if recorded.result == "full":
+        return _page("Not recorded", "<p>This MQA has all the verdicts it can keep.</p>", 409)
+    label = escape(VERDICT_LABELS[verdict])
+    return _page("Verdict recorded", f"<p>MQA <code>{escape(mqa_id)}</code>: {label}.</p>")
 
 
 async def _crm_body(request: web.Request) -> bytes | web.Response:
@@ -211,6 +267,8 @@ async def start_web(service: AlertService, host: str, port: int) -> web.AppRunne
     app.router.add_post("/slack/interactions", slack_interactions)
     app.router.add_get("/ack", ack_page)
     app.router.add_post("/ack", ack_submit)
+    app.router.add_get("/verdict", verdict_page)
+    app.router.add_post("/verdict", verdict_submit)
     app.router.add_post("/crm/activity", crm_activity)
     app.router.add_post("/crm/opportunity", crm_opportunity)
     runner = web.AppRunner(app, access_log=None)

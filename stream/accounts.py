@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import aiohttp
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from yarl import URL
 
 from abm.core.account_view import account_view
@@ -37,6 +38,8 @@ from abm.core.reach import Standing, hottest, slim, standing, summarize
 from abm.core.state import AccountState
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.directory.store import DirectoryStore
+from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
+from abm.outcomes.verdicts import VerdictStore
 from abm.settings import Settings
 from stream import metrics, pages, topics
 from stream.lag import group_lag
@@ -153,12 +156,15 @@ def register(pipe: Pipeline) -> AccountIndex:
     index = AccountIndex(pipe)
     clients: list[tuple[DirectoryStore, aioredis.Redis]] = []
 
+    async def stores() -> tuple[DirectoryStore, aioredis.Redis]:
+        if not clients:
+            clients.append((await open_directory(settings), redis_client(settings)))
+        return clients[0]
+
     async def account_figures() -> None:
         started = time.monotonic()
         try:
-            if not clients:
-                clients.append((await open_directory(settings), redis_client(settings)))
-            directory, redis = clients[0]
+            directory, redis = await stores()
             targets = await directory.target_accounts_by_tier()
             for tier, count in targets.items():
                 metrics.TARGET_ACCOUNTS.labels(tier=str(tier)).set(count)
@@ -217,6 +223,7 @@ def register(pipe: Pipeline) -> AccountIndex:
             return _json(web, {"error": str(exc)}, 400)
         state = AccountState.from_bytes(raw)
         view = account_view(state, pipe.model, at_ms or index.reference_ms)
+        await _add_verdicts(view, VerdictStore((await stores())[1], settings.redis_prefix))
         metrics.ACCOUNT_REQUESTS.labels(endpoint="account", code="200").inc()
         if wants_json:
             return _json(web, view, 200)
@@ -250,6 +257,25 @@ def register(pipe: Pipeline) -> AccountIndex:
         )
 
     return index
+
+
+async def _add_verdicts(view: dict[str, Any], store: VerdictStore) -> None:
+    """The AE verdicts of each MQA of the page (`verdicts`), from the alert service's store;
+    when Redis does not answer, the page is served without them (`verdicts_error`)."""
+    history = view["mqa_history"]
+    try:
+        found = await store.of_mqas(m["mqa_id"] for m in history)
+    except (RedisError, OSError) as exc:
+        log.warning("AE verdicts could not be read: %r", exc)
+        view["verdicts_error"] = "the AE verdicts could not be read (Redis)"
+        found = {}
+    for entry in history:
+        entry["verdicts"] = [
+            {"verdict": v.verdict, "label": VERDICT_LABELS[v.verdict], "source": v.source,
+             "by": v.by, "at": iso_ms(v.at_ms)}
+            for v in found.get(entry["mqa_id"], [])
+            if v.verdict in VERDICT_LABELS
+        ]  # fmt: skip
 
 
 def publish(summaries: dict[int, Any]) -> None:

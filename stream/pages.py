@@ -246,9 +246,30 @@ def _mqa(entry: dict[str, Any]) -> str:
         f"<div>{esc(event.get('summary', ''))}</div>"
         f'<div class="sub">Engaged contacts</div><ul>{contacts}</ul>'
         f'<div class="sub">Top touchpoints</div><ul>{touches}</ul>'
-        f'<div class="muted">{esc(entry["mqa_id"])}</div>'
+        + _verdicts(entry.get("verdicts"))
+        + f'<div class="muted">{esc(entry["mqa_id"])}</div>'
         "</div>"
     )
+
+
+def _verdicts(verdicts: Sequence[dict[str, Any]] | None) -> str:
+    """The AE verdicts on the MQA's alert (the Slack buttons, the e-mail links)."""
+    if verdicts is None:
+        return ""
+    if not verdicts:
+        return '<div class="sub">AE verdict</div><div class="muted">none yet</div>'
+    items = "".join(
+        f"<li>{_badge(v['label'], 'yes' if v['verdict'] == 'good' else 'no')} "
+        f"{esc(_verdict_source(v))}, {esc(_when(v['at']))}</li>"
+        for v in verdicts
+    )
+    return f'<div class="sub">AE verdict</div><ul>{items}</ul>'
+
+
+def _verdict_source(verdict: dict[str, Any]) -> str:
+    if verdict["source"] == "slack":
+        return f"Slack {verdict['by'] or ''}".strip()
+    return "e-mail link"
 
 
 def score_chart(

@@ -109,6 +109,14 @@ def backtest(
         "backtest"
     ),
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    verdicts_wanted: Annotated[
+        bool,
+        typer.Option(
+            "--verdicts/--no-verdicts",
+            help="Read the AE verdicts on live MQAs from Redis (skipped with a note when it "
+            "cannot be reached).",
+        ),
+    ] = True,
 ) -> None:
     """Run a candidate model and the baseline over the same touchpoints with the pure core;
     write an HTML report and its figures as JSON; print a summary and the report's path."""
@@ -118,7 +126,7 @@ def backtest(
         _fail(f"--since/--warmup: {exc}")
     candidate_model, baseline_model, baseline_source = _models(model, baseline)
     settings: Settings | None = None
-    if source == TOPIC or outcomes is None:
+    if source == TOPIC or outcomes is None or verdicts_wanted:
         try:
             settings = get_settings()
         except ValueError as exc:
@@ -144,6 +152,7 @@ def backtest(
         if bar is not None:
             bar.close()
 
+    verdicts, verdicts_note = _verdicts(settings, verdicts_wanted)
     report = compare(
         runs[0],
         runs[1],
@@ -151,7 +160,9 @@ def backtest(
         window,
         touchpoints=len(replayed),
         conversion_days=conversion_days,
+        verdicts=verdicts,
     )
+    report["verdicts_note"] = verdicts_note
     report["source"] = touchpoints.source
     report["not_touchpoints"] = touchpoints.not_touchpoints
     html_path, json_path = _write(report, out)
@@ -179,6 +190,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"{title:<28}" + "".join(f"{v:>30}" for v in values))
 
     row("MQAs", [str(m["mqas"]) for m in models.values()])
+    verdicts = report.get("verdicts")
+    if verdicts is not None and verdicts["mqas_with_verdicts"]:
+        row("AE verdicts good / not a fit",
+            [f"{v['good']} / {v['not_a_fit']}" for v in verdicts["models"].values()])  # fmt: skip
     if report["opportunities"] is None:
         lines.append("no opportunities loaded: no conversion figures")
         return lines
@@ -313,6 +328,39 @@ async def _stored_opportunities(settings: Settings) -> list[Opportunity]:
         return await OutcomeStore(client, settings.redis_prefix).all()
     finally:
         await client.aclose()
+
+
+def _verdicts(
+    settings: Settings | None, wanted: bool
+) -> tuple[dict[str, list[str]] | None, str | None]:
+    """The AE verdicts stored by the alert service (MQA id -> each person's verdict), or None
+    and why not. Redis that cannot be reached is not an error here: the report says so."""
+    if not wanted or settings is None:
+        return None, "not read (--no-verdicts)"
+    from redis.exceptions import RedisError
+
+    try:
+        stored = asyncio.run(_stored_verdicts(settings))
+    except (RedisError, OSError) as exc:
+        return None, (
+            f"Redis at {settings.redis_url_redacted()} could not be reached ({type(exc).__name__})"
+        )
+    return stored, None
+
+
+async def _stored_verdicts(settings: Settings) -> dict[str, list[str]]:
+    import redis.asyncio as aioredis
+
+    from abm.outcomes.verdicts import VerdictStore
+
+    client = aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_connect_timeout=5, socket_timeout=30
+    )
+    try:
+        found = await VerdictStore(client, settings.redis_prefix).all()
+    finally:
+        await client.aclose()
+    return {mqa_id: [v.verdict for v in verdicts] for mqa_id, verdicts in found.items()}
 
 
 def _write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:

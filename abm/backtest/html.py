@@ -79,9 +79,7 @@ def render(report: Mapping[str, Any]) -> str:
         for label, m in models.items():
             parts.append(_missed_table(label, m["outcomes"]))
     parts.append("<h2>AE verdicts</h2>")
-    parts.append(
-        "<p>No AE verdicts are recorded: the engine does not store a verdict on an alert yet.</p>"
-    )
+    parts.append(_verdicts(report))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -238,6 +236,39 @@ def _only_table(label: str, only: Mapping[str, Any]) -> str:
     return (
         f"{title}<table><tr><th class=l>account</th><th>tier</th><th class=l>first MQA (UTC)</th>"
         f"<th class=l>rule</th><th class=l>why</th></tr>{rows}</table>{more}"
+    )
+
+
+_VERDICT_ROWS: Final = (
+    ("MQAs an AE judged", "mqas_judged"),
+    ("verdicts: good lead", "good"),
+    ("verdicts: not a fit", "not_a_fit"),
+    ("MQAs judged good", "mqas_judged_good"),
+    ("... of those converted", "good_converted"),
+    ("MQAs judged not a fit", "mqas_judged_not_a_fit"),
+    ("... of those converted", "not_a_fit_converted"),
+)
+
+
+def _verdicts(report: Mapping[str, Any]) -> str:
+    verdicts = report.get("verdicts")
+    if verdicts is None:
+        why = report.get("verdicts_note") or "they were not read"
+        return f"<p>No AE verdicts in this report: {escape(why)}.</p>"
+    models = verdicts["models"]
+    head = "".join(f"<th>{escape(label)}</th>" for label in models)
+    rows = "".join(
+        f"<tr><td class=l>{title}</td>"
+        + "".join(f"<td>{_number(m[key])}</td>" for m in models.values())
+        + "</tr>"
+        for title, key in _VERDICT_ROWS
+    )
+    return (
+        f"<p class=muted>{verdicts['mqas_with_verdicts']:,} live MQA(s) have a verdict from the "
+        "Slack buttons or the e-mail links (the latest of each person); they are matched to "
+        "each model's MQAs by MQA id, so a model finds them only where it qualifies the same "
+        "account at the same moment as the live one did.</p>"
+        f"<table><tr><th class=l></th>{head}</tr>{rows}</table>"
     )
 
 

@@ -165,10 +165,13 @@ def compare(
     touchpoints: int,
     conversion_days: int = 90,
     listed: int = MAX_LISTED,
+    verdicts: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """The report's figures (JSON-ready). `opportunities` None: no outcomes are loaded, and the
     outcome figures are None. Lists (accounts that differ, missed opportunities) hold at most
-    `listed` rows; the rest is counted."""
+    `listed` rows; the rest is counted. `verdicts`: the AE verdicts recorded on live MQAs
+    (MQA id -> each person's verdict, `good` or `not_a_fit`), matched to the MQAs of each model
+    by id; None when they could not be read."""
     conversion_ms = conversion_days * DAY_MS
     counted = _counted(opportunities, window, conversion_ms)
     weeks = _weeks(window)
@@ -192,7 +195,9 @@ def compare(
             f"only_{candidate.label}": _only(candidate.mqas, baseline.mqas, listed),
         },
         "opportunities": None if counted is None else len(counted),
-        "verdicts": None,
+        "verdicts": None
+        if verdicts is None
+        else _verdicts((baseline, candidate), verdicts, counted, conversion_ms),
     }
 
 
@@ -311,6 +316,40 @@ def _outcomes(
         "missed_list": [_opportunity_row(o) for o in missed[:listed]],
         "missed_not_listed": max(0, len(missed) - listed),
     }
+
+
+def _verdicts(
+    runs: Sequence[ModelRun],
+    verdicts: Mapping[str, Sequence[str]],
+    opportunities: Sequence[Opportunity] | None,
+    conversion_ms: int,
+) -> dict[str, Any]:
+    """Per model: how many of its MQAs an AE judged, the verdicts given (one per person and
+    MQA), and, with opportunities, how many of the MQAs judged good / not a fit converted. An
+    MQA counts as judged good when most of its verdicts say so (a tie: not a fit)."""
+    created_of: dict[str, list[int]] = defaultdict(list)
+    for opportunity in opportunities or ():
+        created_of[opportunity.account_id].append(opportunity.created_ms)
+
+    def converted(mqa: BacktestMqa) -> bool:
+        return any(mqa.at_ms <= c <= mqa.at_ms + conversion_ms for c in created_of[mqa.account_id])
+
+    models: dict[str, Any] = {}
+    for run in runs:
+        judged = [(m, verdicts[m.mqa_id]) for m in run.mqas if verdicts.get(m.mqa_id)]
+        given = Counter(v for _, vs in judged for v in vs)
+        good = [m for m, vs in judged if 2 * vs.count("good") > len(vs)]
+        unfit = [m for m, vs in judged if 2 * vs.count("good") <= len(vs)]
+        models[run.label] = {
+            "mqas_judged": len(judged),
+            "good": given["good"],
+            "not_a_fit": given["not_a_fit"],
+            "mqas_judged_good": len(good),
+            "mqas_judged_not_a_fit": len(unfit),
+            "good_converted": None if opportunities is None else sum(map(converted, good)),
+            "not_a_fit_converted": None if opportunities is None else sum(map(converted, unfit)),
+        }
+    return {"mqas_with_verdicts": sum(1 for v in verdicts.values() if v), "models": models}
 
 
 def _histogram(lead_days: Sequence[float], conversion_days: int) -> list[dict[str, Any]]:

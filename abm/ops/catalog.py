@@ -120,6 +120,10 @@ ALERTS: Final = Process(
         "abm_followup_seconds": "histogram: MQA -> first follow-up {tier}",
         "abm_sales_activities_total": "sales activities consumed {kind}",
         "abm_sales_activities_rejected_total": "sales activity records that break the schema",
+        "abm_mqa_feedback_total": "AE verdicts on MQA alerts, once per person {tier, rule, "
+        "verdict}",
+        "abm_mqa_feedback_withdrawn_total": "AE verdicts replaced by the person's other verdict "
+        "{tier, rule, verdict}",
     },
 )
 

@@ -83,9 +83,9 @@ async def test_an_mqa_reaches_the_owner_on_slack_and_by_email_once(rig: Rig) -> 
         assert block is not None
         block.validate_json()
     assert post.body["text"].startswith("<@U0AE> MQA: Acme BV (tier 1, threshold rule)")
-    [view, ack] = post.body["blocks"][6]["elements"]
+    [view, ack, good, unfit] = post.body["blocks"][6]["elements"]
     assert view["url"] == "https://abm.vendor.example/accounts/acme"
-    assert ack["value"] == event["mqa_id"]
+    assert ack["value"] == good["value"] == unfit["value"] == event["mqa_id"]
     mail = rig.smtp.inbox[0]
     assert mail["To"] == "ae@vendor.example" and mail["From"] == "ABM <abm@vendor.example>"
     assert mail.get_content_type() == "multipart/alternative"

@@ -5,18 +5,31 @@ pure core finds on the same touchpoints."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
 from abm.cli import app
 from abm.core.touchpoint import Touchpoint
+from abm.outcomes.verdicts import Verdict, VerdictStore
 from abm.settings import Settings, get_settings
 from stream.topics import RESOLVED
-from tests.factories import DAY, TECH, account, acts, at, default_model, qualifying_group
+from tests.factories import (
+    DAY,
+    TECH,
+    account,
+    acts,
+    at,
+    default_model,
+    mqas,
+    qualifying_group,
+    replay,
+)
 from tests.integration.harness import REPO, create_topics, make_settings, topic
 
 pytestmark = pytest.mark.integration
@@ -65,6 +78,9 @@ def test_backtest_from_the_resolved_topic_with_stored_outcomes(
             'version: "2026.11-default"', 'version: "strict"'
         )
     )
+    # an AE judged the live MQA of acme (the baseline model finds the same one, same id)
+    [acme_mqa] = mqas(replay(qualifying_group(at(), acme))[1])
+    asyncio.run(judge(settings, acme_mqa["mqa_id"]))
     runner = CliRunner()
     try:
         assert (
@@ -94,3 +110,17 @@ def test_backtest_from_the_resolved_topic_with_stored_outcomes(
     assert [r["account_id"] for r in figures["differences"]["only_baseline"]["listed"]] == ["acme"]
     assert f"report: {tmp_path / 'r' / 'report.html'}" in result.output
     assert (tmp_path / "r" / "report.html").read_text().count("<svg") == 2
+    assert figures["verdicts"]["mqas_with_verdicts"] == 1
+    assert figures["verdicts"]["models"]["baseline"]["mqas_judged_good"] == 1
+    assert figures["verdicts"]["models"]["baseline"]["good_converted"] == 1
+    assert figures["verdicts"]["models"]["candidate"]["mqas_judged"] == 0
+    assert re.search(r"AE verdicts good / not a fit\s+1 / 0\s+0 / 0", result.output)
+
+
+async def judge(settings: Settings, mqa_id: str) -> None:
+    client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        verdict = Verdict(mqa_id, "acme", "email", "good", at(), None, "email_link", 1, "threshold")
+        await VerdictStore(client, settings.redis_prefix).record(verdict)
+    finally:
+        await client.aclose()

@@ -25,6 +25,8 @@ def test_an_mqa_email_has_a_text_and_an_html_part_with_the_same_content() -> Non
         event, owner=Owner("ae@vendor.example", None), due_at_ms=T0 + 4 * HOUR,
         account_link=account_url("https://abm.example", "acme"),
         ack_url="https://alerts.example/ack?m=x&a=acme&t=abc",
+        verdict_urls=(("Good lead", "https://alerts.example/verdict?v=good&t=1"),
+                      ("Not a fit", "https://alerts.example/verdict?v=not_a_fit&t=2")),
     )  # fmt: skip
     message = sent(mqa_email(alert, sender="ABM <abm@vendor.example>",
                              recipient="ae@vendor.example", delivery_id="mqa_1:email",
@@ -42,6 +44,10 @@ def test_an_mqa_email_has_a_text_and_an_html_part_with_the_same_content() -> Non
         assert contact in text and contact in html
     assert "84 / 70 threshold" in html and "2026-03-02 13:00 UTC (4 h)" in html
     assert 'href="https://alerts.example/ack?m=x&amp;a=acme&amp;t=abc"' in html
+    assert "Good lead: https://alerts.example/verdict?v=good&t=1" in text
+    assert "Not a fit: https://alerts.example/verdict?v=not_a_fit&t=2" in text
+    assert '<a href="https://alerts.example/verdict?v=good&amp;t=1">Good lead</a>' in html
+    assert '<a href="https://alerts.example/verdict?v=not_a_fit&amp;t=2">Not a fit</a>' in html
     assert message["To"] == "ae@vendor.example"
     assert message["Subject"] == (
         "MQA: Fish & <Chips> (tier 1, threshold rule) - follow up by 2026-03-02 13:00 UTC"

@@ -9,8 +9,11 @@ from alerting.signing import (
     ack_token,
     ack_url,
     slack_signature,
+    verdict_token,
+    verdict_url,
     verify_ack,
     verify_slack,
+    verify_verdict,
 )
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -64,4 +67,16 @@ def test_ack_tokens_bind_the_mqa_and_the_account() -> None:
     assert not verify_ack("k2", "mqa_1", "acme", token)
     assert ack_url("https://a.example/", "k", "mqa_1", "acme") == (
         f"https://a.example/ack?m=mqa_1&a=acme&t={token}"
+    )
+
+
+def test_verdict_tokens_bind_the_verdict_the_mqa_and_the_account() -> None:
+    token = verdict_token("k", "mqa_1", "acme", "good")
+    assert verify_verdict("k", "mqa_1", "acme", "good", token)
+    assert not verify_verdict("k", "mqa_1", "acme", "not_a_fit", token)
+    assert not verify_verdict("k", "mqa_2", "acme", "good", token)
+    assert not verify_verdict("k", "mqa_1", "other", "good", token)
+    assert not verify_ack("k", "mqa_1", "acme", token)  # a verdict link cannot acknowledge
+    assert verdict_url("https://a.example/", "k", "mqa_1", "acme", "good") == (
+        f"https://a.example/verdict?m=mqa_1&a=acme&v=good&t={token}"
     )

@@ -15,6 +15,7 @@ from alerting.slack_blocks import (
     HEADER_MAX,
     MAX_BLOCKS,
     SECTION_TEXT_MAX,
+    VERDICT_ACTION_IDS,
     clip,
     escalation_message,
     escape,
@@ -78,10 +79,17 @@ def test_the_buttons_view_the_account_and_acknowledge_the_mqa() -> None:
     event = mqa_event("acme/east")
     blocks = parsed(mqa_message(alert_of(event)))
     [actions] = [b for b in blocks if isinstance(b, ActionsBlock)]
-    view, ack = actions.elements
+    view, ack, good, unfit = actions.elements
     assert isinstance(view, ButtonElement) and isinstance(ack, ButtonElement)
     assert view.url == "https://abm.vendor.example/accounts/acme%2Feast"
     assert ack.action_id == ACK_ACTION_ID and ack.value == event["mqa_id"]
+    # the AE's verdict, next to Acknowledge: the button's action id says which
+    assert isinstance(good, ButtonElement) and isinstance(unfit, ButtonElement)
+    assert good.text is not None and unfit.text is not None
+    assert (good.text.text, unfit.text.text) == ("Good lead", "Not a fit")
+    assert VERDICT_ACTION_IDS[str(good.action_id)] == "good"
+    assert VERDICT_ACTION_IDS[str(unfit.action_id)] == "not_a_fit"
+    assert good.value == unfit.value == event["mqa_id"]
 
 
 def test_event_text_is_escaped_so_it_cannot_mention_or_link() -> None:

@@ -1,5 +1,5 @@
-"""`abm backtest` on files (no Kafka, no Redis): the report is written, and bad input is named
-with exit code 2."""
+"""`abm backtest` on files (no Kafka, no Redis: `--no-verdicts`): the report is written, and bad
+input is named with exit code 2."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def no_live_model(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def backtest(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, ["backtest", "--no-progress", *args])
+    result = CliRunner().invoke(app, ["backtest", "--no-progress", "--no-verdicts", *args])
     return result.exit_code, result.output
 
 

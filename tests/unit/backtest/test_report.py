@@ -13,7 +13,9 @@ from abm.core.backtest import BacktestMqa, ModelRun, Window, compare
 from tests.factories import T0, at, opportunity
 
 
-def report(with_outcomes: bool = True) -> dict[str, Any]:
+def report(
+    with_outcomes: bool = True, verdicts: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     acme = BacktestMqa(
         "acme", "Acme <BV>", 1, "threshold", at(days=1), "m1", "Acme: score 80 >= 70"
     )
@@ -26,6 +28,7 @@ def report(with_outcomes: bool = True) -> dict[str, Any]:
         opportunities if with_outcomes else None,
         Window(at(days=-30), T0, at(days=20)),
         touchpoints=12,
+        verdicts=verdicts,
     )
 
 
@@ -36,7 +39,19 @@ def test_the_page_is_self_contained_with_both_charts() -> None:
     assert not re.search(r"<script|<link|src=|href=|url\(|@import", page)
     assert "Acme &lt;BV&gt;" in page  # names are escaped
     assert "Only under baseline: 1 account(s)" in page
-    assert "No AE verdicts are recorded" in page
+    assert "No AE verdicts in this report: they were not read." in page
+
+
+def test_the_ae_verdicts_are_shown_per_model_with_the_summary_line() -> None:
+    figures = report(verdicts={"m1": ["good", "not_a_fit", "good"]})
+    page = render(figures)
+
+    assert "1 live MQA(s) have a verdict" in page
+    assert re.search(r"verdicts: good lead</td><td>2</td><td>0</td>", page)
+    assert re.search(r"MQAs judged good</td><td>1</td><td>0</td>", page)
+    assert re.search(r"of those converted</td><td>1</td><td>0</td>", page)
+    assert any(re.match(r"AE verdicts good / not a fit\s+2 / 1\s+0 / 0$", line)
+               for line in summary_lines(figures))  # fmt: skip
 
 
 def test_without_outcomes_the_page_says_so_and_has_one_chart() -> None:

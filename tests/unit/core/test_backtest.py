@@ -209,3 +209,40 @@ def test_the_missed_list_is_bounded() -> None:
     out = report["models"]["baseline"]["outcomes"]
     assert [o["opportunity_id"] for o in out["missed_list"]] == ["o-0", "o-1"]
     assert out["missed_not_listed"] == 3
+
+
+def test_ae_verdicts_are_matched_to_each_models_mqas_by_id_with_their_conversion() -> None:
+    good, unfit, split = (
+        mqa("acme", at(days=1)),
+        mqa("globex", at(days=2)),
+        mqa("hooli", at(days=3)),
+    )
+    baseline = run("baseline", good, unfit, split, mqa("initech", at(days=4)))
+    candidate = run("candidate", good)
+    verdicts = {
+        good.mqa_id: ["good", "good"],
+        unfit.mqa_id: ["not_a_fit"],
+        split.mqa_id: ["good", "not_a_fit"],  # a tie is not a fit
+        "id-of-a-live-mqa-no-model-has": ["good"],
+        "id-without-verdicts": [],
+    }
+    opportunities = [
+        opportunity("o-acme", account_id="acme", created_ms=at(days=5)),
+        opportunity("o-globex", account_id="globex", created_ms=at(days=9)),
+    ]
+
+    report = compare(baseline, candidate, opportunities, WINDOW, touchpoints=1, verdicts=verdicts)
+
+    assert report["verdicts"] == {
+        "mqas_with_verdicts": 4,
+        "models": {
+            "baseline": {"mqas_judged": 3, "good": 3, "not_a_fit": 2, "mqas_judged_good": 1,
+                         "mqas_judged_not_a_fit": 2, "good_converted": 1,
+                         "not_a_fit_converted": 1},
+            "candidate": {"mqas_judged": 1, "good": 2, "not_a_fit": 0, "mqas_judged_good": 1,
+                          "mqas_judged_not_a_fit": 0, "good_converted": 1,
+                          "not_a_fit_converted": 0},
+        },
+    }  # fmt: skip
+    without = compare(baseline, candidate, None, WINDOW, touchpoints=1, verdicts=verdicts)
+    assert without["verdicts"]["models"]["baseline"]["good_converted"] is None
