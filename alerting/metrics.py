@@ -86,6 +86,22 @@ FEEDBACK_WITHDRAWN = Counter(
     "withdrawn; current verdicts = abm_mqa_feedback_total - this.",
     ["tier", "rule", "verdict"],
 )
+OPPORTUNITIES_CREATED = Counter(
+    "abm_opportunities_created_total",
+    "Opportunities the CRM webhook reported for the first time, by the account's tier.",
+    ["tier"],
+)
+OPPORTUNITIES_WON = Counter(
+    "abm_opportunities_won_total",
+    "Opportunities the CRM webhook reported won (the first time it says won), by tier.",
+    ["tier"],
+)
+MQA_CONVERTED = Counter(
+    "abm_mqa_converted_total",
+    "MQAs whose account opened an opportunity at most 90 days after them (counted once per "
+    "MQA, when the CRM webhook reports the opportunity), by tier and rule.",
+    ["tier", "rule"],
+)
 
 
 SLA_OUTCOME_VALUES: Final = get_args(Outcome)
@@ -108,7 +124,10 @@ def start_series() -> None:
     for kind in KINDS:
         ACTIVITIES.labels(kind=kind)
     for tier in map(str, TIERS):
+        OPPORTUNITIES_CREATED.labels(tier=tier)
+        OPPORTUNITIES_WON.labels(tier=tier)
         for rule in RULE_LABELS:
+            MQA_CONVERTED.labels(tier=tier, rule=rule)
             for verdict in VERDICTS:
                 FEEDBACK.labels(tier=tier, rule=rule, verdict=verdict)
                 FEEDBACK_WITHDRAWN.labels(tier=tier, rule=rule, verdict=verdict)

@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from abm.core.opportunities import Opportunity, parse_opportunity_object
+from abm.core.opportunities import WON, Opportunity, parse_opportunity_object
 from abm.outcomes.store import OutcomeStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
@@ -373,6 +373,10 @@ class AlertService:
         )
         metrics.MQAS_RECEIVED.labels(repeat="false" if created else "true").inc()
         self._observe(record, transition)
+        assert self.outcomes is not None
+        await self.outcomes.remember_mqa(
+            record.account_id, record.mqa_id, record.qualified_at_ms, record.tier, record.rule
+        )
         fixed = Owner(record.owner_email, record.owner_slack_id)
         s = self.settings
         account_id = record.account_id
@@ -648,7 +652,25 @@ class AlertService:
         wanted = [account_id.strip()] if isinstance(account_id, str) else []
         known = await self._directory.known_account_ids(wanted)
         opportunity = parse_opportunity_object(data, known)
-        return opportunity, await self.outcomes.put(opportunity)
+        before = await self.outcomes.put(opportunity)
+        await self._count_opportunity(opportunity, before)
+        return opportunity, before
+
+    async def _count_opportunity(self, after: Opportunity, before: Opportunity | None) -> None:
+        """The live funnel: a new opportunity (and the MQAs it converts), a newly won one.
+        Only what the webhook changes counts, so a redelivery counts nothing."""
+        assert self.outcomes is not None
+        won = after.outcome == WON and (before is None or before.outcome != WON)
+        if before is not None and not won:
+            return
+        record = await self._directory.account(after.account_id)
+        tier = str(record.tier) if record is not None else "unknown"
+        if before is None:
+            metrics.OPPORTUNITIES_CREATED.labels(tier=tier).inc()
+            for mqa_tier, rule in await self.outcomes.convert(after):
+                metrics.MQA_CONVERTED.labels(tier=str(mqa_tier), rule=rule).inc()
+        if won:
+            metrics.OPPORTUNITIES_WON.labels(tier=tier).inc()
 
     async def publish_activity(self, activity: SalesActivity) -> None:
         """Produce a follow-up (the acknowledge endpoints and the CRM webhook use this)."""

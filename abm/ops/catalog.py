@@ -124,6 +124,9 @@ ALERTS: Final = Process(
         "verdict}",
         "abm_mqa_feedback_withdrawn_total": "AE verdicts replaced by the person's other verdict "
         "{tier, rule, verdict}",
+        "abm_opportunities_created_total": "opportunities the CRM webhook reported first {tier}",
+        "abm_opportunities_won_total": "opportunities the CRM webhook reported won {tier}",
+        "abm_mqa_converted_total": "MQAs followed by an opportunity within 90 days {tier, rule}",
     },
 )
 

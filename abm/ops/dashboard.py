@@ -1,7 +1,8 @@
 """The Grafana dashboard, as code: `abm ops dashboard` writes deploy/grafana/dashboards/abm.json.
 
-Two rows: the **ABM view** (reach, engaged accounts and MQAs per tier, coverage, SLA met and
-breached, follow-up time) and the **pipe view** (throughput, lag, event -> MQA latency, dead
+Two rows: the **ABM view** (reach, the funnel per tier from target account to won opportunity,
+MQA -> opportunity conversion, AE verdicts, engaged accounts and MQAs per tier, coverage, SLA met
+and breached, follow-up time) and the **pipe view** (throughput, lag, event -> MQA latency, dead
 letters, alert delivery, collector). Per-tier account gauges are summed over workers (each
 reports the accounts of its partitions); directory counts and the group's consumer lag are the
 same on every worker, so they are aggregated with max.
@@ -69,6 +70,57 @@ ABM_ROW: Final = (
             q("sum by (tier) (abm_accounts_reached)", "reached, tier {{tier}}"),
             q("sum by (tier) (abm_accounts_engaged)", "engaged, tier {{tier}}"),
         ),
+    ),
+    Panel(
+        "Funnel per tier",
+        "Target accounts, reached and engaged now (event time); MQAs, opportunities the CRM "
+        "webhook reported and opportunities won, over the dashboard's time range.",
+        (
+            q("max by (tier) (abm_target_accounts)", "target, tier {{tier}}"),
+            q("sum by (tier) (abm_accounts_reached)", "reached, tier {{tier}}"),
+            q("sum by (tier) (abm_accounts_engaged)", "engaged, tier {{tier}}"),
+            q(f"sum by (tier) (increase(abm_mqa_total[{RANGE}]))", "MQA, tier {{tier}}"),
+            q(
+                f"sum by (tier) (increase(abm_opportunities_created_total[{RANGE}]))",
+                "opportunity, tier {{tier}}",
+            ),
+            q(
+                f"sum by (tier) (increase(abm_opportunities_won_total[{RANGE}]))",
+                "won, tier {{tier}}",
+            ),
+        ),
+        kind="bargauge",
+        height=10,
+    ),
+    Panel(
+        "MQA -> opportunity conversion",
+        "MQAs whose account opened an opportunity within 90 days after them, as a share of the "
+        "MQAs, over the dashboard's time range. A conversion is counted when the opportunity "
+        "arrives, so the share of recent MQAs still grows for up to 90 days.",
+        (
+            q(
+                f"sum by (tier) (increase(abm_mqa_converted_total[{RANGE}])) / on (tier) "
+                f"clamp_min(sum by (tier) (increase(abm_mqa_total[{RANGE}])), 1)",
+                "tier {{tier}}",
+            ),
+        ),
+        kind="bargauge",
+        unit="percentunit",
+        height=10,
+    ),
+    Panel(
+        "AE verdicts on MQA alerts",
+        "Good lead / not a fit, from the alert's buttons and links, over the dashboard's time "
+        "range: verdicts given minus those the same person changed.",
+        (
+            q(
+                f"sum by (tier, verdict) (increase(abm_mqa_feedback_total[{RANGE}])) - "
+                f"sum by (tier, verdict) (increase(abm_mqa_feedback_withdrawn_total[{RANGE}]))",
+                "tier {{tier}} {{verdict}}",
+            ),
+        ),
+        kind="bargauge",
+        height=10,
     ),
     Panel(
         "MQAs per tier and rule (per hour)",

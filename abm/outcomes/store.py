@@ -6,6 +6,8 @@ Key schema. Every key starts with `{prefix}:out:`; values are UTF-8 text.
 |-------------------------------------|--------|--------------------------------------------------|
 | `{prefix}:out:opp:{opportunity_id}` | string | the opportunity as JSON (`Opportunity.to_dict`)   |
 | `{prefix}:out:opps`                 | set    | every stored opportunity id                      |
+| `{prefix}:out:mqas:{account_id}`    | zset   | recent MQAs (`{"id","rule","tier"}`) by time |
+| `{prefix}:out:converted:{mqa_id}`   | string | the opportunity that converted the MQA       |
 
 Loading is a replace per record (an opportunity loaded again takes its new stage, amount and
 outcome), in one MULTI/EXEC transaction: a load lands completely or not at all. The CRM webhook
@@ -13,6 +15,12 @@ outcome), in one MULTI/EXEC transaction: a load lands completely or not at all. 
 stored before, so a redelivered webhook is recognized as changing nothing. Nothing is
 deleted by omission. The store grows with the CRM, not with traffic; each load is bounded by
 `MAX_OPPORTUNITIES_PER_FILE`, and `all` reads the ids in pages of `_PAGE`.
+
+For the live conversion figures the alert service also remembers each account's recent MQAs
+(`remember_mqa`) and marks an MQA converted once (`convert`) when the CRM webhook reports a new
+opportunity of its account within `CONVERSION_DAYS` after it. Bounds: per account the newest
+`MQAS_PER_ACCOUNT` MQAs of the last `MQA_HORIZON_DAYS` days, the key expiring that long after
+its last MQA; each conversion mark expires after `MQA_HORIZON_DAYS` days.
 """
 
 from __future__ import annotations
@@ -28,6 +36,13 @@ from abm.core.opportunities import Opportunity
 
 _PAGE: Final = 1000
 """Opportunities read per MGET (round trip) in `all`."""
+CONVERSION_DAYS: Final = 90
+"""A live MQA converts when its account opens an opportunity at most this long after it (the
+backtest's default `--conversion-days`)."""
+MQAS_PER_ACCOUNT: Final = 20
+"""MQAs remembered per account (the MQA rule allows one per 30 days: 90 days hold at most 4)."""
+MQA_HORIZON_DAYS: Final = 365
+"""How long an account's MQAs and the conversion marks are kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +99,44 @@ class OutcomeStore:
             pipe.sadd(self.index_key, opportunity.opportunity_id)
             before, _ = await pipe.execute()
         return None if before is None else Opportunity.from_dict(orjson.loads(before))
+
+    def _mqas_key(self, account_id: str) -> str:
+        return f"{self._base}mqas:{account_id}"
+
+    async def remember_mqa(
+        self, account_id: str, mqa_id: str, qualified_ms: int, tier: int, rule: str
+    ) -> None:
+        """Remember an MQA of the account for the live conversion count (idempotent)."""
+        key = self._mqas_key(account_id)
+        member = orjson.dumps(
+            {"id": mqa_id, "rule": rule, "tier": tier}, option=orjson.OPT_SORT_KEYS
+        )
+        horizon_ms = MQA_HORIZON_DAYS * 86_400_000
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {member: qualified_ms})
+            pipe.zremrangebyscore(key, "-inf", qualified_ms - horizon_ms)
+            pipe.zremrangebyrank(key, 0, -MQAS_PER_ACCOUNT - 1)
+            pipe.expire(key, MQA_HORIZON_DAYS * 86_400)
+            await pipe.execute()
+
+    async def convert(self, opportunity: Opportunity) -> list[tuple[int, str]]:
+        """Mark the account's MQAs this new opportunity converts (created at most
+        `CONVERSION_DAYS` after them) and not converted before; (tier, rule) of each. Each MQA
+        is marked once (SET NX), so a redelivered or a second opportunity counts nothing."""
+        created = opportunity.created_ms
+        found = await self._redis.zrangebyscore(
+            self._mqas_key(opportunity.account_id), created - CONVERSION_DAYS * 86_400_000, created
+        )
+        converted: list[tuple[int, str]] = []
+        for raw in found:
+            mqa = orjson.loads(raw if isinstance(raw, bytes | str) else str(raw))
+            marked = await self._redis.set(
+                f"{self._base}converted:{mqa['id']}", opportunity.opportunity_id, nx=True,
+                ex=MQA_HORIZON_DAYS * 86_400,
+            )  # fmt: skip
+            if marked:
+                converted.append((int(mqa["tier"]), str(mqa["rule"])))
+        return converted
 
     async def all(self) -> list[Opportunity]:
         """Every stored opportunity, ordered by creation time then id."""

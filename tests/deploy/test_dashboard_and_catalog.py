@@ -44,7 +44,16 @@ def test_the_abm_view_covers_what_revops_asked_for() -> None:
     }  # fmt: skip
     assert {"abm_accounts_reached", "abm_target_accounts", "abm_accounts_engaged", "abm_mqa_total",
             "abm_engaged_accounts_by_coverage", "abm_sla_outcomes_total",
-            "abm_followup_seconds_bucket"} <= abm_metrics  # fmt: skip
+            "abm_followup_seconds_bucket", "abm_opportunities_created_total",
+            "abm_opportunities_won_total", "abm_mqa_converted_total", "abm_mqa_feedback_total",
+            "abm_mqa_feedback_withdrawn_total"} <= abm_metrics  # fmt: skip
+    funnel = next(p for p in dashboard.ABM_ROW if p.title == "Funnel per tier")
+    assert [q.legend.split(",")[0] for q in funnel.queries] == [
+        "target", "reached", "engaged", "MQA", "opportunity", "won"
+    ]  # fmt: skip
+    for panel in dashboard.ABM_ROW:  # per tier at most, never per account
+        for query in panel.queries:
+            assert not re.search(r"account_id|contact|email", query.expr), query.expr
     pipe_metrics = {
         name for panel in dashboard.PIPE_ROW for q in panel.queries
         for name in dashboard.metrics_used(q.expr)

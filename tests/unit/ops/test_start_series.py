@@ -25,6 +25,14 @@ def test_the_alert_service_starts_a_series_per_tier_outcome_and_kind() -> None:
         assert value("abm_sales_activities_total", kind=kind) is not None
     for repeat in ("false", "true"):
         assert value("abm_alert_mqa_records_total", repeat=repeat) is not None
+    for tier in map(str, TIERS):
+        assert value("abm_opportunities_created_total", tier=tier) is not None
+        assert value("abm_opportunities_won_total", tier=tier) is not None
+        for rule in ("threshold", "act_now"):
+            assert value("abm_mqa_converted_total", tier=tier, rule=rule) is not None
+            for verdict in ("good", "not_a_fit"):
+                for name in ("abm_mqa_feedback_total", "abm_mqa_feedback_withdrawn_total"):
+                    assert value(name, tier=tier, rule=rule, verdict=verdict) is not None
 
 
 def test_starting_twice_changes_no_count() -> None:
