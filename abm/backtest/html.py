@@ -69,6 +69,8 @@ def render(report: Mapping[str, Any]) -> str:
                 "converted MQAs",
             )
         )
+    parts.append("<h2>AE verdicts</h2>")
+    parts.append(_verdicts(report))
     parts.append("<h2>Accounts that qualify under one model only</h2>")
     for label in labels:
         parts.append(_only_table(label, report["differences"][f"only_{label}"]))
@@ -78,8 +80,6 @@ def render(report: Mapping[str, Any]) -> str:
     else:
         for label, m in models.items():
             parts.append(_missed_table(label, m["outcomes"]))
-    parts.append("<h2>AE verdicts</h2>")
-    parts.append(_verdicts(report))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -266,8 +266,8 @@ def _verdicts(report: Mapping[str, Any]) -> str:
     return (
         f"<p class=muted>{verdicts['mqas_with_verdicts']:,} live MQA(s) have a verdict from the "
         "Slack buttons or the e-mail links (the latest of each person); they are matched to "
-        "each model's MQAs by MQA id, so a model finds them only where it qualifies the same "
-        "account at the same moment as the live one did.</p>"
+        "each model's MQAs by MQA id, which includes the model version, so only a model of the "
+        "live version that qualifies the same account at the same moment carries them.</p>"
         f"<table><tr><th class=l></th>{head}</tr>{rows}</table>"
     )
 
