@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from prometheus_client import REGISTRY
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import AlertService, wall_ms
+from alerting.signing import slack_signature
 from stream.lag import wait_caught_up
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
 from tests.integration.harness import REPO, create_topics
@@ -71,6 +73,30 @@ async def activities_caught_up(settings: Settings, timeout_s: float = 60.0) -> N
     await wait_caught_up(settings, f"{settings.app_id}-alerts-sla",
                          [SALES_ACTIVITY.name(settings.topic_prefix)], timeout_s=timeout_s,
                          poll_s=0.2)  # fmt: skip
+
+
+SIGNING_SECRET = "test-signing-secret"
+"""The Slack signing secret of the tests' services."""
+
+
+def signed(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """The headers of a Slack interactivity request signed now."""
+    timestamp = str(int(time.time()))
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": slack_signature(secret, timestamp, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def block_action(mqa_id: str, action_id: str = "abm_ack", user: str = "U0AE") -> bytes:
+    """The form body of a Slack button click on an alert."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "actions": [{"action_id": action_id, "value": mqa_id, "type": "button"}],
+    }
+    return urllib.parse.urlencode({"payload": orjson.dumps(payload).decode()}).encode()
 
 
 def metric(name: str, **labels: str) -> float:

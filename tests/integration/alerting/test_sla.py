@@ -9,33 +9,33 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 
 from abm.infra.process import free_port
 from abm.settings import Settings
 from alerting.activity import SalesActivity
-from alerting.signing import ack_url, slack_signature
+from alerting.signing import ack_url
 from tests.alerting_support import SlackStandIn, mqa_event, wait_for
 from tests.factories import HOUR, MINUTE, T0
 from tests.integration.alerting.helpers import (
+    SIGNING_SECRET,
     Clock,
     activities_caught_up,
     alerts_caught_up,
+    block_action,
     metric,
     produce_activity,
     produce_mqas,
     running,
+    signed,
 )
 from tests.integration.harness import make_settings
 
 pytestmark = pytest.mark.integration
 
 ESCALATIONS = "#sales-leads"
-SIGNING_SECRET = "test-signing-secret"
 ACK_SECRET = "test-ack-secret"
 CRM_TOKEN = "test-crm-token"
 
@@ -128,24 +128,6 @@ async def test_an_activity_logged_before_the_alert_arrived_counts(
         clock.now_ms = T0 + HOUR
         await service.check_sla()
     assert escalations(slack) == []
-
-
-def signed(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": slack_signature(secret, timestamp, body),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def block_action(mqa_id: str) -> bytes:
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": "U0AE"},
-        "actions": [{"action_id": "abm_ack", "value": mqa_id, "type": "button"}],
-    }
-    return urllib.parse.urlencode({"payload": orjson.dumps(payload).decode()}).encode()
 
 
 async def test_acknowledgements_and_the_crm_webhook_are_follow_ups(

@@ -8,52 +8,34 @@ from __future__ import annotations
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 import redis.asyncio as aioredis
 
 from abm.core.account_view import account_view
 from abm.infra.process import free_port
 from abm.outcomes.verdicts import MAX_GIVERS, VERDICT_TTL_S, Verdict, VerdictStore
-from alerting.signing import slack_signature, verdict_url
+from alerting.signing import verdict_url
 from stream.accounts import _add_verdicts
 from stream.pages import render_account
 from tests.alerting_support import mqa_event
 from tests.factories import MINUTE, T0, account, default_model, qualifying_group, replay
 from tests.integration.alerting.helpers import (
+    SIGNING_SECRET,
     Clock,
     alerts_caught_up,
+    block_action,
     metric,
     produce_mqas,
     running,
+    signed,
 )
 from tests.integration.harness import make_settings
 
 pytestmark = pytest.mark.integration
 
-SIGNING_SECRET = "test-signing-secret"
 ACK_SECRET = "test-ack-secret"
-
-
-def signed(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    return {
-        "X-Slack-Request-Timestamp": timestamp,
-        "X-Slack-Signature": slack_signature(secret, timestamp, body),
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-
-
-def button(mqa_id: str, action_id: str, user: str = "U0AE") -> bytes:
-    payload: dict[str, Any] = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "actions": [{"action_id": action_id, "value": mqa_id, "type": "button"}],
-    }
-    return urllib.parse.urlencode({"payload": orjson.dumps(payload).decode()}).encode()
 
 
 def counted(verdict: str, name: str = "abm_mqa_feedback_total") -> float:
@@ -76,15 +58,15 @@ async def test_verdicts_from_slack_and_e_mail_are_stored_and_counted_once_per_pe
         await produce_mqas(settings, [event])
         await alerts_caught_up(settings)
         slack = f"{base}/slack/interactions"
-        good = button(mqa_id, "abm_verdict_good")
+        good = block_action(mqa_id, "abm_verdict_good")
         forged = await http.post(slack, data=good, headers=signed(good, "wrong"))
         assert forged.status == 401
         for _ in range(3):  # a repeated click
             answer = await http.post(slack, data=good, headers=signed(good))
             assert answer.status == 200
-        unfit = button(mqa_id, "abm_verdict_not_a_fit")
+        unfit = block_action(mqa_id, "abm_verdict_not_a_fit")
         assert (await http.post(slack, data=unfit, headers=signed(unfit))).status == 200
-        other = button(mqa_id, "abm_verdict_good", user="U0MGR")
+        other = block_action(mqa_id, "abm_verdict_good", user="U0MGR")
         assert (await http.post(slack, data=other, headers=signed(other))).status == 200
 
         # the e-mail links: a GET only shows the confirm button; the POST records

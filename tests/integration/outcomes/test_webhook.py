@@ -5,7 +5,6 @@ broker and Redis: authenticated like the activity webhook, checked like a row of
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -35,15 +34,6 @@ TOKEN = "test-crm-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DISCOVERY = {"account_id": "acme", "opportunity_id": "006A", "created_at": "2026-03-02T09:00:00Z",
              "stage": "Discovery", "amount": 10000}  # fmt: skip
-
-
-@pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.Redis.from_url(redis_url)
-    try:
-        yield redis
-    finally:
-        await redis.aclose()
 
 
 def webhook_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settings:

@@ -1,4 +1,4 @@
-"""Fixtures of the alerting integration tests."""
+"""Fixtures shared by the integration tests (the broker and Redis themselves: tests/conftest.py)."""
 
 from __future__ import annotations
 
