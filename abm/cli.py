@@ -178,6 +178,7 @@ def state_rebuild(
         f"rebuilt {report.accounts} accounts from {report.touchpoints} touchpoints in "
         f"{report.partitions} partitions ({report.seconds:.1f} s); {report.tombstones} "
         f"accounts removed, {report.skipped} records skipped (not touchpoints)"
+        + (f", {report.suppressed} of suppressed persons left out" if report.suppressed else "")
     )
     for path in report.removed_store:
         typer.echo(f"removed the local table store {path}")

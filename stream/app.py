@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from abm.core.model import ScoringModel
+from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
 from stream.schema import StateGuard
+from stream.services import open_suppression
 from stream.transport import App
 from stream.write_behind import StateCache
 
@@ -30,7 +31,7 @@ the same."""
 class Pipeline:
     """Everything an agent needs; agents get this object, never globals."""
 
-    app: faust.App
+    app: App
     settings: Settings
     model: ScoringModel
     raw: Any
@@ -38,10 +39,14 @@ class Pipeline:
     unresolved: Any
     dead_letter: Any
     mqa: Any
+    erasure: Any
+    """privacy.erasure: `abm privacy forget`'s commands, co-partitioned with the input."""
     engagement_table: Any
     engagement_cache: StateCache
     """Decoded states of the engagement agent between batches (`stream.write_behind`)."""
     state_guard: StateGuard
+    suppression: SuppressionList
+    """The suppression list's copy, refreshed by the agents (`abm.privacy.suppression`)."""
     """Stops the worker on stored states it cannot read (`stream.schema`)."""
 
     def topic_name(self, spec: topics.TopicSpec) -> str:
@@ -111,9 +116,11 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
         unresolved=topic(topics.UNRESOLVED),
         dead_letter=topic(topics.DEAD_LETTER),
         mqa=topic(topics.MQA),
+        erasure=topic(topics.PRIVACY_ERASURE),
         engagement_table=table,
         engagement_cache=StateCache(settings.engagement_cache_accounts),
         state_guard=StateGuard(),
+        suppression=open_suppression(settings),
     )
     resolution.register(pipeline)
     engagement.register(pipeline)

@@ -38,6 +38,14 @@ DEAD_LETTERS = Counter(
     "record still tells, else unknown).",
     ["stage", "reason", "channel"],
 )
+ERASURES = Counter(
+    "abm_erasures_total",
+    "Erasure commands (abm privacy forget) applied, one per partition of the input they reach.",
+)
+ACCOUNTS_SCRUBBED = Counter(
+    "abm_accounts_scrubbed_total",
+    "Account states an erasure removed a person from (written to the table at once).",
+)
 IGNORED = Counter(
     "abm_messages_ignored_total", "Well-formed messages that carry no account signal.", ["type"]
 )

@@ -36,15 +36,18 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import GroupCoordinatorNotAvailableError, TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from redis.exceptions import RedisError
 
 from abm.core.engagement import apply
 from abm.core.model import ScoringModel
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
+from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
+from stream.services import open_suppression
 
 _ACTIVE_STATES = frozenset({"Stable", "PreparingRebalance", "CompletingRebalance"})
 _FETCH_TIMEOUT_MS = 1000
@@ -60,6 +63,8 @@ class RebuildReport:
     touchpoints: int = 0
     skipped: int = 0
     """Records of touchpoints.resolved that are not touchpoints (dead-lettered by the worker)."""
+    suppressed: int = 0
+    """Touchpoints of persons on the suppression list (forgotten or objecting): left out."""
     accounts: int = 0
     tombstones: int = 0
     removed_store: list[Path] = field(default_factory=list)
@@ -113,6 +118,16 @@ async def rebuild(
     finally:
         await admin.close()
 
+    suppression = open_suppression(settings)
+    try:
+        await suppression.refresh(force=True)
+    except (RedisError, OSError) as exc:
+        raise RebuildError(
+            f"cannot read the suppression list from Redis at {settings.redis_url_redacted()} "
+            f"({type(exc).__name__}): a rebuild without it would bring forgotten persons back"
+        ) from None
+    finally:
+        await suppression.close()
     report = RebuildReport(partitions=len(partitions))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
@@ -128,7 +143,9 @@ async def rebuild(
         ends = await consumer.end_offsets(input_tps)
         shown = Progress(progress, len(partitions))
         for tp in input_tps:
-            states = await _apply_partition(consumer, tp, ends[tp], model, report, shown)
+            states = await _apply_partition(
+                consumer, tp, ends[tp], model, report, shown, suppression
+            )
             old_keys = await _changelog_keys(consumer, TopicPartition(changelog, tp.partition))
             for key, state in states.items():
                 await producer.send(changelog, key=key, value=state.to_bytes(),
@@ -150,7 +167,14 @@ async def rebuild(
 
 
 async def _refuse_running_workers(admin: AIOKafkaAdminClient, group: str) -> None:
-    [response] = await admin.describe_consumer_groups([group])
+    for attempt in range(50):  # a cluster's first group lookup creates its offsets topic
+        try:
+            [response] = await admin.describe_consumer_groups([group])
+            break
+        except GroupCoordinatorNotAvailableError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.2)
     _, _, state, _, _, members = response.groups[0][:6]
     if str(state) in _ACTIVE_STATES or members:
         raise RebuildError(
@@ -172,7 +196,8 @@ async def _create_changelog(
     """As Faust creates it: compacted, co-partitioned with the input."""
     topic = NewTopic(name, num_partitions=partitions,
                      replication_factor=settings.replication_factor,
-                     topic_configs={"cleanup.policy": "compact"})  # fmt: skip
+                     topic_configs={"cleanup.policy": "compact",
+                                    **topics.changelog_configs(settings)})  # fmt: skip
     with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
         await admin.create_topics([topic])
 
@@ -184,6 +209,7 @@ async def _apply_partition(
     model: ScoringModel,
     report: RebuildReport,
     shown: Progress,
+    suppression: SuppressionList,
 ) -> dict[bytes, AccountState]:
     states: dict[bytes, AccountState] = {}
     async for records, position in _keyed_records(consumer, tp, end):
@@ -194,6 +220,9 @@ async def _apply_partition(
                 touchpoint = Touchpoint.from_json(record.value)
             except (ValueError, KeyError, TypeError):
                 report.skipped += 1
+                continue
+            if suppression.suppresses_contact(touchpoint.contact):
+                report.suppressed += 1
                 continue
             source = f"{tp.partition}/{record.offset}"
             states[record.key] = apply(states.get(record.key), touchpoint, model, source).state

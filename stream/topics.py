@@ -13,6 +13,7 @@ the engagement table is the exception: Faust names it `{app_id}-{table}-changelo
 | mqa | account id | MQA event with explanation, JSON (`abm.core.explain`) |
 | sales.activity | account id | a sales follow-up, JSON (`alerting.activity`) |
 | alerts.deadletter | account id | an undeliverable alert or MQA record, JSON (`alerting.service`) |
+| privacy.erasure | erasure id | contact pseudonyms of a forgotten person (`abm.core.erasure`) |
 """
 
 from __future__ import annotations
@@ -93,6 +94,15 @@ ALERTS_DEAD_LETTER: Final = TopicSpec(
     retention_ms=30 * 86_400_000,
 )
 
+PRIVACY_ERASURE: Final = TopicSpec(
+    "privacy.erasure",
+    key="erasure id",
+    value="erasure command JSON (abm.core.erasure.ErasureCommand): the contact pseudonyms of a "
+    "forgotten person, never the identity; written to every partition, so that each worker "
+    "scrubs the accounts of the partitions it owns",
+    retention_ms=30 * 86_400_000,
+)
+
 ALL_TOPICS: Final = (
     RAW,
     RESOLVED,
@@ -101,6 +111,7 @@ ALL_TOPICS: Final = (
     MQA,
     SALES_ACTIVITY,
     ALERTS_DEAD_LETTER,
+    PRIVACY_ERASURE,
 )
 
 ENGAGEMENT_TABLE: Final = "engagement"

@@ -20,6 +20,8 @@ On the `peer` benchmark this took the engagement agent from 0.53-0.65x Quix Stre
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, cast
@@ -85,6 +87,10 @@ class Transport(kafka_driver.Transport):
     Consumer = Consumer
 
 
+DRAIN_TICK_S = 0.1
+"""How often the app's drain hooks run while it waits for its events to be acked (seconds)."""
+
+
 class App(faust.App):
     """A Faust app on `Transport` for `kafka://` brokers (any other scheme: Faust's own).
 
@@ -93,6 +99,29 @@ class App(faust.App):
     Prometheus's, `stream.metrics`), at about 2% of the engagement worker's time. The monitor
     itself stays (the consumer reports commits to it).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.while_draining: list[Callable[[], Awaitable[None]]] = []
+        """Called about every `DRAIN_TICK_S` while the app waits for its in-flight events to
+        be acked (a stop, a rebalance): the engagement agent writes its changed states there,
+        which acks them. Faust stops the app's timers before it waits on a stop, so without
+        this a worker holding unwritten states waited for acks that never came."""
+
+    async def _consumer_wait_empty(self, consumer: Any, logger: Any) -> None:
+        async def drain() -> None:
+            while True:
+                for hook in self.while_draining:
+                    await hook()
+                await asyncio.sleep(DRAIN_TICK_S)
+
+        draining = asyncio.ensure_future(drain())
+        try:
+            await super()._consumer_wait_empty(consumer, logger)
+        finally:
+            draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await draining
 
     def on_init_dependencies(self) -> Any:
         dependencies = super().on_init_dependencies()

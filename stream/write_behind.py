@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from abm.core.engagement import Outcome, apply
 from abm.core.model import ScoringModel
@@ -34,6 +34,14 @@ from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint
 
 log = logging.getLogger(__name__)
+
+
+class Origin(Protocol):
+    """The input record behind a changed state: its table write goes to that record's
+    partition (`event`), and a rebalance drops it with its partition."""
+
+    event: Any
+    partition: int
 
 
 @dataclass(slots=True)
@@ -120,6 +128,15 @@ class StateCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def peek(self, key: bytes) -> AccountState | None:
+        """The state of `key`, left where it is (no use counted)."""
+        entry = self._entries.get(key)
+        return None if entry is None else entry[1]
+
+    def keys_of(self, partition: int) -> Iterator[bytes]:
+        """The accounts of an input partition held here."""
+        return (key for key, (p, _) in list(self._entries.items()) if p == partition)
+
 
 class Unwritten:
     """States changed since the last write to the table, and the events whose effects they
@@ -130,9 +147,9 @@ class Unwritten:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         """Seconds, monotonic."""
-        self.states: dict[bytes, tuple[Item, AccountState]] = {}
+        self.states: dict[bytes, tuple[Origin, AccountState]] = {}
         self.events: list[Any] = []
-        self.writing: dict[bytes, tuple[Item, AccountState]] = {}
+        self.writing: dict[bytes, tuple[Origin, AccountState]] = {}
         """Taken by the write in progress, not all in the table yet."""
         self.since = clock()
         self.last_batch = self.since
@@ -161,15 +178,20 @@ class Unwritten:
         entry = self.states.get(key) or self.writing.get(key)
         return None if entry is None else entry[1]
 
-    def add(self, changed: dict[bytes, tuple[Item, AccountState]]) -> None:
+    def add(self, changed: Mapping[bytes, tuple[Origin, AccountState]]) -> None:
         self.states.update(changed)
+
+    def keys_of(self, partition: int) -> set[bytes]:
+        """The accounts of an input partition with a state not yet in the table."""
+        both = (*self.states.items(), *self.writing.items())
+        return {key for key, (origin, _) in both if origin.partition == partition}
 
     def done(self, events: list[Any]) -> None:
         """These events are applied and their MQAs handed to the producer."""
         self.events.extend(events)
         self.last_batch = self.clock()
 
-    def take(self) -> tuple[dict[bytes, tuple[Item, AccountState]], list[Any]]:
+    def take(self) -> tuple[dict[bytes, tuple[Origin, AccountState]], list[Any]]:
         """Everything to write and ack now (the states also in `writing`, until `written`);
         starts a new interval."""
         states, events = self.states, self.events

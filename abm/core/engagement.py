@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -41,7 +41,8 @@ from abm.core.timefmt import day_index
 from abm.core.touchpoint import Touchpoint
 
 MQA_HISTORY_SIZE = BOUNDS.mqa_history
-_WEB_BUCKET = "~web"
+WEB_BUCKET: Final = "~web"
+"""The cap ledger's bucket of low-intent web reading, per contact and day."""
 
 
 @dataclass(slots=True)
@@ -193,7 +194,7 @@ def _grant(
     caps = state.caps
     buckets = [(cap_key(day, contact, activity.key), model.caps.per_contact_activity_day)]
     if activity.signal_class == "web":
-        buckets.append((cap_key(day, contact, _WEB_BUCKET), model.caps.per_contact_web_day))
+        buckets.append((cap_key(day, contact, WEB_BUCKET), model.caps.per_contact_web_day))
     granted = raw_points
     for key, cap in buckets:
         granted = min(granted, max(0.0, max(cap, raw_points) - caps.get(key, 0.0)))

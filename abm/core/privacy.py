@@ -65,6 +65,16 @@ class Identity:
             return cls("anonymous_id", value)
         return None
 
+    @classmethod
+    def of_contact_key(cls, contact: str) -> Identity | None:
+        """The identity behind a touchpoint's contact key (the e-mail, `user:<id>` or
+        `anon:<id>`); None for a key cut to a digest (`#...`), which names nobody recoverable."""
+        if contact.startswith(("user:", "anon:")):
+            return cls.of_person_key(contact)
+        if "@" in contact and not contact.startswith("#"):
+            return cls("email", contact)
+        return None
+
     def pseudonym(self, key: bytes) -> str:
         return pseudonym(self.kind, self.value, key)
 

@@ -539,6 +539,21 @@ class DirectoryStore:
                 linked.append(person)
         return linked
 
+    async def linked_email(self, person: str) -> str | None:
+        """The e-mail an identify call linked to a person key, if any."""
+        return _text(await self._redis.hget(self.keys.person(person), "email"))
+
+    async def forget_person(self, person: str) -> bool:
+        """Erase a person key's links (and its place in its e-mail's index); True when it had
+        any."""
+        email = await self.linked_email(person)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.keys.person(person))
+            if email:
+                pipe.srem(self.keys.email_persons(email), person)
+            deleted, *_ = await pipe.execute()
+        return bool(deleted)
+
     async def forget_contact(self, email: str) -> bool:
         """GDPR erase: the contact record and every person link to the e-mail.
 

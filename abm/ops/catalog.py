@@ -47,6 +47,8 @@ WORKER: Final = Process(
         "abm_dead_letters_total": "records dead-lettered {stage, reason, channel}",
         "abm_messages_ignored_total": "well-formed messages without account signal {type}",
         "abm_suppressed_total": "messages of suppressed persons dropped {stage}",
+        "abm_erasures_total": "erasure commands applied (one per input partition)",
+        "abm_accounts_scrubbed_total": "account states a person was erased from",
         "abm_directory_links_learned_total": "person links learned from identify/group {type}",
         "abm_directory_retries_total": "directory (Redis) calls retried",
         "abm_touchpoints_scored_total": "touchpoints applied to account state {signal_class}",

@@ -18,6 +18,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import redis.asyncio as aioredis
 import typer
+from aiokafka.errors import KafkaError
 from redis.exceptions import AuthenticationError, RedisError
 
 from abm.core.privacy import Identity, IdentityError, IdentityKind
@@ -91,6 +92,10 @@ def check(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId
     raise typer.Exit(EXIT_NOT_FOUND)
 
 
+class KafkaUnavailable(RuntimeError):
+    """The erasure command could not be written."""
+
+
 def _person(email: str | None, user_id: str | None, anonymous_id: str | None) -> Identity:
     named: tuple[tuple[IdentityKind, str | None], ...] = (
         ("email", email),
@@ -132,7 +137,7 @@ def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except SuppressionFull as exc:
+    except (SuppressionFull, KafkaUnavailable) as exc:
         _fail(str(exc), EXIT_UNAVAILABLE)
     except AuthenticationError:
         _fail(f"Redis at {settings.redis_url_redacted()} refused the credentials", EXIT_UNAVAILABLE)
@@ -147,3 +152,31 @@ def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]]) -> T:
 def _fail(message: str, code: int) -> NoReturn:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
+
+
+@app.command()
+def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+    """Erase a person (GDPR art. 17): suppress them, scrub them from every account state (the
+    workers apply it), delete their contact record and links, and record the erasure in the
+    audit log by pseudonym only."""
+    from abm.privacy.forget import ForgetReport
+    from abm.privacy.forget import forget as run_forget
+
+    person = _person(email, user_id, anonymous_id)
+
+    async def work(settings: Settings, redis: aioredis.Redis) -> ForgetReport:
+        try:
+            return await run_forget(settings, redis, person)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaUnavailable(
+                f"cannot send the erasure to Kafka at {settings.kafka_bootstrap_servers} "
+                f"({type(exc).__name__}); the person is suppressed already: run the command "
+                "again once Kafka answers"
+            ) from None
+
+    report = _run(work)
+    held = "its contact record and links deleted" if report.directory else "not in the directory"
+    typer.echo(
+        f"forgotten: the {_label(person)} and {report.identities - 1} linked id(s); {held}; "
+        f"erasure {report.erasure_id} sent to the workers ({report.partitions} partitions)"
+    )

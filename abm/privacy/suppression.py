@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from abm.core.privacy import Identity, message_pseudonyms
 from abm.core.segment import SegmentMessage
@@ -133,6 +134,28 @@ class SuppressionList:
             self._copy = frozenset(m.decode() if isinstance(m, bytes) else m for m in members)
             self._copy_version = version
         self._checked_at = now
+
+    @property
+    def active(self) -> bool:
+        """Whether the copy holds anybody (checks cost nothing while it does not)."""
+        return bool(self._copy)
+
+    async def refresh_or_keep(self) -> bool:
+        """`refresh`, keeping the copy as it is while Redis does not answer (for a stage that
+        must go on without Redis); False then."""
+        try:
+            await self.refresh()
+        except (RedisError, OSError):
+            return False
+        return True
+
+    def suppresses_contact(self, contact: str) -> bool:
+        """Whether the person behind a touchpoint's contact key is on the list (as of the last
+        refresh)."""
+        if not self._copy:
+            return False
+        identity = Identity.of_contact_key(contact)
+        return identity is not None and identity.pseudonym(self._key) in self._copy
 
     def suppresses(self, message: SegmentMessage) -> bool:
         """Whether any identity of `message` is on the list (as of the last refresh)."""

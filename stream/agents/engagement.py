@@ -41,22 +41,27 @@ import logging
 import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
 
-from abm.core.state import StateVersionError
+from abm.core.erasure import ErasureCommand, scrub
+from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint
+from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.records import header, send_dead_letter
-from stream.write_behind import Applied, Item, Unwritten, apply_batch
+from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
 
 log = logging.getLogger(__name__)
 STAGE = "engagement"
+ERASURE_STAGE = "erasure"
 FLUSH_SLICE = 250
 """States a write encodes before the agent gets a turn (about 25-35 ms of encoding), so an
 MQA waits at most about that long behind a write of thousands of states."""
@@ -131,6 +136,13 @@ def register(pipe: Pipeline) -> None:
             background.add(crash)
             crash.add_done_callback(background.discard)
 
+    async def flush_pending() -> None:
+        """While the app drains (a stop or a rebalance): write whatever is done, at once."""
+        if unwritten and not writer.locked():
+            await flush()
+
+    pipe.app.while_draining.append(flush_pending)
+
     # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
     # Ticks at half the shorter period, so a write is at most that late.
     pipe.app.timer(interval=min(interval_s, idle_s) / 2)(flush_when_due)
@@ -156,6 +168,45 @@ def register(pipe: Pipeline) -> None:
     pipe.app.on_partitions_revoked.connect(cast(Any, drop_revoked))
     pipe.app.on_partitions_assigned.connect(cast(Any, drop_assigned))
 
+    secret = settings.pseudonym_secret()
+
+    @pipe.app.agent(pipe.erasure, name=f"{settings.app_id}-erasure")
+    async def erasure(stream: Any) -> None:
+        """`abm privacy forget`: remove the person from every account of the command's
+        partition (the command is written to each partition; the topic is co-partitioned with
+        the input, so the worker that owns the accounts gets it), then write the scrubbed
+        states at once; the command is acked after that write."""
+        async for event in stream.events():
+            try:
+                command = ErasureCommand.from_json(event.message.value or b"")
+            except ValueError as exc:
+                await send_dead_letter(pipe, event, ERASURE_STAGE, "bad_erasure", str(exc))
+                continue
+            partition = event.message.partition
+            origin = ErasureOrigin(event, partition)
+            wanted = set(command.pseudonyms)
+            changed: dict[bytes, tuple[ErasureOrigin, AccountState]] = {}
+            for key in _accounts_of(table, cache, unwritten, partition, settings.partitions):
+                state = unwritten.state_of(key) or cache.peek(key)
+                if state is None:
+                    raw = load_stored(key, event)
+                    state = AccountState.from_bytes(raw) if raw is not None else None
+                if state is not None and scrub(state, wanted, secret, pipe.model):
+                    changed[key] = (origin, state)
+                    cache.put(key, partition, state)
+            unwritten.add(changed)
+            if changed:
+                await flush()
+            metrics.ERASURES.inc()
+            metrics.ACCOUNTS_SCRUBBED.inc(len(changed))
+            log.info("erasure %s applied to partition %d: %d account(s) scrubbed",
+                     command.erasure_id, partition, len(changed))  # fmt: skip
+
+    def load_stored(key: bytes, event: Any) -> bytes | None:
+        with current(event):
+            stored: bytes | None = table.get(key)
+        return stored
+
     @pipe.app.agent(pipe.resolved, name=f"{settings.app_id}-engagement")
     async def engagement(stream: Any) -> None:
         streams[:] = [stream]
@@ -165,6 +216,9 @@ def register(pipe: Pipeline) -> None:
             if len(unwritten) + len(events) > cache.max_accounts:
                 await flush()  # every unwritten state stays in the cache until written
             items = await _decode(pipe, events)
+            await pipe.suppression.refresh_or_keep()
+            if pipe.suppression.active:
+                items = _unsuppressed(items, pipe.suppression)
             try:
                 result = apply_batch(items, pipe.model, cache, load)
             except StateVersionError as exc:
@@ -181,6 +235,39 @@ def register(pipe: Pipeline) -> None:
             unwritten.done(events)
             if unwritten.age_s() >= interval_s:
                 start_flush()
+
+
+def _unsuppressed(items: list[Item], suppression: SuppressionList) -> list[Item]:
+    """Drop the touchpoints of persons suppressed after the resolution agent let them through
+    (a backlog of touchpoints.resolved), so an erased person does not come back."""
+    kept = [item for item in items if not suppression.suppresses_contact(item.touchpoint.contact)]
+    if len(kept) < len(items):
+        metrics.SUPPRESSED.labels(stage=STAGE).inc(len(items) - len(kept))
+    return kept
+
+
+@dataclass(slots=True)
+class ErasureOrigin:
+    """An erasure command as the origin of the states it scrubbed (`write_behind.Origin`)."""
+
+    event: Any
+    partition: int
+
+
+def _accounts_of(
+    table: Any, cache: StateCache, unwritten: Unwritten, partition: int, partitions: int
+) -> set[bytes]:
+    """The accounts of an input partition this worker holds: in the table (its local store
+    has the partitions it owns), in the cache and not yet written. An account's partition is
+    the producer's default: murmur2 of its key, as the resolution agent sends it."""
+    keys = {key for key in table if _partition_of(key, partitions) == partition}
+    keys.update(cache.keys_of(partition))
+    keys.update(unwritten.keys_of(partition))
+    return keys
+
+
+def _partition_of(key: bytes, partitions: int) -> int:
+    return int(DefaultPartitioner()(key, list(range(partitions)), []))
 
 
 async def _decode(pipe: Pipeline, events: list[Any]) -> list[Item]:

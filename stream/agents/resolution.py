@@ -21,7 +21,7 @@ from abm.directory.store import DirectoryStore
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.records import ingest_ms, send_dead_letter
-from stream.services import open_directory, open_suppression
+from stream.services import open_directory
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -36,7 +36,7 @@ def register(pipe: Pipeline) -> None:
     @pipe.app.agent(pipe.raw, name=f"{settings.app_id}-resolution")
     async def resolution(stream: Any) -> None:
         directory = await open_directory(settings)
-        suppression = open_suppression(settings)
+        suppression = pipe.suppression
         metrics.SUPPRESSED.labels(stage=STAGE)  # a 0 series from the start
         async for events in stream.take_events(
             settings.resolution_batch_size, within=settings.resolution_batch_wait_s

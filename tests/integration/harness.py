@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -207,3 +208,18 @@ async def load_directory(
         await store.load(list(accounts), list(contacts))
     finally:
         await store.close()
+
+
+async def worker_metric(settings: Settings, series: str) -> float:
+    """The value of one series (`name` or `name{labels}` as exposed) on the worker's /metrics;
+    0 while it is not exposed."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{settings.web_port}/metrics") as response,
+    ):
+        text = await response.text()
+    for line in text.splitlines():
+        name, _, value = line.rpartition(" ")
+        if name == series:
+            return float(value)
+    return 0.0

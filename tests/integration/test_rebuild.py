@@ -13,16 +13,20 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
+from abm.core.privacy import Identity
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
+from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream.lag import wait_caught_up
+from stream.rebuild import rebuild
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog, engagement_group
-from tests.factories import replay
+from tests.factories import CHAMPION, DM, acts, replay
 from tests.integration.harness import (
     REPO,
     Record,
@@ -161,3 +165,37 @@ async def test_an_unreadable_state_stops_the_worker_until_the_rebuild(
         restarted.stop()
     assert len(after) == len(mqas)  # no MQA sent again
     assert {r.json()["mqa_id"] for r in after} == {m["mqa_id"] for m in reference.mqas}
+
+
+async def test_the_rebuild_leaves_out_suppressed_persons(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """A forgotten person's touchpoints are still in touchpoints.resolved: the rebuild must not
+    bring them back into the states."""
+    settings = make_settings(kafka_bootstrap, redis_url, tmp_path, partitions=1)
+    await create_topics(settings)
+    touchpoints = [
+        *acts(DM, "/pricing", "Webinar Attended", step_ms=60_000),
+        *acts(CHAMPION, "/pricing", step_ms=60_000),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for tp in touchpoints:
+            await producer.send_and_wait(topic(settings, RESOLVED), tp.to_json(), key=b"acme")
+    finally:
+        await producer.stop()
+    redis = aioredis.Redis.from_url(redis_url)
+    try:
+        await SuppressionList(redis, settings.redis_prefix, settings.pseudonym_secret()).add(
+            Identity("email", DM["contact"])
+        )
+    finally:
+        await redis.aclose()
+
+    report = await rebuild(settings, load_model(), tmp_path / "tables", progress=None)
+
+    assert (report.touchpoints, report.suppressed) == (1, 2)
+    [record] = await read_topic(settings, engagement_changelog(settings.app_id), until=1)
+    state = AccountState.from_bytes(record.value)
+    assert set(state.contacts) == {CHAMPION["contact"]}

@@ -4,6 +4,9 @@ state the core computes one touchpoint at a time."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,43 @@ async def test_a_burst_to_one_account_writes_its_state_once_per_flush(
     expected, _ = replay(touchpoints, sources=sources)
     assert AccountState.from_bytes(records[-1].value).to_bytes() == expected.to_bytes()
     print(f"{BURST} touchpoints -> {len(records)} changelog records")
+
+
+async def test_a_stopped_worker_writes_its_states_and_commits_before_it_exits(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM while the applied states wait for their next write (a long interval, a long
+    idle wait): the worker writes them, its offsets are committed, and it exits by itself
+    (before, it waited for acks that never came until it was killed)."""
+    settings = make_settings(
+        kafka_bootstrap, redis_url, tmp_path, engagement_flush_interval_s=60.0,
+        engagement_flush_idle_s=60.0,
+    )  # fmt: skip
+    touchpoints = burst()[:200]
+    await create_topics(settings)
+    sources = await produce_resolved(settings, touchpoints)
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        for _ in range(600):  # every touchpoint applied (not yet written)
+            assert worker.alive(), worker.log_tail()
+            try:
+                text = scrape(settings.web_port)
+            except OSError:  # not serving yet
+                text = ""
+            if total(text, "abm_touchpoints_scored_total") == len(touchpoints):
+                break
+            await asyncio.sleep(0.1)
+        assert not await read_topic(settings, engagement_changelog(settings.app_id), timeout_s=1)
+        assert worker.proc is not None
+        os.killpg(worker.proc.pid, signal.SIGTERM)
+        code = await asyncio.to_thread(worker.proc.wait, 30)  # raises if it does not exit
+        assert code == 0, worker.log_tail()
+    finally:
+        worker.kill()
+    [record] = await read_topic(settings, engagement_changelog(settings.app_id), until=1)
+    expected, _ = replay(touchpoints, sources=sources)
+    assert AccountState.from_bytes(record.value).to_bytes() == expected.to_bytes()
+    await wait_caught_up(  # committed: a restart would apply nothing again
+        settings, engagement_group(settings.app_id), [topic(settings, RESOLVED)], 10
+    )

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 import redis.asyncio as aioredis
@@ -28,6 +27,7 @@ from tests.integration.harness import (
     make_settings,
     read_topic,
     topic,
+    worker_metric,
 )
 
 pytestmark = pytest.mark.integration
@@ -55,18 +55,6 @@ async def produce_plain(settings: Settings, messages: list[dict[str, Any]]) -> N
             await producer.send_and_wait(topic(settings, RAW), orjson.dumps(doc), key=key)
     finally:
         await producer.stop()
-
-
-async def suppressed_count(port: int) -> float:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.get(f"http://127.0.0.1:{port}/metrics") as response,
-    ):
-        text = await response.text()
-    for line in text.splitlines():
-        if line.startswith('abm_suppressed_total{stage="resolution"}'):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError('abm_suppressed_total{stage="resolution"} is not exposed')
 
 
 async def test_a_suppressed_persons_messages_are_dropped_and_counted(
@@ -97,7 +85,7 @@ async def test_a_suppressed_persons_messages_are_dropped_and_counted(
                 settings, RESOLVED, until=1, timeout_s=90, settle_s=3, worker=worker
             )
             assert [r.json()["mid"] for r in resolved] == [others["messageId"]]
-            assert await suppressed_count(settings.web_port) == 2
+            assert await worker_metric(settings, 'abm_suppressed_total{stage="resolution"}') == 2
         finally:
             worker.stop()
         person = DirectoryKeys(settings.redis_prefix).person("user:u-obj")

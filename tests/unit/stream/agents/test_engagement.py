@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import faust
 import orjson
@@ -34,11 +34,19 @@ class Log:
     steps: list[tuple[str, Any]] = field(default_factory=list)
 
 
+class NobodySuppressed:
+    active = False
+
+    async def refresh_or_keep(self) -> bool:
+        return True
+
+
 class App:
     """The app as the agent uses it: Faust's own rebalance signals, an agent decorator."""
 
     def __init__(self) -> None:
         self.agents: dict[str, Callable[..., Any]] = {}
+        self.while_draining: list[Callable[[], Any]] = []
         self.timers: list[Callable[..., Any]] = []
         self.on_partitions_revoked = Signal().with_default_sender(self)
         self.on_partitions_assigned = Signal().with_default_sender(self)
@@ -129,9 +137,11 @@ def pipeline(
         unresolved=None,
         dead_letter=Topic(log, "dead_letter"),
         mqa=Topic(log, "mqa"),
+        erasure=None,
         engagement_table=Table(log),
         engagement_cache=StateCache(cache_accounts),
         state_guard=StateGuard(),
+        suppression=cast(Any, NobodySuppressed()),
     )
     engagement.register(pipe)
     return pipe, app
