@@ -199,6 +199,12 @@ class Settings(BaseSettings):
         "and random, before real data arrives, and keep it: changing it changes every "
         "pseudonym (see docs/privacy.md, key rotation).",
     )
+    privacy_admin_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key of the collector's POST /v1/regulations (forget, suppress, "
+        "unsuppress over HTTP; docs/privacy.md); its own secret, never a write key. Unset: the "
+        "endpoint answers 404.",
+    )
     privacy_refresh_s: float = Field(
         default=1.0,
         gt=0.0,
@@ -499,6 +505,8 @@ class Settings(BaseSettings):
             secret = getattr(self, f"webhook_{name}_secret")
             if secret is not None:
                 env[f"ABM_WEBHOOK_{name.upper()}_SECRET"] = secret.get_secret_value()
+        if self.privacy_admin_key is not None:
+            env["ABM_PRIVACY_ADMIN_KEY"] = self.privacy_admin_key.get_secret_value()
         env.update(self.alert_env())
         return env
 

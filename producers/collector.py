@@ -36,7 +36,7 @@ from abm.directory.store import DirectoryStore
 from abm.log_limit import configure_logging
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
-from producers import ingest, metrics, webhooks
+from producers import ingest, metrics, regulations, webhooks
 from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
@@ -532,6 +532,7 @@ def make_app(collector: Collector) -> web.Application:
     for provider in webhooks.PROVIDERS:
         app.router.add_post(f"/webhooks/{provider}", bind(collector.webhook, provider))
     app.router.add_get("/webhooks/linkedin", collector.linkedin_challenge)
+    app.router.add_post("/v1/regulations", partial(regulations.handle, collector.settings))
     app.router.add_get("/healthz", collector.healthz)
     app.router.add_get("/metrics", collector.metrics_page)
     app.router.add_get("/openapi.json", collector.openapi)

@@ -210,6 +210,56 @@ def openapi_document() -> dict[str, Any]:
                 },
             },
         },
+        "/v1/regulations": {
+            "post": {
+                "summary": "Forget (Suppress_With_Delete), suppress (Suppress_Only) or lift "
+                "(Unsuppress) persons by EMAIL, USER_ID or ANONYMOUS_ID; off (404) unless "
+                "ABM_PRIVACY_ADMIN_KEY is set",
+                "security": [{"adminKey": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["regulationType", "subjectType", "subjectIds"],
+                                "properties": {
+                                    "regulationType": {
+                                        "type": "string",
+                                        "enum": [
+                                            "Suppress_With_Delete",
+                                            "Suppress_Only",
+                                            "Unsuppress",
+                                        ],
+                                    },
+                                    "subjectType": {
+                                        "type": "string",
+                                        "enum": ["EMAIL", "USER_ID", "ANONYMOUS_ID"],
+                                    },
+                                    "subjectIds": {
+                                        "type": "array",
+                                        "minItems": 1,
+                                        "maxItems": 100,
+                                        "items": {"type": "string", "maxLength": 256},
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "regulationType and, per subject in order, "
+                        "subjectId, status and (forgotten) erasureId"
+                    },
+                    "400": {"description": "a field is missing or wrong (named)"},
+                    "401": {"description": "no or a wrong admin key"},
+                    "404": {"description": "the API is off (no ABM_PRIVACY_ADMIN_KEY)"},
+                    "503": {"description": "Kafka or Redis does not answer: send it again"},
+                    "507": {"description": "the suppression list is full"},
+                },
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "200 when Kafka and Redis are usable, else 503; the problems are "
@@ -238,6 +288,7 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {
                 "writeKey": {"type": "http", "scheme": "basic"},
                 "writeKeyQuery": {"type": "apiKey", "in": "query", "name": "writeKey"},
+                "adminKey": {"type": "http", "scheme": "bearer"},
             },
             "schemas": {
                 "Error": _ERROR,

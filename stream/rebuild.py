@@ -212,7 +212,7 @@ async def _apply_partition(
     suppression: SuppressionList,
 ) -> dict[bytes, AccountState]:
     states: dict[bytes, AccountState] = {}
-    async for records, position in _keyed_records(consumer, tp, end):
+    async for records, position in keyed_records(consumer, tp, end):
         for record in records:
             if record.value is None:
                 continue
@@ -237,7 +237,7 @@ async def _changelog_keys(consumer: AIOKafkaConsumer, tp: TopicPartition) -> set
     """The keys of a changelog partition whose latest record is a value (not a tombstone)."""
     live: set[bytes] = set()
     end = (await consumer.end_offsets([tp]))[tp]
-    async for records, _ in _keyed_records(consumer, tp, end):
+    async for records, _ in keyed_records(consumer, tp, end):
         for record in records:
             if record.value is None:
                 live.discard(record.key)
@@ -246,7 +246,7 @@ async def _changelog_keys(consumer: AIOKafkaConsumer, tp: TopicPartition) -> set
     return live
 
 
-async def _keyed_records(
+async def keyed_records(
     consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
 ) -> AsyncIterator[tuple[list[ConsumerRecord[bytes, bytes]], int]]:
     """A partition from its start up to `end` (exclusive), fetch by fetch: the records that have

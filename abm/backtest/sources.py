@@ -124,7 +124,7 @@ async def read_topic(
     from aiokafka.admin import AIOKafkaAdminClient
 
     from stream import topics
-    from stream.rebuild import _keyed_records, _partitions
+    from stream.rebuild import _partitions, keyed_records
 
     name = topics.RESOLVED.name(settings.topic_prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
@@ -148,7 +148,7 @@ async def read_topic(
         ends = await consumer.end_offsets(tps)
         total = sum(ends.values())
         for tp in tps:
-            async for records, _ in _keyed_records(consumer, tp, ends[tp]):
+            async for records, _ in keyed_records(consumer, tp, ends[tp]):
                 for record in records:
                     if record.value is None:
                         continue

@@ -75,6 +75,16 @@ class Identity:
             return cls("email", contact)
         return None
 
+    @property
+    def person_key(self) -> str | None:
+        """The directory's person key of a tracker id (`user:<id>`, `anon:<id>`); None for an
+        e-mail."""
+        if self.kind == "user_id":
+            return f"user:{self.value}"
+        if self.kind == "anonymous_id":
+            return f"anon:{self.value}"
+        return None
+
     def pseudonym(self, key: bytes) -> str:
         return pseudonym(self.kind, self.value, key)
 

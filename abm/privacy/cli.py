@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, NoReturn, TypeVar
 
+import orjson
 import redis.asyncio as aioredis
 import typer
 from aiokafka.errors import KafkaError
@@ -180,3 +181,23 @@ def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousI
         f"forgotten: the {_label(person)} and {report.identities - 1} linked id(s); {held}; "
         f"erasure {report.erasure_id} sent to the workers ({report.partitions} partitions)"
     )
+
+
+@app.command()
+def show(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+    """What is held about a person (an access request, GDPR art. 15), as JSON: the directory's
+    records and links, whether suppressed, and the account states that name them."""
+    from abm.privacy.show import show as run_show
+
+    person = _person(email, user_id, anonymous_id)
+
+    async def work(settings: Settings, redis: aioredis.Redis) -> dict[str, object]:
+        try:
+            return await run_show(settings, redis, person)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaUnavailable(
+                f"cannot read the account states from Kafka at "
+                f"{settings.kafka_bootstrap_servers} ({type(exc).__name__})"
+            ) from None
+
+    typer.echo(orjson.dumps(_run(work), option=orjson.OPT_INDENT_2).decode())

@@ -53,8 +53,8 @@ async def person_identities(directory: DirectoryStore, person: Identity) -> list
     """`person` and the identities the directory links to it."""
     found = {person}
     emails = {person.value} if person.kind == "email" else set()
-    if person.kind != "email":
-        linked_email = await directory.linked_email(_person_key(person))
+    if person.person_key is not None:
+        linked_email = await directory.linked_email(person.person_key)
         if linked_email:
             emails.add(linked_email)
     for email in emails:
@@ -81,10 +81,10 @@ async def forget(settings: Settings, redis: aioredis.Redis, person: Identity) ->
 
     erased = False
     for identity in identities:
-        if identity.kind == "email":
+        if identity.person_key is None:
             erased = await directory.forget_contact(identity.value) or erased
         else:
-            erased = await directory.forget_person(_person_key(identity)) or erased
+            erased = await directory.forget_person(identity.person_key) or erased
 
     await redis.xadd(
         f"{settings.redis_prefix}:privacy:audit",
@@ -118,7 +118,3 @@ async def _publish(settings: Settings, command: ErasureCommand) -> int:
     finally:
         await producer.stop()
     return len(partitions)
-
-
-def _person_key(identity: Identity) -> str:
-    return f"user:{identity.value}" if identity.kind == "user_id" else f"anon:{identity.value}"

@@ -68,6 +68,14 @@ async def account_page(settings: Settings, account_id: str) -> bytes:
         return await response.read()
 
 
+async def shown(email: str) -> dict[str, Any]:
+    """`abm privacy show --email EMAIL`, as JSON."""
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["privacy", "show", "--email", email])
+    assert result.exit_code == 0, result.output
+    held: dict[str, Any] = orjson.loads(result.stdout)
+    return held
+
+
 @pytest.fixture
 async def stack(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -102,6 +110,13 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
     )
     assert FORGOTTEN in orjson.dumps((await latest_state(settings, b"buyer")).to_dict())
 
+    held = await shown("p0@buyer.example")
+    assert not held["suppressed"]
+    assert [c["email"] for c in held["directory"]["contacts"]] == ["p0@buyer.example"]
+    [account_held] = held["accounts"]
+    assert account_held["account_id"] == "buyer" and account_held["mqas_naming_them"]
+    assert [c["contact"] for c in account_held["contacts"]] == ["p0@buyer.example"]
+
     forgot = await asyncio.to_thread(
         CliRunner().invoke, app, ["privacy", "forget", "--email", "P0@buyer.example"]
     )
@@ -116,6 +131,9 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
     await until(scrubbed, "the worker's scrub")
     state = orjson.dumps((await latest_state(settings, b"buyer")).to_dict())
     assert FORGOTTEN not in state and KEPT in state
+    held = await shown("p0@buyer.example")
+    assert held["suppressed"] and held["accounts"] == []
+    assert held["directory"] == {"contacts": [], "person_links": []}
     page = await account_page(settings, "buyer")
     assert FORGOTTEN not in page and KEPT in page
     redis = aioredis.Redis.from_url(redis_url)
