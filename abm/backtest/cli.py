@@ -77,22 +77,22 @@ def backtest(
         str,
         typer.Option(
             "--from",
-            help="`topic` (touchpoints.resolved) or a JSONL file: resolved touchpoints, or raw "
-            "Segment messages (then resolved with --accounts/--contacts).",
+            help="`topic` (touchpoints.resolved) or a JSONL or Parquet (.parquet) file: resolved "
+            "touchpoints, or raw Segment messages (then resolved with --accounts/--contacts).",
         ),
     ] = TOPIC,
     accounts: Annotated[
         Path | None,
         typer.Option(
             help="For raw Segment messages: the accounts CSV; default: accounts.csv "
-            "next to the JSONL file."
+            "next to the file."
         ),
     ] = None,
     contacts: Annotated[
         Path | None,
         typer.Option(
             help="For raw Segment messages: the contacts CSV; default: contacts.csv "
-            "next to the JSONL file, when there is one."
+            "next to the file, when there is one."
         ),
     ] = None,
     outcomes: Annotated[
@@ -271,11 +271,6 @@ def _touchpoints(
                 if bar is not None:
                     bar.close()
         path = Path(source)
-        if path.suffix.lower() == ".parquet":
-            _fail(
-                f"--from {path}: Parquet is not read (no Parquet library is a dependency); "
-                "export the touchpoints as JSONL"
-            )
         if not path.is_file():
             _fail(f"--from {path}: no such file (or give `topic`)")
         if is_resolved(path):

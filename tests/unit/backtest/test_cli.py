@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
 from abm.cli import app
+from abm.core.segment import SegmentMessage, parse_message
 from abm.settings import get_settings
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
@@ -47,8 +50,8 @@ def test_the_sample_backtest_writes_the_page_and_the_figures(tmp_path: Path) -> 
     [
         (["--model", "nope.yaml"], "--model: "),
         (["--model", str(MODEL), "--since", "3 months"], "`3 months` is not a duration"),
-        (["--model", str(MODEL), "--from", "t.parquet"], "Parquet is not read"),
         (["--model", str(MODEL), "--from", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["--model", str(MODEL), "--from", "missing.parquet"], "missing.parquet: no such file"),
     ],
 )
 def test_bad_input_is_named_with_exit_code_2(args: list[str], message: str) -> None:
@@ -80,3 +83,24 @@ def test_a_bad_opportunities_file_is_named_line_by_line(tmp_path: Path) -> None:
 
     assert code == 2
     assert f"{bad}:2: field `created_at`: `yesterday` is not an ISO-8601 date or time" in output
+
+
+def test_a_parquet_export_of_the_sample_gives_the_same_mqas(tmp_path: Path) -> None:
+    rows = [
+        orjson.loads(line)
+        for line in (SAMPLES / "touchpoints.jsonl").read_bytes().splitlines()
+        if isinstance(parse_message(line.strip(), 32_768), SegmentMessage)
+    ]
+    parquet = tmp_path / "touchpoints.parquet"
+    pq.write_table(pa.Table.from_struct_array(pa.array(rows)), parquet)
+    for name in ("accounts.csv", "contacts.csv"):
+        (tmp_path / name).write_bytes((SAMPLES / name).read_bytes())
+
+    code, output = backtest(
+        "--model", str(MODEL), "--from", str(parquet),
+        "--outcomes", str(SAMPLES / "opportunities.csv"), "--out", str(tmp_path / "report"),
+    )  # fmt: skip
+
+    assert code == 0, output
+    figures = orjson.loads((tmp_path / "report" / "report.json").read_bytes())
+    assert figures["models"]["baseline"]["mqas"] == 16  # as from the JSONL
