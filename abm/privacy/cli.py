@@ -93,10 +93,6 @@ def check(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId
     raise typer.Exit(EXIT_NOT_FOUND)
 
 
-class KafkaUnavailable(RuntimeError):
-    """The erasure command could not be written."""
-
-
 def _person(email: str | None, user_id: str | None, anonymous_id: str | None) -> Identity:
     named: tuple[tuple[IdentityKind, str | None], ...] = (
         ("email", email),
@@ -121,7 +117,10 @@ def _list(settings: Settings, redis: aioredis.Redis) -> SuppressionList:
     return SuppressionList(redis, settings.redis_prefix, settings.pseudonym_secret())
 
 
-def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]]) -> T:
+def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]], *, kafka_failure: str = "") -> T:
+    """`work` with a Redis client of the settings; Redis, Kafka (when `kafka_failure` says
+    what failed: `{}` becomes the broker and the error's type) and a full list end the command
+    with exit code 1 and one line."""
     try:
         settings = get_settings()
     except ValueError as exc:
@@ -138,12 +137,15 @@ def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (SuppressionFull, KafkaUnavailable) as exc:
+    except SuppressionFull as exc:
         _fail(str(exc), EXIT_UNAVAILABLE)
     except AuthenticationError:
         _fail(f"Redis at {settings.redis_url_redacted()} refused the credentials", EXIT_UNAVAILABLE)
-    except (RedisError, OSError):  # the error may quote the URL: only its redacted form is shown
-        _fail(
+    except (KafkaError, RedisError, OSError) as exc:  # OSError: TimeoutError too
+        if kafka_failure and isinstance(exc, KafkaError | TimeoutError):
+            where = f"at {settings.kafka_bootstrap_servers}, {type(exc).__name__}"
+            _fail(kafka_failure.format(where), EXIT_UNAVAILABLE)
+        _fail(  # the error may quote the URL: only its redacted form is shown
             f"cannot reach Redis at {settings.redis_url_redacted()}; start it with "
             "`abm infra up` or set REDIS_URL",
             EXIT_UNAVAILABLE,
@@ -164,18 +166,11 @@ def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousI
     from abm.privacy.forget import forget as run_forget
 
     person = _person(email, user_id, anonymous_id)
-
-    async def work(settings: Settings, redis: aioredis.Redis) -> ForgetReport:
-        try:
-            return await run_forget(settings, redis, person)
-        except (KafkaError, TimeoutError) as exc:
-            raise KafkaUnavailable(
-                f"cannot send the erasure to Kafka at {settings.kafka_bootstrap_servers} "
-                f"({type(exc).__name__}); the person is suppressed already: run the command "
-                "again once Kafka answers"
-            ) from None
-
-    report = _run(work)
+    report: ForgetReport = _run(
+        lambda settings, redis: run_forget(settings, redis, person),
+        kafka_failure="cannot send the erasure to Kafka ({}); the person is suppressed already: "
+        "run the command again once Kafka answers",
+    )
     held = "its contact record and links deleted" if report.directory else "not in the directory"
     typer.echo(
         f"forgotten: the {_label(person)} and {report.identities - 1} linked id(s); {held}; "
@@ -190,14 +185,8 @@ def show(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId 
     from abm.privacy.show import show as run_show
 
     person = _person(email, user_id, anonymous_id)
-
-    async def work(settings: Settings, redis: aioredis.Redis) -> dict[str, object]:
-        try:
-            return await run_show(settings, redis, person)
-        except (KafkaError, TimeoutError) as exc:
-            raise KafkaUnavailable(
-                f"cannot read the account states from Kafka at "
-                f"{settings.kafka_bootstrap_servers} ({type(exc).__name__})"
-            ) from None
-
-    typer.echo(orjson.dumps(_run(work), option=orjson.OPT_INDENT_2).decode())
+    held = _run(
+        lambda settings, redis: run_show(settings, redis, person),
+        kafka_failure="cannot read the account states from Kafka ({})",
+    )
+    typer.echo(orjson.dumps(held, option=orjson.OPT_INDENT_2).decode())

@@ -119,3 +119,16 @@ def test_an_unreachable_redis_is_named_without_its_password(
     assert failed.exit_code == 1
     assert "cannot reach Redis at redis://:***@127.0.0.1:1/0" in failed.output
     assert "s3cret" not in failed.output
+
+
+def test_forget_without_kafka_suppresses_and_says_to_run_it_again(
+    prefix: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    get_settings.cache_clear()
+    failed = CliRunner().invoke(app, ["privacy", "forget", "--user-id", "u-77"])
+    assert failed.exit_code == 1
+    assert "cannot send the erasure to Kafka (at 127.0.0.1:1" in failed.output
+    assert "the person is suppressed already: run the command again" in failed.output
+    checked = CliRunner().invoke(app, ["privacy", "check", "--user-id", "u-77"])
+    assert checked.exit_code == 0
