@@ -8,7 +8,6 @@ either is set, `abm infra up` starts nothing for it.
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -429,15 +428,14 @@ class Settings(BaseSettings):
 
     @property
     def external_kafka(self) -> bool:
-        """True when the user pointed us at a broker of their own: then we start none."""
-        return bool(
-            os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-            or os.environ.get("ABM_KAFKA_BOOTSTRAP_SERVERS")
-        )
+        """True when the user pointed us at a broker of their own (in the environment, `.env`
+        or the constructor): then `abm infra up` starts none."""
+        return "kafka_bootstrap_servers" in self.model_fields_set
 
     @property
     def external_redis(self) -> bool:
-        return bool(os.environ.get("REDIS_URL") or os.environ.get("ABM_REDIS_URL"))
+        """True when the user pointed us at a Redis of their own (as `external_kafka`)."""
+        return "redis_url" in self.model_fields_set
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables, for a child process (contains secrets: pass

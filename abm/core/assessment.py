@@ -65,7 +65,7 @@ class Assessment:
 
     @property
     def qualifies(self) -> bool:
-        """The threshold rule of DOMAIN.md, every condition at once."""
+        """The threshold rule (README, "The MQA rule"), every condition at once."""
         return not self.missing()
 
     def missing(self) -> list[str]:

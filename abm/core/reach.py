@@ -1,9 +1,10 @@
 """Account-level ABM figures per tier: reach, engagement, coverage, accounts in an MQA episode.
 
-What RevOps watches (DOMAIN.md, "What to measure"): never per account as a metric, always
-aggregated per tier. Everything is judged at one moment of **event time** (`at_ms`, normally
-the latest event time the engine has seen, see `reference_ms`), so a replay of last quarter's
-touchpoints gives last quarter's figures, and the same touchpoints always give the same figures.
+What RevOps watches (docs/operations.md, "What the account gauges mean"): never per account
+as a metric, always aggregated per tier. Everything is judged at one moment of **event time**
+(`at_ms`, normally the latest event time the engine has seen, see `reference_ms`), so a replay
+of last quarter's touchpoints gives last quarter's figures, and the same touchpoints always
+give the same figures.
 
 Definitions (each a pure function of the account state and the scoring model):
 

@@ -1,7 +1,8 @@
 """Identity resolution: which account did a touchpoint come from?
 
-Order (DOMAIN.md): the explicit account id on the event (context.groupId); the person -> account
-link learned from group calls; the contact directory (email -> account); the email's domain.
+Order (docs/events.md, "Identity resolution"): the explicit account id on the event
+(context.groupId); the person -> account link learned from group calls; the contact directory
+(email -> account); the email's domain.
 Free-mail domains never resolve by domain. A step that names an account we do not know falls
 through to the next one. The caller fetches a `DirectoryView` for the message (the only I/O);
 everything here is pure.

@@ -96,3 +96,23 @@ def test_an_empty_pseudonym_key_is_refused_and_a_set_one_is_never_shown(
     settings = Settings()
     assert settings.pseudonym_secret() == b"k3y-of-the-deployment"
     assert "k3y" not in repr(settings) and "k3y" not in str(settings.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "external"),
+    [
+        ("KAFKA_BOOTSTRAP_SERVERS", "broker:9092", "kafka"),
+        ("ABM_KAFKA_BOOTSTRAP_SERVERS", "broker:9092", "kafka"),
+        ("REDIS_URL", "redis://cache:6379/0", "redis"),
+    ],
+)
+def test_a_service_named_in_env_or_dotenv_is_the_users_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str, external: str
+) -> None:
+    assert not Settings().external_kafka and not Settings().external_redis
+    (tmp_path / ".env").write_text(f"{variable}={value}\n")  # the working folder's .env
+    from_file = Settings()
+    assert getattr(from_file, f"external_{external}")
+    (tmp_path / ".env").unlink()
+    monkeypatch.setenv(variable, value)
+    assert getattr(Settings(), f"external_{external}")
