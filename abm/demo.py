@@ -3,8 +3,10 @@
 Loads the sample directory, starts a worker, replays the sample's touchpoints (times moved so the
 latest is now), runs the alert service (`abm alerts`, console channel) which prints every MQA
 alert as it arrives, and ends with a summary: throughput, MQAs by rule and tier, what was
-dead-lettered or left unresolved; then the backtest of the model on the sample against the
-sample's opportunities (conversion, lead time, pipeline). Each run uses its own topics and
+dead-lettered or left unresolved; then one stakeholder of the first MQA is forgotten
+(`abm privacy forget`) and the demo shows their account's page no longer names them; last the
+backtest of the model on the sample against the sample's opportunities (conversion, lead time,
+pipeline). Each run uses its own topics and
 consumer group, so it can be repeated and never mixes with a real installation.
 """
 
@@ -24,11 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis.asyncio as aioredis
+
 from abm.backtest.sample import sample_backtest_lines
 from abm.core.directory_csv import parse_accounts, parse_contacts
 from abm.core.model import load_model
+from abm.core.privacy import Identity
 from abm.infra.process import InfraError, free_port
 from abm.infra.stack import Stack
+from abm.privacy.forget import forget
 from abm.settings import Settings
 from alerting.service import AlertService
 from producers.replay import replay
@@ -47,6 +53,8 @@ class DemoSummary:
     seconds_to_caught_up: float = 0.0
     mqas: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    privacy: list[str] = field(default_factory=list)
+    """What the erasure step printed."""
 
     @property
     def throughput(self) -> float:
@@ -152,7 +160,46 @@ async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path
         service.stopping.set()
         with contextlib.suppress(asyncio.CancelledError):
             await alerts
+    summary.privacy = await _forget_one(settings, summary.mqas)
     return summary
+
+
+async def _forget_one(settings: Settings, mqas: list[dict[str, Any]]) -> list[str]:
+    """Forget a stakeholder the first MQA names (by e-mail), and show the account's page
+    before and after the worker applied the erasure."""
+    named = [
+        (event["account"]["id"], row["contact"])
+        for event in mqas
+        for row in event.get("top_contacts", ())
+        if "@" in row.get("contact", "")
+    ]
+    if not named:
+        return ["  (no MQA names a stakeholder by e-mail: nothing to forget)"]
+    account_id, email = named[0]
+    before = email.encode() in _page(settings, account_id)
+    redis = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        report = await forget(settings, redis, Identity.parse("email", email))
+    finally:
+        await redis.aclose()
+    deadline = time.monotonic() + 30
+    while email.encode() in _page(settings, account_id) and time.monotonic() < deadline:
+        await asyncio.sleep(0.3)
+    gone = email.encode() not in _page(settings, account_id)
+    return [
+        f"  forgotten            : {email} (abm privacy forget; erasure {report.erasure_id})",
+        f"  account page         : /accounts/{account_id} named them before: {before}; "
+        f"after the workers' erasure: {not gone}",
+    ]
+
+
+def _page(settings: Settings, account_id: str) -> bytes:
+    """The account's page as JSON, as the worker serves it."""
+    url = f"http://127.0.0.1:{settings.web_port}/accounts/{account_id}"
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body: bytes = response.read()
+    return body
 
 
 async def _wait_worker_ready(
@@ -218,5 +265,8 @@ def _print_summary(summary: DemoSummary, settings: Settings) -> None:
         "one per MQA",
         f"  see them again       : ABM_TOPIC_PREFIX={settings.topic_prefix} "
         "abm mqa tail --from-beginning",
+        "",
+        "== Privacy: a stakeholder asks to be forgotten ==",
+        *summary.privacy,
     ]
     sys.stdout.write("\n".join(lines) + "\n")
