@@ -3,6 +3,9 @@
 #   ./dev.sh demo   local Kafka + Redis, the engine on the bundled sample, MQA alerts, summary
 #   ./dev.sh test   lint, type check and the whole test suite (real broker and Redis)
 #   ./dev.sh bench  the benchmarks (`python -m bench all`, or one figure: ./dev.sh bench latency)
+#   ./dev.sh chaos  the randomized fault run: kill -9 of each process, Kafka and Redis outages,
+#                   Slack/SMTP errors and hangs; prints the alerts sent, duplicated, unconfirmed
+#                   and lost per fault kind (options: ./dev.sh chaos --help; docs/reliability.md)
 #   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars, and for the
 #                   operations tests: prometheus/promtool, chromium, the docker compose plugin;
 #                   for the browser tests: the pinned browser trackers from npm)
@@ -145,5 +148,7 @@ case "${1:-}" in
   demo) setup; shift; .venv/bin/abm infra up; exec .venv/bin/abm demo "$@" ;;
   test) setup; shift; run_tests "$@" ;;
   bench) setup; shift; exec .venv/bin/python -m bench "${@:-all}" ;;
-  *) echo "usage: ./dev.sh demo | test | bench [FIGURE] | setup" >&2; exit 2 ;;
+  chaos) setup; shift; exec .venv/bin/python -m tests.faults.chaos "$@" ;;
+  *) echo "usage: ./dev.sh demo | test | bench [FIGURE] | chaos [--seed N] [--kills N] | setup" >&2
+     exit 2 ;;
 esac

@@ -4,6 +4,8 @@
         ->  mark sending  ->  channel.send
         -> accepted: [crash point after_send] -> confirm `sent`
         -> transient (429, 5xx, timeout, refused): back to `claimed`, wait, try again
+           (after a timeout or a dropped connection, first ask the provider whether it has
+           the message: Slack's history; found, it is `sent`)
         -> permanent, or attempts exhausted: dead letter with the reason, confirm `dead`
 
 A delivery found `sent`, `dead` or `unconfirmed` is skipped (a repeated MQA record, a replay, a
@@ -52,6 +54,10 @@ STORE_RETRY_MAX_S: Final = 5.0
 instance is back at work at most this long after Redis or Kafka is."""
 UNAVAILABLE: Final = (RedisError, KafkaError, OSError)
 """Errors of a store or broker that is (for now) unreachable: retried, never fatal."""
+
+MAYBE_TAKEN: Final = frozenset({"timeout", "connection"})
+"""Attempt reasons after which the provider may have the message although it did not say so:
+asked before the next attempt (Slack's history), so a slow Slack does not get it twice."""
 
 ORPHAN_DETAIL: Final = {
     "holder_stopped": "a previous holder (an instance that stopped, or lost Redis for longer "
@@ -237,24 +243,33 @@ class Deliverer:
             with contextlib.suppress(asyncio.CancelledError):
                 await renewer
 
+    async def _ask(self, key: str, d: Delivery, target: str) -> Found:
+        """Whether the provider has this delivery's message (Slack's history since the claim);
+        a reading that fails says `unknown`, it must not lose the alert either."""
+        state = await self._until_ok("ledger state", lambda: self._ledger.state(key))
+        since_ms = int(state.get("claimed_ms") or 0)
+        try:
+            return await self._channels[d.channel].find_sent(d.item.alert_id, target, since_ms)
+        except (asyncio.CancelledError, SystemExit):
+            raise
+        except Exception as exc:
+            return Found("unknown", f"{type(exc).__name__}: {exc}")
+
+    async def _found(self, key: str, d: Delivery, found: Found, after: str) -> str:
+        """The provider has it: `sent`, with its reference."""
+        log.info("%s on %s: found at the provider after %s; sent", d.item.alert_id, d.channel,
+                 after)  # fmt: skip
+        await self._finish(key, "sent", found.ref or "", "reconciled")
+        metrics.DELIVERIES.labels(channel=d.channel, kind=d.kind, outcome="sent").inc()
+        return "sent"
+
     async def _reconcile(self, key: str, d: Delivery, target: str, why: str) -> str | None:
         """A request of this delivery may have left: ask the provider (Slack's history). The
         final state when that settles it (`sent`, or `unconfirmed` when it cannot be asked);
         None when the provider does not have it and it is back to `claimed`, to be sent."""
-        state = await self._until_ok("ledger state", lambda: self._ledger.state(key))
-        since_ms = int(state.get("claimed_ms") or 0)
-        try:
-            found = await self._channels[d.channel].find_sent(d.item.alert_id, target, since_ms)
-        except (asyncio.CancelledError, SystemExit):
-            raise
-        except Exception as exc:  # a reading that fails must not lose the alert either
-            found = Found("unknown", f"{type(exc).__name__}: {exc}")
+        found = await self._ask(key, d, target)
         if found.state == "found":
-            log.info("%s on %s: found at the provider after a take-over; sent", d.item.alert_id,
-                     d.channel)  # fmt: skip
-            await self._finish(key, "sent", found.ref or "", "reconciled")
-            metrics.DELIVERIES.labels(channel=d.channel, kind=d.kind, outcome="sent").inc()
-            return "sent"
+            return await self._found(key, d, found, "a take-over")
         if found.state == "absent":
             log.info("%s on %s: not at the provider after a take-over (%s); sending it",
                      d.item.alert_id, d.channel, found.detail)  # fmt: skip
@@ -295,6 +310,13 @@ class Deliverer:
         channel, kind = d.channel, d.kind
         last = Attempt("retry", "none")
         for attempt in range(1, self._policy.max_attempts + 1):
+            if last.reason in MAYBE_TAKEN:
+                # the last request got no answer, so the provider may have taken it: ask
+                # (Slack's history) before sending again; absent, or the channel cannot be
+                # asked (e-mail, a webhook, Slack not answering): sent again (at-least-once)
+                found = await self._ask(key, d, target)
+                if found.state == "found":
+                    return await self._found(key, d, found, "a request without an answer")
             # the waits come before `sending`: a crash while waiting leaves the delivery
             # `claimed`, which the next instance sends, instead of `sending` (unconfirmed)
             await self._channels[channel].wait_turn(target)

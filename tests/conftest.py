@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from abm.infra.kafka import LocalKafka
-from abm.infra.process import InfraError, free_port, free_port_pair
+from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
+from tests.faults.services import start_kafka
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,28 +29,6 @@ class Services:
     redis_url: str
 
 
-def _start_kafka(home: Path, attempts: int = 3) -> LocalKafka:
-    """The session broker on two free ports. Another program on the machine may take a port
-    between the check and the broker binding it: then again, on new ports."""
-    for attempt in range(1, attempts + 1):
-        kafka = LocalKafka(
-            home=home / f"kafka-{attempt}",
-            port=free_port_pair(),
-            cache_dir=Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache")),
-            heap="1g",
-            tied=True,
-        )
-        try:
-            kafka.start(timeout_s=120)
-        except InfraError as exc:
-            kafka.stop()
-            if "Address already in use" not in str(exc) or attempt == attempts:
-                raise
-            continue
-        return kafka
-    raise AssertionError("unreachable")
-
-
 @pytest.fixture(scope="session")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     home = tmp_path_factory.mktemp("services")
@@ -57,7 +36,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     try:
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
         if not bootstrap:
-            kafka = _start_kafka(home)
+            kafka = start_kafka(home)
             started.append(kafka)
             bootstrap = kafka.bootstrap
         redis_url = os.environ.get("REDIS_URL")

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -26,8 +22,8 @@ from producers.routing import Router
 from stream.admin import ensure_topics, partitions_of
 from stream.services import open_directory
 from stream.topics import RAW, TopicSpec
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.faults.processes import REPO as REPO
+from tests.faults.processes import AbmProcess
 
 
 def make_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settings:
@@ -63,50 +59,11 @@ class Record:
         return orjson.loads(self.value)
 
 
-class WorkerProcess:
+class WorkerProcess(AbmProcess):
     """`abm worker` in a child process with the test's settings."""
 
     def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", "worker"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no final commit: a crash."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        super().__init__(settings, log_path, "worker")
 
 
 def topic(settings: Settings, spec: TopicSpec) -> str:
@@ -150,7 +107,7 @@ async def read_topic(
     until: int | None = None,
     timeout_s: float = 60.0,
     settle_s: float = 0.0,
-    worker: WorkerProcess | None = None,
+    worker: AbmProcess | None = None,
 ) -> list[Record]:
     """Every record of a topic from the beginning: waits until `until` records arrived (or
     the timeout), then `settle_s` more seconds to catch any extra (duplicate) record. With

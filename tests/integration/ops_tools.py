@@ -4,18 +4,14 @@ Chromium for page screenshots, and /metrics parsing."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +19,13 @@ import orjson
 import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from prometheus_client.parser import text_string_to_metric_families
 
 from abm.infra.process import free_port
 from abm.ops.catalog import PROCESSES, Process
 from abm.settings import Settings
-from tests.integration.harness import WorkerProcess
+from tests.faults.processes import AbmProcess
+from tests.faults.providers import SmtpServer
 
 RUNNING = ("worker", "collector", "alerts")
 """The processes the operations tests start and check (tests/integration/test_ops.py): every
@@ -232,72 +227,21 @@ PORT_ENV = {"collector": "ABM_COLLECTOR_PORT", "alerts": "ABM_ALERT_PORT"}
 """The setting that moves each non-worker process's HTTP port (the worker's is web_port)."""
 
 
-class ServiceProcess(WorkerProcess):
+class ServiceProcess(AbmProcess):
     """A non-worker process of the catalog (`abm collector`, `abm alerts`) as a child process
     with the test's settings, on a free port; stopped like the worker."""
 
     def __init__(self, process: Process, settings: Settings, log_path: Path) -> None:
-        super().__init__(settings, log_path)
         self.process = process
         self.port = free_port()
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            **self.settings.to_env(),
-            PORT_ENV[self.process.name]: str(self.port),
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", *self.process.command[1:]],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        super().__init__(settings, log_path, *process.command[1:],
+                         env={PORT_ENV[process.name]: str(self.port)})  # fmt: skip
 
 
-class _DeferFirst:
-    """aiosmtpd handler: answers the first `defer` messages 451 (a busy server, the client
-    retries), then keeps every message."""
-
-    def __init__(self, defer: int) -> None:
-        self.defer = defer
-        self.deferred = 0
-        self.inbox: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.deferred < self.defer:
-            self.deferred += 1
-            return "451 4.3.0 Busy, try again later"
-        parsed = email.message_from_bytes(envelope.original_content or b"",
-                                          policy=email.policy.default)  # fmt: skip
-        assert isinstance(parsed, EmailMessage)
-        self.inbox.append(parsed)
-        return "250 Message accepted for delivery"
-
-
-class BusySmtpServer:
-    """A local SMTP server (aiosmtpd, its own thread, plain text on loopback) that defers the
-    first `defer` messages with a 451."""
-
-    def __init__(self, defer: int = 1) -> None:
-        self.port = free_port()
-        self.handler = _DeferFirst(defer)
-        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
-
-    @property
-    def inbox(self) -> list[EmailMessage]:
-        return self.handler.inbox
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
+def busy_smtp_server(defer: int = 1) -> SmtpServer:
+    """A local SMTP server (plain text on loopback) that defers the first `defer` messages with
+    a 451 (a busy server, the client retries)."""
+    return SmtpServer(port=free_port(), script=deque(["451 4.3.0 Busy, try again later"] * defer))
 
 
 CHROMIUM_FLAGS = (

@@ -43,6 +43,7 @@ from alerting.service import produce_activity
 from stream.lag import wait_caught_up
 from stream.topics import MQA, RAW, RESOLVED
 from tests.factories import DAY, HOUR, T0, account, contact_record, segment_message
+from tests.faults.providers import SmtpServer
 from tests.integration.harness import (
     WorkerProcess,
     create_topics,
@@ -53,9 +54,9 @@ from tests.integration.harness import (
 )
 from tests.integration.ops_tools import (
     RUNNING,
-    BusySmtpServer,
     PrometheusServer,
     ServiceProcess,
+    busy_smtp_server,
     by_label,
     healthy,
     http_get,
@@ -146,7 +147,7 @@ class Stack:
     workers: list[WorkerProcess]
     others: dict[str, ServiceProcess]
     prometheus: PrometheusServer
-    smtp: BusySmtpServer
+    smtp: SmtpServer
     story: Story
     expected_mqas: list[dict[str, Any]]
     mqas: list[dict[str, Any]]
@@ -175,7 +176,7 @@ COLLECTOR_BATCH = 100
 LINKEDIN_SECRET = "ops-test-linkedin-secret"
 
 
-def service_settings(settings: Settings, smtp: BusySmtpServer) -> dict[str, Settings]:
+def service_settings(settings: Settings, smtp: SmtpServer) -> dict[str, Settings]:
     """The settings of each non-worker process: the collector with a LinkedIn webhook secret,
     the alert service on the console and by e-mail through the local SMTP server, with short
     retry delays."""
@@ -298,7 +299,7 @@ async def stack(
             tmp / "worker-2.log",
         ),
     ]
-    smtp = BusySmtpServer(defer=1)
+    smtp = busy_smtp_server(defer=1)
     own = service_settings(settings, smtp)
     others = {
         process.name: ServiceProcess(process, own[process.name], tmp / f"{process.name}.log")

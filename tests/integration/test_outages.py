@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -25,14 +21,13 @@ import aiohttp
 import orjson
 import pytest
 
-from abm.infra.kafka import LocalKafka
-from abm.infra.process import free_port, free_port_pair
+from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
 from abm.settings import Settings
 from stream.topics import DEAD_LETTER, RAW
+from tests.faults.processes import AbmProcess
+from tests.faults.services import LatePort, start_kafka
 from tests.integration.harness import (
-    REPO,
-    WorkerProcess,
     create_topics,
     make_settings,
     produce_raw,
@@ -43,121 +38,7 @@ from tests.integration.producers.helpers import auth, collector_settings
 pytestmark = pytest.mark.integration
 
 
-class LatePort:
-    """A loopback port where nothing listens until `open()`; from then on each connection is
-    forwarded to `target` (host:port). Runs in a thread of its own, so the test's blocking
-    calls do not hold it up."""
-
-    def __init__(self, target: str) -> None:
-        host, _, port = target.split(",")[0].rpartition(":")
-        self.target = (host or "127.0.0.1", int(port))
-        self.port = free_port()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def open(self) -> None:
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._forward, "127.0.0.1", self.port)
-            )
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        assert started.wait(10), "the forwarding port did not open"
-
-    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except OSError:
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
-
-    def close(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(10)
-        self._loop = None
-
-
-class Command(WorkerProcess):
-    """`abm ARGS...` in a child process with the test's settings, its output in a file."""
-
-    def __init__(self, settings: Settings, log_path: Path, *args: str) -> None:
-        super().__init__(settings, log_path)
-        self.args = args
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", *self.args], cwd=REPO, env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    def text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    async def shows(self, line: str, timeout_s: float = 60.0) -> None:
-        """Until `line` is in the output; fails at once if the process exited."""
-        deadline = time.monotonic() + timeout_s
-        while line not in self.text():
-            if not self.alive():
-                raise AssertionError(f"exited ({self.proc and self.proc.returncode}) before "
-                                     f"{line!r}:\n{self.log_tail()}")  # fmt: skip
-            assert time.monotonic() < deadline, f"no {line!r} in:\n{self.log_tail()}"
-            await asyncio.sleep(0.1)
-
-    async def exited(self, timeout_s: float = 120.0) -> int:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout_s
-        while self.proc.poll() is None:
-            assert time.monotonic() < deadline, f"still running:\n{self.log_tail()}"
-            await asyncio.sleep(0.1)
-        return self.proc.returncode
-
-
-async def waits_once(process: Command, what: str) -> None:
+async def waits_once(process: AbmProcess, what: str) -> None:
     """The process says once that it waits for `what` ("Kafka at host:port"), and is still
     waiting, without a traceback, a few seconds later."""
     await process.shows(f"waiting for {what} (")
@@ -168,7 +49,7 @@ async def waits_once(process: Command, what: str) -> None:
     assert "Traceback" not in text, text
 
 
-def goes_on(process: Command, what: str) -> str:
+def goes_on(process: AbmProcess, what: str) -> str:
     text = process.text()
     assert f"{what} answers; going on after" in text, text
     assert "Traceback" not in text, text
@@ -176,6 +57,7 @@ def goes_on(process: Command, what: str) -> str:
 
 
 def late_redis(tmp: Path) -> LocalRedis:
+    """A Redis on a free port, not started yet."""
     return LocalRedis(home=tmp / "late-redis", port=free_port(), persist=False, tied=True)
 
 
@@ -194,7 +76,7 @@ async def http_status(url: str, timeout_s: float = 60.0, want: int = 200) -> int
     return status
 
 
-async def worker_processes(settings: Settings, worker: Command) -> None:
+async def worker_processes(settings: Settings, worker: AbmProcess) -> None:
     """The worker reads the raw topic: a line that is not JSON reaches its dead-letter topic."""
     await create_topics(settings)
     await produce_raw(settings, [b"not json"])
@@ -210,7 +92,7 @@ async def test_worker_started_before_kafka_waits_then_works_and_writes_no_termin
 ) -> None:
     late = LatePort(kafka_bootstrap)
     settings = make_settings(late.address, redis_url, tmp_path)
-    worker = Command(settings, tmp_path / "worker.log", "worker")
+    worker = AbmProcess(settings, tmp_path / "worker.log", "worker")
     worker.start()
     try:
         await waits_once(worker, f"Kafka at {late.address}")
@@ -231,7 +113,7 @@ async def test_worker_started_before_redis_waits_then_works(
 ) -> None:
     redis = late_redis(tmp_path)
     settings = make_settings(kafka_bootstrap, redis.url, tmp_path)
-    worker = Command(settings, tmp_path / "worker.log", "worker")
+    worker = AbmProcess(settings, tmp_path / "worker.log", "worker")
     worker.start()
     try:
         await waits_once(worker, f"Redis at {redis.url}")
@@ -252,7 +134,7 @@ async def test_alerts_started_before_kafka_waits_then_serves(
 ) -> None:
     late = LatePort(kafka_bootstrap)
     settings = make_settings(late.address, redis_url, tmp_path, alert_port=free_port())
-    alerts = Command(settings, tmp_path / "alerts.log", "alerts")
+    alerts = AbmProcess(settings, tmp_path / "alerts.log", "alerts")
     alerts.start()
     try:
         await waits_once(alerts, f"Kafka at {late.address}")
@@ -270,7 +152,7 @@ async def test_alerts_started_before_redis_waits_then_serves(
 ) -> None:
     redis = late_redis(tmp_path)
     settings = make_settings(kafka_bootstrap, redis.url, tmp_path, alert_port=free_port())
-    alerts = Command(settings, tmp_path / "alerts.log", "alerts")
+    alerts = AbmProcess(settings, tmp_path / "alerts.log", "alerts")
     alerts.start()
     try:
         await waits_once(alerts, f"Redis at {redis.url}")
@@ -292,7 +174,7 @@ async def test_collector_started_before_redis_says_so_once_then_is_healthy(
     redis = late_redis(tmp_path)
     secret_url = f"redis://:pw-s3cret@127.0.0.1:{redis.port}/0"
     settings = collector_settings(kafka_bootstrap, secret_url, tmp_path)
-    collector = Command(settings, tmp_path / "collector.log", "collector")
+    collector = AbmProcess(settings, tmp_path / "collector.log", "collector")
     collector.start()
     redacted = f"redis://:***@127.0.0.1:{redis.port}/0"
     healthz = f"http://127.0.0.1:{settings.collector_port}/healthz"
@@ -322,7 +204,7 @@ async def test_collector_started_before_kafka_says_so_once_then_takes_events(
 ) -> None:
     late = LatePort(kafka_bootstrap)
     settings = collector_settings(late.address, redis_url, tmp_path)
-    collector = Command(settings, tmp_path / "collector.log", "collector")
+    collector = AbmProcess(settings, tmp_path / "collector.log", "collector")
     collector.start()
     body = {"batch": [{"type": "track", "event": "Demo Requested", "userId": "u-1",
                        "messageId": "late-kafka-1"}]}  # fmt: skip
@@ -378,7 +260,7 @@ async def test_replay_started_before_kafka_waits_then_sends_everything(
     direct = settings.model_copy(update={"kafka_bootstrap_servers": kafka_bootstrap})
     await create_topics(direct)
     file = segment_file(tmp_path / "in.jsonl", 20)
-    replay = Command(settings, tmp_path / "replay.log", "replay", "--no-progress", str(file))
+    replay = AbmProcess(settings, tmp_path / "replay.log", "replay", "--no-progress", str(file))
     replay.start()
     try:
         await waits_once(replay, f"Kafka at {late.address}")
@@ -398,7 +280,7 @@ async def test_replay_waits_through_a_redis_outage_in_its_run_and_loses_nothing(
     settings = make_settings(kafka_bootstrap, redis.url, tmp_path)
     await create_topics(settings)
     file = segment_file(tmp_path / "in.jsonl", 400)
-    replay = Command(
+    replay = AbmProcess(
         settings, tmp_path / "replay.log", "replay", "--no-progress", "--rate", "100", str(file)
     )
     try:
@@ -433,22 +315,16 @@ async def test_a_broker_outage_logs_its_connection_errors_once_per_interval(
     """The worker and the alert service lose their broker for about 12 s, with the interval at
     4 s: a few "Unable connect" lines each, the later ones with the count of those left out
     (each process wrote hundreds before: one per connection attempt)."""
-    kafka = LocalKafka(
-        home=tmp_path / "kafka",
-        port=free_port_pair(),
-        cache_dir=Path(os.environ.get("ABM_CACHE_DIR", REPO / ".cache")),
-        heap="512m",
-    )
+    kafka = await asyncio.to_thread(start_kafka, tmp_path, 3, "512m")
     settings = make_settings(
         kafka.bootstrap, redis_url, tmp_path, alert_port=free_port(),
         log_connection_error_interval_s=4.0,
     )  # fmt: skip
     processes = [
-        Command(settings, tmp_path / "alerts.log", "alerts"),
-        Command(settings, tmp_path / "worker.log", "worker"),
+        AbmProcess(settings, tmp_path / "alerts.log", "alerts"),
+        AbmProcess(settings, tmp_path / "worker.log", "worker"),
     ]
     try:
-        await asyncio.to_thread(kafka.start, 120)
         for process in processes:
             process.start()
         alerts_metrics = f"http://127.0.0.1:{settings.alert_port}/metrics"

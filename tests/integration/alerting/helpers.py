@@ -6,10 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import os
-import signal
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -26,7 +22,8 @@ from alerting.service import AlertService, wall_ms
 from alerting.signing import slack_signature
 from stream.lag import wait_caught_up
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
-from tests.integration.harness import REPO, create_topics
+from tests.faults.processes import AbmProcess
+from tests.integration.harness import create_topics
 
 
 async def produce_mqas(
@@ -134,54 +131,8 @@ async def running(
         await asyncio.wait_for(task, 60)
 
 
-class AlertProcess:
+class AlertProcess(AbmProcess):
     """`abm alerts` in a child process with the test's settings (plus extra env)."""
 
     def __init__(self, settings: Settings, log_path: Path, **env: str) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1", **self.env}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", "alerts"], cwd=REPO, env=env, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-
-    async def exited(self, timeout_s: float = 90.0) -> int:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout_s
-        while self.proc.poll() is None:
-            assert time.monotonic() < deadline, f"still running:\n{self.log_tail()}"
-            await asyncio.sleep(0.1)
-        return self.proc.returncode
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-
-    def kill(self) -> None:
-        """`kill -9`: no clean-up of any kind runs."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
-
-    def log_tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        super().__init__(settings, log_path, "alerts", env=env)

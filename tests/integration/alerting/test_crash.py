@@ -22,8 +22,9 @@ from abm.settings import Settings
 from alerting.delivery import CRASH_EXIT_CODE
 from stream.services import redis_client
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import SlackStandIn, SmtpServer, mqa_event
+from tests.alerting_support import mqa_event
 from tests.factories import HOUR, T0
+from tests.faults.providers import SlackStandIn, SmtpServer
 from tests.integration.alerting.helpers import AlertProcess, alerts_caught_up, produce_mqas
 from tests.integration.harness import create_topics, make_settings, read_topic
 

@@ -16,7 +16,8 @@ from slack_sdk.models.blocks import Block
 from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import TEST_CERT, SlackStandIn, SmtpServer, mqa_event, wait_for
+from tests.alerting_support import mqa_event, wait_for
+from tests.faults.providers import TEST_CERT, SlackStandIn, SmtpServer
 from tests.integration.alerting.helpers import alerts_caught_up, metric, produce_mqas, running
 from tests.integration.harness import load_directory, make_settings, read_topic
 

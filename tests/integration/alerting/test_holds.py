@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from abm.infra.process import free_port
 from alerting.channels import Outgoing, SlackChannel
 from alerting.holds import RedisHolds, workspace_id
-from tests.alerting_support import SlackStandIn
+from tests.faults.providers import SlackStandIn
 from tests.unit.alerting.fakes import delivery
 from tests.unit.alerting.test_slack_pacing import FakeTime
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from alerting.channels import RECONCILE_MAX_MESSAGES, Outgoing, SlackChannel
-from tests.alerting_support import SlackStandIn
+from tests.faults.providers import SlackStandIn
 from tests.unit.alerting.fakes import delivery
 
 pytestmark = pytest.mark.integration

@@ -17,8 +17,9 @@ from abm.infra.process import free_port
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.signing import ack_url
-from tests.alerting_support import SlackStandIn, mqa_event, wait_for
+from tests.alerting_support import mqa_event, wait_for
 from tests.factories import HOUR, MINUTE, T0
+from tests.faults.providers import SlackStandIn
 from tests.integration.alerting.helpers import (
     SIGNING_SECRET,
     Clock,

@@ -146,3 +146,39 @@ async def test_a_take_over_asks_slack_before_giving_up(
         assert dead.written == []
     if found.state == "found":
         assert ledger.rows[key]["ref"] == "171.000200"
+
+
+@pytest.mark.parametrize(
+    ("found", "requests"),
+    [
+        (Found("found", ref="171.000300"), 1),
+        (Found("absent", "not among 2 messages since the claim"), 2),
+        (Found("unknown", "conversations.history: HTTP 503"), 2),
+    ],
+    ids=["Slack has it: sent, not posted again", "Slack does not: posted again",
+         "Slack cannot say: posted again (at-least-once, as before)"],
+)  # fmt: skip
+async def test_after_a_timeout_slack_is_asked_before_the_message_is_posted_again(
+    found: Found, requests: int
+) -> None:
+    """A request that timed out may have been taken (Slack answered late): the next attempt
+    first reads the conversation's history, so a slow Slack does not get the alert twice."""
+    ledger = MemoryLedger()
+    slack = ScriptedChannel("slack", Attempt("retry", "timeout", "no answer within 2 s"))
+    slack.found = found
+    d = delivery()
+    assert await deliverer(ledger, slack, DeadLetters()).deliver(d) == "sent"
+    assert len(slack.requests) == requests
+    assert [alert_id for alert_id, _, _ in slack.asked] == [d.item.alert_id]
+    row = ledger.rows[ledger.key(d.item.alert_id, "slack")]
+    assert row["state"] == "sent"
+    if found.state == "found":
+        assert row["ref"] == "171.000300"
+
+
+async def test_an_answer_that_says_the_message_was_not_taken_asks_nothing() -> None:
+    ledger = MemoryLedger()
+    slack = ScriptedChannel("slack", Attempt("retry", "server_error", "HTTP 503"))
+    slack.found = Found("found", ref="never")
+    assert await deliverer(ledger, slack, DeadLetters()).deliver(delivery()) == "sent"
+    assert len(slack.requests) == 2 and slack.asked == []
