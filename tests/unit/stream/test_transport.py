@@ -1,128 +1,27 @@
-"""The consumer's per-record hand-off: direct when it cannot wait, Faust's race otherwise.
-
-Real Faust objects (app, conductor, queues, producer buffer), no broker: the hand-off is
-decided before anything is sent or fetched.
-"""
+"""The worker's Faust app: drain hooks while it waits for acks, no in-memory Monitor, and
+Faust's own per-record hand-off."""
 
 from __future__ import annotations
 
 import asyncio
-import warnings
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import pytest
-from faust.types import TP, Message
+from faust.transport.drivers import aiokafka as kafka_driver
 
 from abm.core.model import load_model
 from abm.settings import Settings
 from stream.app import create_app
-from stream.transport import App, Consumer, Transport
-
-TOPIC = "touchpoints"
-ROUTED = TP(TOPIC, 0)
+from stream.transport import App
 
 
-def message(tp: TP = ROUTED, offset: int = 0) -> Message:
-    return Message(tp.topic, tp.partition, offset, 0.0, 0, None, b"k", b"v", None, tp=tp)
-
-
-@dataclass
-class Conductor:
-    """The conductor's callback as the consumer sees it; records which task ran it."""
-
-    tasks: list[asyncio.Task[Any] | None] = field(default_factory=list)
-
-    async def deliver(self, message: Message) -> None:
-        self.tasks.append(asyncio.current_task())
-
-
-@dataclass
-class Setup:
-    app: Any
-    consumer: Consumer
-    conductor: Conductor
-    queue: Any
-
-
-@pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
-    app = App("handoff-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path))
-    topic = app.topic(TOPIC, key_type=bytes, value_type=bytes)
-    cast(Any, app.topics)._tp_index[ROUTED].add(topic)  # what the conductor does on assignment
-    app.flow_control.resume()  # what the app does once partitions are assigned
-    conductor = Conductor()
-    consumer = app.transport.create_consumer(
-        callback=conductor.deliver,
-        on_partitions_revoked=rebalanced,
-        on_partitions_assigned=rebalanced,
-    )
-    assert isinstance(consumer, Consumer)
-    yield Setup(app, consumer, conductor, topic.queue)
-
-
-async def rebalanced(tps: Any) -> None:
-    """Rebalances do not happen here."""
-
-
-async def hand_off(setup: Setup, record: Message) -> Any:
-    consumer = setup.consumer
-    return await consumer.wait_first(consumer.callback(record), consumer.suspend_flow.wait())
-
-
-async def test_the_app_runs_on_this_transport() -> None:
+def test_the_worker_hands_records_over_the_way_faust_does() -> None:
+    """The direct hand-off was withdrawn (a restarted worker could stop after its first
+    record): the consumer is Faust's own, with its race against a flow suspension."""
     pipe = create_app(Settings(), load_model())
     assert isinstance(pipe.app, App)
-    assert isinstance(pipe.app.transport, Transport)
-    assert pipe.app.transport.Consumer is Consumer
-
-
-async def test_a_record_that_cannot_wait_is_handed_over_in_the_fetch_loop_itself(
-    setup: Setup,
-) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the unused suspend_flow.wait() must be closed
-        results = await hand_off(setup, message())
-    assert setup.conductor.tasks == [asyncio.current_task()]
-    assert len(results.done) == 1 and not results.stopped
-
-
-async def test_a_full_stream_buffer_takes_fausts_race(setup: Setup) -> None:
-    while not setup.queue.full():
-        setup.queue.put_nowait(object())
-    assert not setup.consumer.can_hand_off(message())
-    await hand_off(setup, message())
-    assert setup.conductor.tasks and setup.conductor.tasks[0] is not asyncio.current_task()
-
-
-@pytest.mark.parametrize("suspend", ["consumer", "app"])
-async def test_a_suspended_flow_takes_fausts_race(setup: Setup, suspend: str) -> None:
-    if suspend == "consumer":
-        setup.consumer.stop_flow()
-    else:
-        setup.app.flow_control.suspend()
-    assert not setup.consumer.can_hand_off(message())
-
-
-async def test_a_full_producer_buffer_takes_fausts_race(setup: Setup) -> None:
-    buffer = setup.app.producer.buffer
-    for _ in range(buffer.max_messages + 1):
-        buffer.pending.put_nowait(object())
-    assert not setup.consumer.can_hand_off(message())
-
-
-async def test_a_record_of_a_partition_not_routed_here_takes_fausts_race(setup: Setup) -> None:
-    assert not setup.consumer.can_hand_off(message(TP(TOPIC, 1)))
-    assert setup.consumer.can_hand_off(message(ROUTED))
-
-
-async def test_other_waits_of_the_consumer_are_fausts(setup: Setup) -> None:
-    event = asyncio.Event()
-    event.set()
-    results = await setup.consumer.wait_first(event.wait())
-    assert len(results.done) == 1
+    assert type(pipe.app.transport) is kafka_driver.Transport
+    assert pipe.app.transport.Consumer is kafka_driver.Consumer
 
 
 def test_fausts_monitor_is_no_sensor(tmp_path: Path) -> None:
