@@ -273,21 +273,32 @@ def mqa_tail(
         float | None, typer.Option(help="Exit after this many seconds without a new MQA.")
     ] = None,
 ) -> None:
-    """Print MQA events as they come (each MQA once)."""
+    """Print MQA events as they come (each MQA once). The text names persons as the alerts do
+    (looked up in the directory); `--json` prints the events as the topic holds them, persons
+    by pseudonym."""
+    from abm.core.privacy import pseudonyms_in, reveal
     from alerting.render import render_text
     from alerting.tail import mqa_events
+    from stream.services import open_directory
 
     settings = _settings()
 
     async def run() -> None:
-        async for event in mqa_events(
-            settings, from_beginning=from_beginning, idle_timeout_s=idle_exit
-        ):
-            if json_lines:
-                sys.stdout.write(orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode() + "\n")
-            else:
-                sys.stdout.write(render_text(event) + "\n\n")
-            sys.stdout.flush()
+        directory = None if json_lines else await open_directory(settings)
+        try:
+            async for event in mqa_events(
+                settings, from_beginning=from_beginning, idle_timeout_s=idle_exit
+            ):
+                if directory is None:
+                    line = orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+                    sys.stdout.write(line + "\n")
+                else:
+                    names = await directory.names_of(pseudonyms_in(event))
+                    sys.stdout.write(render_text(reveal(event, names)) + "\n\n")
+                sys.stdout.flush()
+        finally:
+            if directory is not None:
+                await directory.close()
 
     try:
         asyncio.run(run())

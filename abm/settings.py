@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from abm.core.privacy import DEFAULT_PSEUDONYM_KEY
+
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
 _ALERT_FIELDS = ("alert_", "slack_", "smtp_", "escalation_", "crm_")
@@ -192,7 +194,7 @@ class Settings(BaseSettings):
         "replaces the old one on disk within this bound, plus the log cleaner's pass.",
     )
     pseudonym_key: SecretStr = Field(
-        default=SecretStr("abm-dev-pseudonym-key"),
+        default=SecretStr(DEFAULT_PSEUDONYM_KEY.decode()),
         description="The deployment's secret for persons' keyed pseudonyms (HMAC-SHA256; "
         "docs/privacy.md). The default is a documented development key: set your own, long "
         "and random, before real data arrives, and keep it: changing it changes every "

@@ -35,6 +35,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from abm.core.opportunities import WON, Opportunity, parse_opportunity_object
+from abm.core.privacy import pseudonyms_in, reveal
 from abm.outcomes.store import OutcomeStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
@@ -364,6 +365,22 @@ class AlertService:
             return fallback
         return Owner(record.owner_email, record.owner_slack_id)
 
+    async def _revealed(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The event as the AE reads it: the persons it names by pseudonym named by the
+        directory's index (the e-mail, or `user:<id>`), anonymous visitors as such. Only the
+        rendered alert holds the names; the SLA record and the dead letters keep the event as
+        it came."""
+        pseudonyms = pseudonyms_in(event)
+        names: dict[str, str] = {}
+        if pseudonyms:
+            try:
+                names = await self._directory.names_of(pseudonyms)
+            except Exception as exc:
+                log.warning("pseudonym lookup failed, the alert names persons as visitors: %r",
+                            exc)  # fmt: skip
+        revealed: dict[str, Any] = reveal(event, names)
+        return revealed
+
     async def handle_mqa(self, event: dict[str, Any], ingest_ms: int | None = None) -> list[str]:
         """Open the SLA and deliver on every channel; the final state per route."""
         assert self.slas is not None and self.deliverer is not None
@@ -381,7 +398,7 @@ class AlertService:
         s = self.settings
         account_id = record.account_id
         alert = build_alert(
-            event,
+            await self._revealed(event),
             owner=fixed,
             due_at_ms=record.due_ms,
             account_link=account_url(s.public_base_url, account_id),

@@ -28,7 +28,7 @@ from aiokafka.structs import ConsumerRecord
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
-from abm.core.resolution import Unresolved, learn, resolve
+from abm.core.resolution import Unresolved, account_of, learn
 from abm.core.segment import TOUCHPOINT_TYPES, SegmentMessage, parse_message
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port, free_port_pair
@@ -142,8 +142,8 @@ def routed_keys(data: Dataset) -> list[bytes]:
             directory.learn(links)
         account_id = None
         if parsed.type in TOUCHPOINT_TYPES or parsed.type == "group":
-            result = resolve(parsed, directory.view_for(parsed))
-            account_id = None if isinstance(result, Unresolved) else result.account.account_id
+            result = account_of(parsed, directory.view_for(parsed))
+            account_id = None if isinstance(result, Unresolved) else result[0].account_id
         keys.append(raw_key(parsed, account_id, f"line:{number}"))
     return keys
 

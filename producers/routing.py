@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from abm.core.resolution import LearnedLinks, Unresolved, learn, resolve
+from abm.core.resolution import LearnedLinks, Unresolved, account_of, learn
 from abm.core.segment import SegmentMessage
 from abm.directory.store import DirectoryStore
 from stream.topics import raw_key
@@ -27,8 +27,8 @@ class Router:
         links = learn(message)
         if links is not None:
             await self.directory.learn(links)
-        result = resolve(message, await self.directory.view_for(message))
-        account_id = None if isinstance(result, Unresolved) else result.account.account_id
+        result = account_of(message, await self.directory.view_for(message))
+        account_id = None if isinstance(result, Unresolved) else result[0].account_id
         return raw_key(message, account_id, fallback)
 
     async def keys_for(self, messages: Sequence[tuple[SegmentMessage | None, str]]) -> list[bytes]:
@@ -61,8 +61,8 @@ class Router:
             if message is None:
                 keys.append(raw_key(None, None, fallback))
                 continue
-            result = resolve(message, next(views))
-            account_id = None if isinstance(result, Unresolved) else result.account.account_id
+            result = account_of(message, next(views))
+            account_id = None if isinstance(result, Unresolved) else result[0].account_id
             keys.append(raw_key(message, account_id, fallback))
         return keys
 

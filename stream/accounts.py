@@ -34,6 +34,7 @@ from yarl import URL
 
 from abm.core.account_view import account_view
 from abm.core.directory_csv import TIERS
+from abm.core.privacy import pseudonyms_in, reveal
 from abm.core.reach import Standing, hottest, slim, standing, summarize
 from abm.core.state import AccountState
 from abm.core.timefmt import iso_ms, parse_iso_ms
@@ -222,8 +223,10 @@ def register(pipe: Pipeline) -> AccountIndex:
             metrics.ACCOUNT_REQUESTS.labels(endpoint="account", code="400").inc()
             return _json(web, {"error": str(exc)}, 400)
         state = AccountState.from_bytes(raw)
+        directory, redis = await stores()
         view = account_view(state, pipe.model, at_ms or index.reference_ms)
-        await _add_verdicts(view, VerdictStore((await stores())[1], settings.redis_prefix))
+        view = reveal(view, await directory.names_of(pseudonyms_in(view)))  # names at the edge
+        await _add_verdicts(view, VerdictStore(redis, settings.redis_prefix))
         metrics.ACCOUNT_REQUESTS.labels(endpoint="account", code="200").inc()
         if wants_json:
             return _json(web, view, 200)

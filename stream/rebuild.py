@@ -43,7 +43,7 @@ from redis.exceptions import RedisError
 from abm.core.engagement import apply
 from abm.core.model import ScoringModel
 from abm.core.state import AccountState
-from abm.core.touchpoint import Touchpoint
+from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
@@ -144,8 +144,9 @@ async def rebuild(
         shown = Progress(progress, len(partitions))
         for tp in input_tps:
             states = await _apply_partition(
-                consumer, tp, ends[tp], model, report, shown, suppression
-            )
+                consumer, tp, ends[tp], model, report, shown, suppression,
+                settings.pseudonym_secret(),
+            )  # fmt: skip
             old_keys = await _changelog_keys(consumer, TopicPartition(changelog, tp.partition))
             for key, state in states.items():
                 await producer.send(changelog, key=key, value=state.to_bytes(),
@@ -210,14 +211,18 @@ async def _apply_partition(
     report: RebuildReport,
     shown: Progress,
     suppression: SuppressionList,
+    secret: bytes,
 ) -> dict[bytes, AccountState]:
+    """The states of one partition's touchpoints, persons named by pseudonym (records of an
+    earlier version, which named them in the clear, are converted as the worker converts
+    them)."""
     states: dict[bytes, AccountState] = {}
     async for records, position in keyed_records(consumer, tp, end):
         for record in records:
             if record.value is None:
                 continue
             try:
-                touchpoint = Touchpoint.from_json(record.value)
+                touchpoint = pseudonymous(Touchpoint.from_json(record.value), secret)
             except (ValueError, KeyError, TypeError):
                 report.skipped += 1
                 continue

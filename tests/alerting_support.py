@@ -4,8 +4,10 @@ holds. The Slack and SMTP stand-ins are in `tests.faults.providers`."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
+from abm.core.privacy import clear_key_pseudonym
 from abm.core.records import AccountRecord
 from tests.factories import T0, account, mqas, qualifying_group, replay, touchpoint
 
@@ -19,9 +21,12 @@ def mqa_event(
     owner_slack_id: str | None = "U0AE",
     at_ms: int = T0,
     act_now: bool = False,
+    pseudonym_key: bytes | None = None,
 ) -> dict[str, Any]:
     """The MQA event the engine emits for a buying group qualifying at `at_ms` (or, with
-    `act_now`, a demo request)."""
+    `act_now`, a demo request). With `pseudonym_key` the touchpoints name their persons by
+    pseudonym, as resolved ones do (`dana@acme.com` becomes `clear_key_pseudonym(...)`);
+    without, by their e-mails, which the renderers show as they are."""
     record: AccountRecord = account(
         account_id,
         name=name or f"{account_id.title()} BV",
@@ -35,6 +40,10 @@ def mqa_event(
                               contact=f"dana@{account_id}.example")]  # fmt: skip
     else:
         touches = qualifying_group(at_ms, record)
+    if pseudonym_key is not None:
+        touches = [
+            replace(t, contact=clear_key_pseudonym(t.contact, pseudonym_key)) for t in touches
+        ]
     _, outcomes = replay(touches)
     [event] = mqas(outcomes)
     return event

@@ -28,8 +28,7 @@ from typing import Final
 
 from abm.core.model import BUYING_ROLES, LIFECYCLES, SENIORITIES
 from abm.core.records import AccountRecord, ContactRecord, infer_seniority
-from abm.core.resolution import FREE_MAIL_DOMAINS
-from abm.core.segment import MAX_ID_LENGTH
+from abm.core.segment import FREE_MAIL_DOMAINS, MAX_ID_LENGTH
 
 TIERS: Final = (1, 2, 3)
 MAX_REPORTED_ERRORS: Final = 50

@@ -1,23 +1,21 @@
 """Erasure of a person from an account state (`abm privacy forget`): pure, key passed in.
 
-A forgotten person is named to the workers by pseudonyms of their contact keys (the form a
-touchpoint gives a person: the e-mail, else `user:<userId>`, else `anon:<anonymousId>`, cut
-like the state cuts it), never by the identity. `scrub` removes from a state everything that
-names one of them: the contact entry (and with it the person's points), the timeline's
-touchpoints, the cap ledger's entries, and the person's rows and mentions in the explanations
-of past MQAs.
+A forgotten person is named to the workers by the keyed pseudonyms of their identities
+(`abm.core.privacy`: the e-mail and the linked userIds and anonymousIds), never by the
+identity: the same pseudonyms the touchpoints and the states name persons by. `scrub` removes
+from a state everything that names one of them: the contact entry (and with it the person's
+points), the timeline's touchpoints, the cap ledger's entries, and the person's rows and
+mentions in the explanations of past MQAs.
 
 The rule, as docs/privacy.md says: the forgotten person's contribution leaves the score; the
 erasure itself fires no MQA and retracts none (an MQA already sent stays sent, its stored
-explanation no longer names the person). The points already folded into the account's
-remainder (from contacts let go by the bounds), the daily totals of the surge signal and the
-dedupe digests name nobody and stay.
+explanation no longer names the person). The points already folded into the account's remainder
+(from contacts let go by the bounds), the daily totals of the surge signal and the dedupe
+digests name nobody and stay.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,33 +24,16 @@ import orjson
 
 from abm.core.engagement import WEB_BUCKET
 from abm.core.model import ScoringModel
-from abm.core.privacy import Identity
-from abm.core.state import BOUNDS, AccountState, cap_key, short_key
+from abm.core.privacy import Identity, clear_key_pseudonym
+from abm.core.state import AccountState, cap_key
 
 FORGOTTEN: Final = "(forgotten)"
 """What an MQA's stored summary says where it named a forgotten person."""
 
 
-def contact_key(identity: Identity) -> str:
-    """The contact key a touchpoint of this identity carries (see `abm.core.resolution`)."""
-    if identity.kind == "email":
-        raw = identity.value
-    elif identity.kind == "user_id":
-        raw = f"user:{identity.value}"
-    else:
-        raw = f"anon:{identity.value}"
-    return short_key(raw, BOUNDS.text_chars)
-
-
-def contact_pseudonym(key: str, secret: bytes) -> str:
-    """The keyed pseudonym of a contact key (`c` and 32 hex digits)."""
-    digest = hmac.new(secret, b"contact\x00" + key.encode(), hashlib.sha256).hexdigest()
-    return "c" + digest[:32]
-
-
 def erasure_pseudonyms(identities: Iterable[Identity], secret: bytes) -> list[str]:
-    """What an erasure command carries for a person with these identities."""
-    return sorted({contact_pseudonym(contact_key(i), secret) for i in identities})
+    """What an erasure command carries for a person with these identities: their pseudonyms."""
+    return sorted({identity.pseudonym(secret) for identity in identities})
 
 
 def cap_buckets(model: ScoringModel) -> list[str]:
@@ -64,9 +45,10 @@ def scrub(
     state: AccountState, pseudonyms: set[str], secret: bytes, model: ScoringModel
 ) -> list[str]:
     """Remove the persons of `pseudonyms` from `state` (in place); returns the contact keys
-    removed (empty: the state did not name them, and is unchanged)."""
-    named = _contact_keys(state)
-    gone = {key for key in named if contact_pseudonym(key, secret) in pseudonyms}
+    removed (empty: the state did not name them, and is unchanged). A state read from a
+    version that kept clear keys is matched by its keys' pseudonyms under `secret`."""
+    named = contact_keys_of(state)
+    gone = {key for key in named if clear_key_pseudonym(key, secret) in pseudonyms}
     if not gone:
         return []
     for key in gone:
@@ -79,7 +61,8 @@ def scrub(
     return sorted(gone)
 
 
-def _contact_keys(state: AccountState) -> set[str]:
+def contact_keys_of(state: AccountState) -> set[str]:
+    """Every contact key a state names: its contacts, its timeline, its MQAs' explanations."""
     keys = set(state.contacts)
     keys.update(t.contact for t in state.timeline)
     for record in state.mqa_history:
@@ -127,7 +110,7 @@ def _scrub_event(event: dict[str, Any], gone: set[str]) -> dict[str, Any]:
 
 
 MAX_COMMAND_PSEUDONYMS: Final = 1_000
-"""Contact pseudonyms one erasure command may carry (a person's e-mail and linked ids)."""
+"""Pseudonyms one erasure command may carry (a person's e-mail and linked ids)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +121,7 @@ class ErasureCommand:
     at_ms: int
     """When the erasure was asked for, epoch ms."""
     pseudonyms: tuple[str, ...]
-    """Contact pseudonyms (`contact_pseudonym`) of the person's contact keys."""
+    """The keyed pseudonyms of the person's identities (`erasure_pseudonyms`)."""
 
     def to_json(self) -> bytes:
         return orjson.dumps(

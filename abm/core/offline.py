@@ -13,6 +13,7 @@ from typing import Any
 
 from abm.core.engagement import apply
 from abm.core.model import ScoringModel
+from abm.core.privacy import DEFAULT_PSEUDONYM_KEY
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.resolution import (
     DirectoryView,
@@ -108,9 +109,12 @@ def run_offline(
     model: ScoringModel,
     max_event_bytes: int = 32 * 1024,
     keep_touchpoints: bool = False,
+    pseudonym_key: bytes = DEFAULT_PSEUDONYM_KEY,
 ) -> OfflineResult:
+    """Resolve and apply, as the worker does with the same directory, model and pseudonym key
+    (`ABM_PSEUDONYM_KEY`; the default is its development default)."""
     result = OfflineResult()
-    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes):
+    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes, pseudonym_key):
         if keep_touchpoints:
             result.resolved.append(touchpoint)
         account_id = touchpoint.account.account_id
@@ -126,13 +130,14 @@ def resolve_offline(
     directory: InMemoryDirectory,
     max_event_bytes: int = 32 * 1024,
     limit: int | None = None,
+    pseudonym_key: bytes = DEFAULT_PSEUDONYM_KEY,
 ) -> OfflineResult:
     """Only the resolution step of `run_offline`: every resolved touchpoint in order (in
     `resolved`) and what did not resolve, counted; no model is applied (a backtest applies two
     models to the same touchpoints). With a `limit`, reading stops at the touchpoint after the
     limit (so `len(resolved) > limit` says there were more)."""
     result = OfflineResult()
-    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes):
+    for touchpoint in _resolved(raw_messages, directory, result, max_event_bytes, pseudonym_key):
         result.resolved.append(touchpoint)
         if limit is not None and len(result.resolved) > limit:
             break
@@ -144,6 +149,7 @@ def _resolved(
     directory: InMemoryDirectory,
     result: OfflineResult,
     max_event_bytes: int,
+    pseudonym_key: bytes,
 ) -> Iterator[Touchpoint]:
     """The resolved touchpoints of the messages, in order; the rest is counted in `result`."""
     for raw in raw_messages:
@@ -160,7 +166,7 @@ def _resolved(
                 directory.learn(links)
                 result.learned += 1
             continue
-        touchpoint = resolve(parsed, directory.view_for(parsed))
+        touchpoint = resolve(parsed, directory.view_for(parsed), pseudonym_key=pseudonym_key)
         if isinstance(touchpoint, Unresolved):
             result.unresolved[touchpoint.reason] += 1
             continue

@@ -3,6 +3,8 @@
 Order (docs/events.md, "Identity resolution"): the explicit account id on the event
 (context.groupId); the person -> account link learned from group calls; the contact directory
 (email -> account); the email's domain.
+The touchpoint names its person by a keyed pseudonym (`abm.core.privacy`), never by the e-mail
+or the tracker ids: the resolved topic and everything built from it hold no identity.
 Free-mail domains never resolve by domain. A step that names an account we do not know falls
 through to the next one. The caller fetches a `DirectoryView` for the message (the only I/O);
 everything here is pure.
@@ -14,61 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from abm.core.privacy import Identity, contact_identity
 from abm.core.records import AccountRecord, ContactRecord, infer_role, infer_seniority
-from abm.core.segment import SegmentMessage, email_domain
+from abm.core.segment import FREE_MAIL_DOMAINS, SegmentMessage, email_domain
 from abm.core.touchpoint import Touchpoint
-
-FREE_MAIL_DOMAINS: Final = frozenset(
-    {
-        "gmail.com",
-        "googlemail.com",
-        "outlook.com",
-        "hotmail.com",
-        "hotmail.co.uk",
-        "live.com",
-        "live.nl",
-        "msn.com",
-        "yahoo.com",
-        "yahoo.co.uk",
-        "yahoo.fr",
-        "ymail.com",
-        "icloud.com",
-        "me.com",
-        "mac.com",
-        "aol.com",
-        "proton.me",
-        "protonmail.com",
-        "pm.me",
-        "gmx.com",
-        "gmx.de",
-        "gmx.net",
-        "web.de",
-        "mail.com",
-        "yandex.com",
-        "yandex.ru",
-        "zoho.com",
-        "fastmail.com",
-        "hey.com",
-        "tutanota.com",
-        "qq.com",
-        "163.com",
-        "126.com",
-        "naver.com",
-        "kpnmail.nl",
-        "ziggo.nl",
-        "planet.nl",
-        "home.nl",
-        "hetnet.nl",
-        "xs4all.nl",
-        "telenet.be",
-        "skynet.be",
-        "orange.fr",
-        "free.fr",
-        "laposte.net",
-        "t-online.de",
-        "libero.it",
-    }
-)
 
 # Unresolved reasons: the complete set, each a metric label value.
 NO_IDENTITY: Final = "no_identity"
@@ -115,12 +66,40 @@ def effective_email(message: SegmentMessage, view: DirectoryView) -> str | None:
     return message.email or view.linked_email
 
 
+def person_of(message: SegmentMessage, view: DirectoryView) -> Identity:
+    """The identity a touchpoint of `message` names its person by (its pseudonym is the
+    touchpoint's contact): the e-mail (the message's or the linked one), else the userId, else
+    the anonymousId."""
+    identity = contact_identity(
+        effective_email(message, view), message.user_id, message.anonymous_id
+    )
+    assert identity is not None  # parse_message guarantees a userId or an anonymousId
+    return identity
+
+
 def resolve(
     message: SegmentMessage,
     view: DirectoryView,
     free_mail: frozenset[str] = FREE_MAIL_DOMAINS,
+    *,
+    pseudonym_key: bytes,
 ) -> Touchpoint | Unresolved:
-    """Resolve a track/page message to a touchpoint, or say why it cannot be."""
+    """Resolve a track/page message to a touchpoint, or say why it cannot be. The person is
+    named by their pseudonym under `pseudonym_key` (the deployment's `ABM_PSEUDONYM_KEY`)."""
+    found = account_of(message, view, free_mail)
+    if isinstance(found, Unresolved):
+        return found
+    account, step = found
+    return _touchpoint(message, view, account, effective_email(message, view), step, pseudonym_key)
+
+
+def account_of(
+    message: SegmentMessage,
+    view: DirectoryView,
+    free_mail: frozenset[str] = FREE_MAIL_DOMAINS,
+) -> tuple[AccountRecord, str] | Unresolved:
+    """The account a message resolves to and the step that found it (what the collector keys
+    a raw record by), or why there is none."""
     email = effective_email(message, view)
     domain = email_domain(email) if email else None
     steps: list[tuple[str, str | None]] = [
@@ -137,7 +116,7 @@ def resolve(
         if account is None:
             unknown.append(f"{step} -> {account_id}")
             continue
-        return _touchpoint(message, view, account, email, step)
+        return account, step
     if unknown:
         return Unresolved(UNKNOWN_ACCOUNT, "not in the account directory: " + ", ".join(unknown))
     if domain and domain in free_mail:
@@ -153,6 +132,7 @@ def _touchpoint(
     account: AccountRecord,
     email: str | None,
     resolved_by: str,
+    pseudonym_key: bytes,
 ) -> Touchpoint:
     contact = (
         view.contact if view.contact and view.contact.account_id == account.account_id else None
@@ -164,13 +144,11 @@ def _touchpoint(
             seniority = infer_seniority(title)
     else:  # not in the contact directory: the title (message, or learned) tells what it can
         role, seniority = infer_role(title), infer_seniority(title)
-    key = email or person_key(message.user_id, message.anonymous_id)
-    assert key is not None  # parse_message guarantees a userId or an anonymousId
     return Touchpoint(
         message_id=message.message_id,
         at_ms=message.timestamp_ms,
         account=account,
-        contact=key,
+        contact=person_of(message, view).pseudonym(pseudonym_key),
         known_person=email is not None or message.user_id is not None,
         role=role,
         seniority=seniority,

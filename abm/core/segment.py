@@ -246,3 +246,58 @@ def _path_of(url: str) -> str | None:
 
 def email_domain(email: str) -> str:
     return email.rpartition("@")[2]
+
+
+FREE_MAIL_DOMAINS: Final = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "outlook.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "live.com",
+        "live.nl",
+        "msn.com",
+        "yahoo.com",
+        "yahoo.co.uk",
+        "yahoo.fr",
+        "ymail.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "aol.com",
+        "proton.me",
+        "protonmail.com",
+        "pm.me",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "web.de",
+        "mail.com",
+        "yandex.com",
+        "yandex.ru",
+        "zoho.com",
+        "fastmail.com",
+        "hey.com",
+        "tutanota.com",
+        "qq.com",
+        "163.com",
+        "126.com",
+        "naver.com",
+        "kpnmail.nl",
+        "ziggo.nl",
+        "planet.nl",
+        "home.nl",
+        "hetnet.nl",
+        "xs4all.nl",
+        "telenet.be",
+        "skynet.be",
+        "orange.fr",
+        "free.fr",
+        "laposte.net",
+        "t-online.de",
+        "libero.it",
+    }
+)
+"""E-mail domains that name no company: an address there never resolves an account by its
+domain (`abm.core.resolution`) and is no account's domain in a directory file."""

@@ -11,8 +11,11 @@ account's traffic: a tier-1 account with 100,000 touchpoints a month from 10,000
 visitors costs the same per touchpoint as a quiet one. Where a bound changes a result compared
 with keeping everything, docs/events.md ("Bounded account state") says how.
 
-The stored form (version 2) is compact JSON compressed with zlib: a typical account is well
-under 1 KB. Version-1 states (uncompressed JSON, unbounded) are converted when read.
+The stored form (version 3) is compact JSON compressed with zlib: a typical account is well
+under 1 KB. Persons are named by keyed pseudonyms (`abm.core.privacy`), never by e-mail or
+tracker id. Older states are read: version 1 (uncompressed JSON, unbounded) and version 2
+(compressed like 3) named persons in the clear; `legacy_keys` says so, and
+`abm.core.pseudonymize.pseudonymize_state` converts them before the engine writes them again.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import orjson
 from abm.core.decay import Accumulator
 from abm.core.records import AccountRecord
 
-STATE_VERSION: Final = 2
+STATE_VERSION: Final = 3
 """The stored form's version; `from_bytes` reads this one and every older one it can convert."""
-READABLE_VERSIONS: frozenset[int] = frozenset({1, 2})
+READABLE_VERSIONS: frozenset[int] = frozenset({1, 2, 3})
+CLEAR_KEY_VERSIONS: Final = frozenset({1, 2})
+"""Versions that named persons by e-mail or tracker id (`AccountState.legacy_keys`)."""
 
 _DAY_MS: Final = 86_400_000
 
@@ -123,7 +128,7 @@ def short_event(event: dict[str, Any]) -> dict[str, Any]:
     return {k: event[k] for k in _MQA_SHORT_FIELDS if k in event}
 
 
-_ZDICT: Final = (
+_ZDICT_V2: Final = (
     b'"known":"rest":"folded":"wm":"pruned":"mqas":[{"id":"mqa_"episode":"rule":"threshold"'
     b'"act_now""trigger":"source":"event":{"schema":1,"mqa_id":"mqa_"qualified_at":"'
     b'"executive_sponsor""legal_procurement""blocker""budget_holder""student""c_level"'
@@ -154,14 +159,36 @@ _ZDICT: Final = (
 """The preset dictionary of version 2's compression: strings that most stored states repeat,
 the most common last. Part of the format: changing it needs a new state version."""
 
+_ZDICT: Final = _ZDICT_V2.replace(b'"anon:anon-', b'"p')
+"""Version 3's preset dictionary: version 2's, with the pseudonyms' prefix where version 2 had
+an anonymous visitor's key. A compressed state names its dictionary (zlib's DICTID, bytes 2-6),
+so reading a state needs no other marker of its version."""
+
+_ZDICTS: Final = {zlib.adler32(d).to_bytes(4, "big"): d for d in (_ZDICT, _ZDICT_V2)}
+_CURRENT_DICTID: Final = zlib.adler32(_ZDICT).to_bytes(4, "big")
+_FDICT: Final = 0x20
+"""zlib's header flag: a preset dictionary's DICTID follows the two header bytes."""
+
 
 def _decode(raw: bytes) -> Any:
-    """Version 2 is zlib-compressed JSON with `_ZDICT` (first byte 0x78); version 1 is plain
-    JSON."""
+    """Versions 2 and 3 are zlib-compressed JSON (first byte 0x78) with the preset dictionary
+    the stream names; version 1 is plain JSON."""
     if raw[:1] == b"x":
-        unpacker = zlib.decompressobj(zdict=_ZDICT)
+        if len(raw) > 1 and raw[1] & _FDICT:
+            zdict = _ZDICTS.get(raw[2:6])
+            if zdict is None:
+                raise zlib.error("compressed with an unknown preset dictionary")
+            unpacker = zlib.decompressobj(zdict=zdict)
+        else:
+            unpacker = zlib.decompressobj()
         raw = unpacker.decompress(raw) + unpacker.flush()
     return orjson.loads(raw)
+
+
+def has_clear_keys(raw: bytes) -> bool:
+    """Whether a stored state is of a version that named persons in the clear (1 or 2), read
+    from its first bytes only: the cheap check before `from_bytes` on the agent's load path."""
+    return raw[:1] != b"x" or raw[2:6] != _CURRENT_DICTID
 
 
 def stored_version(raw: bytes) -> object:
@@ -344,6 +371,9 @@ class AccountState:
     fall no faster than the shortest half-life, so the hysteresis check skips the exact sum
     while this lower bound stays above the exit score. Only a shortcut: decisions are the ones
     the exact sum gives."""
+    legacy_keys: bool = field(default=False, compare=False, repr=False)
+    """Read from a version that named persons in the clear (1 or 2), not stored: its contact
+    keys are e-mails and tracker ids until `abm.core.pseudonymize.pseudonymize_state`."""
 
     def to_bytes(self) -> bytes:
         """The stored form: compact JSON, compressed with a preset dictionary of the strings
@@ -396,7 +426,9 @@ class AccountState:
         if version not in READABLE_VERSIONS:
             raise StateVersionError(version)
         if version == 1:
-            return _from_v1(data)
+            state = _from_v1(data)
+            state.legacy_keys = True
+            return state
         watermark = data.get("wm")
         return cls(
             account=AccountRecord.from_dict(data["account"]),
@@ -419,6 +451,7 @@ class AccountState:
             touches=data.get("touches", 0),
             unknown_events=data.get("unknown", 0),
             pruned_day=data.get("pruned"),
+            legacy_keys=version in CLEAR_KEY_VERSIONS,
         )
 
 

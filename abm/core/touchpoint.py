@@ -5,18 +5,24 @@ touchpoint was resolved, so scoring is a pure function of the resolved topic: re
 topic reproduces the same state and the same MQAs. Scoring (points, class) is *not* stored here:
 it is computed from `event`/`path` by the scoring model, so a new model version re-scores
 history.
+
+Schema 2 names the person by a keyed pseudonym (`abm.core.privacy`); schema 1, written by
+earlier versions, named them in the clear (the e-mail, `user:<id>`, `anon:<id>`): it is still
+read, and `pseudonymous` gives such a touchpoint the pseudonym schema 2 would have.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 import orjson
 
+from abm.core.privacy import clear_key_pseudonym, is_pseudonym
 from abm.core.records import AccountRecord
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+READABLE_SCHEMAS: Final = frozenset({1, 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +32,9 @@ class Touchpoint:
     """Event time (the tracker's timestamp), epoch ms."""
     account: AccountRecord
     contact: str
-    """Stable key of the person: the e-mail, else `user:<userId>`, else `anon:<anonymousId>`."""
+    """The person's keyed pseudonym (`p` and 32 hex digits) of their e-mail, else their userId,
+    else their anonymousId (`abm.core.resolution.person_of`); in a schema-1 record, the clear
+    key (the e-mail, `user:<userId>`, `anon:<anonymousId>`) until `pseudonymous`."""
     known_person: bool
     """False for anonymous visitors: they add points but are never stakeholders."""
     role: str
@@ -63,7 +71,7 @@ class Touchpoint:
     @classmethod
     def from_json(cls, raw: bytes) -> Touchpoint:
         data: dict[str, Any] = orjson.loads(raw)
-        if data.get("v") != SCHEMA_VERSION:
+        if data.get("v") not in READABLE_SCHEMAS:
             raise ValueError(f"touchpoint schema version {data.get('v')!r} is not supported")
         return cls(
             message_id=data["mid"],
@@ -80,3 +88,11 @@ class Touchpoint:
             premium=bool(data.get("premium", False)),
             resolved_by=data["by"],
         )
+
+
+def pseudonymous(touchpoint: Touchpoint, key: bytes) -> Touchpoint:
+    """The touchpoint with its person named by pseudonym: itself for schema 2, the converted
+    one for a schema-1 record (its clear key's pseudonym under `key`)."""
+    if is_pseudonym(touchpoint.contact):
+        return touchpoint
+    return replace(touchpoint, contact=clear_key_pseudonym(touchpoint.contact, key))

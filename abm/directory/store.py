@@ -13,6 +13,14 @@ Key schema. Every key starts with `{prefix}:dir:`; values are UTF-8 text.
 | `{prefix}:dir:email-persons:{email}`   | set    | person keys that were linked to the e-mail     |
 |                                        |        | (so that erasing a contact finds its links)    |
 | `{prefix}:dir:tier:{n}`                | set    | ids of the target accounts of tier n (1-3)     |
+| `{prefix}:dir:pseudonym:{pseudonym}`   | string | the known person a pseudonym names: the        |
+|                                        |        | e-mail, or `user:{userId}`; expires (below)    |
+
+The pseudonym index is how the edges (the alerts, the account pages) name the persons the
+long-lived data names by pseudonym only (`abm.core.privacy`). The resolution agent writes an
+entry for each known person it resolves, expiring `ABM_RESOLVED_RETENTION_DAYS` after that
+person's latest touchpoint (renewed at most once a day per process): the index holds no one the
+resolved topic no longer names. Anonymous visitors get no entry (they are never named).
 
 E-mails and domains are lower-case. The `email-persons` index may hold a person whose e-mail
 changed since; erasing checks the person's current e-mail before deleting it.
@@ -45,8 +53,8 @@ from abm.core.directory_csv import (
     normalize_email,
 )
 from abm.core.records import AccountRecord, ContactRecord
-from abm.core.resolution import FREE_MAIL_DOMAINS, DirectoryView, LearnedLinks, person_key
-from abm.core.segment import SegmentMessage, email_domain
+from abm.core.resolution import DirectoryView, LearnedLinks, person_key
+from abm.core.segment import FREE_MAIL_DOMAINS, SegmentMessage, email_domain
 
 DEFAULT_CACHE_TTL: Final = 30.0
 DEFAULT_CACHE_SIZE: Final = 10_000
@@ -104,6 +112,9 @@ class DirectoryKeys:
 
     def tier(self, tier: int) -> str:
         return f"{self.base}tier:{tier}"
+
+    def pseudonym(self, pseudonym: str) -> str:
+        return f"{self.base}pseudonym:{pseudonym}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +520,30 @@ class DirectoryStore:
             if email:
                 pipe.sadd(self.keys.email_persons(email), links.person)
             await pipe.execute()
+
+    # --- the pseudonym index ---------------------------------------------------------------------
+
+    async def remember_pseudonyms(self, names: Mapping[str, str], ttl_s: int) -> None:
+        """Index pseudonym -> the person's clear key (the e-mail, or `user:<id>`), each entry
+        expiring after `ttl_s` seconds; one round trip."""
+        if not names:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for pseudonym, name in names.items():
+                pipe.set(self.keys.pseudonym(pseudonym), name, ex=ttl_s)
+            await pipe.execute()
+
+    async def names_of(self, pseudonyms: Iterable[str]) -> dict[str, str]:
+        """The clear keys of the indexed pseudonyms among `pseudonyms` (the others are anonymous
+        visitors, or persons forgotten or not seen for the index's lifetime)."""
+        wanted = sorted(set(pseudonyms))
+        values = await _mget(self._redis, [self.keys.pseudonym(p) for p in wanted])
+        return {p: text for p, v in zip(wanted, values, strict=True) if (text := _text(v))}
+
+    async def forget_pseudonyms(self, pseudonyms: Iterable[str]) -> int:
+        """Erase index entries; the number that existed."""
+        keys = [self.keys.pseudonym(p) for p in pseudonyms]
+        return int(await self._redis.delete(*keys)) if keys else 0
 
     # --- inspection and erasure ----------------------------------------------------------------
 

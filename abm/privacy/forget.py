@@ -10,7 +10,8 @@ Steps, each idempotent, so running the command again after a failure finishes th
 3. publish an erasure command (`abm.core.erasure.ErasureCommand`: contact pseudonyms only) to
    every partition of privacy.erasure; each worker scrubs the accounts of its partitions and
    writes the scrubbed states, which replace the compacted changelog records;
-4. delete the contact record and the person links from the directory;
+4. delete the contact record, the person links and the pseudonym index entries (what names
+   the person at the edges) from the directory;
 5. append the audit record: the erasure id, the time, the pseudonym of the identity asked for.
 
 Redis keys: `{prefix}:privacy:audit`, a stream of at most `MAX_AUDIT_ENTRIES` records.
@@ -85,6 +86,7 @@ async def forget(settings: Settings, redis: aioredis.Redis, person: Identity) ->
             erased = await directory.forget_contact(identity.value) or erased
         else:
             erased = await directory.forget_person(identity.person_key) or erased
+    erased = bool(await directory.forget_pseudonyms(command.pseudonyms)) or erased
 
     await redis.xadd(
         f"{settings.redis_prefix}:privacy:audit",

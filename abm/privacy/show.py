@@ -1,6 +1,8 @@
 """`abm privacy show`: what the engine holds about a person, for an access request (GDPR art.
 15): the directory's records and links, whether they are suppressed, and every account state
-that names them (read from the latest records of the engagement table's changelog).
+that names them (read from the latest records of the engagement table's changelog, where a
+person is named by their pseudonyms; a state written by a version that named persons in the
+clear is matched by its keys' pseudonyms).
 
 The topics' raw and resolved touchpoints (kept 7 and 400 days) are not searched: they are the
 events as received, and docs/privacy.md says so.
@@ -14,8 +16,8 @@ import orjson
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from abm.core.erasure import contact_key
-from abm.core.privacy import Identity
+from abm.core.erasure import contact_keys_of
+from abm.core.privacy import Identity, clear_key_pseudonym
 from abm.core.state import AccountState, StateVersionError
 from abm.core.timefmt import iso_ms
 from abm.directory.store import DirectoryStore
@@ -45,17 +47,27 @@ async def show(settings: Settings, redis: aioredis.Redis, person: Identity) -> d
             linked = await redis.hgetall(directory.keys.person(key))
             if linked:
                 links.append({"person": key, **{_text(k): _text(v) for k, v in linked.items()}})
-    keys = {contact_key(i) for i in identities}
+    secret = settings.pseudonym_secret()
+    pseudonyms = {i.pseudonym(secret): i for i in identities}
+    indexed = await directory.names_of(pseudonyms)
     return {
-        "identities": [{"kind": i.kind, "value": i.value} for i in identities],
+        "identities": [
+            {"kind": i.kind, "value": i.value, "pseudonym": p} for p, i in pseudonyms.items()
+        ],
         "suppressed": any([await suppression.holds(i) for i in identities]),
-        "directory": {"contacts": contacts, "person_links": links},
-        "accounts": await _accounts_naming(settings, keys),
+        "directory": {
+            "contacts": contacts,
+            "person_links": links,
+            "pseudonym_index": sorted(indexed),
+        },
+        "accounts": await _accounts_naming(settings, set(pseudonyms), secret),
     }
 
 
-async def _accounts_naming(settings: Settings, keys: set[str]) -> list[dict[str, Any]]:
-    """What the latest state of each account says of the contact keys `keys`."""
+async def _accounts_naming(
+    settings: Settings, pseudonyms: set[str], secret: bytes
+) -> list[dict[str, Any]]:
+    """What the latest state of each account says of the persons of `pseudonyms`."""
     name = engagement_changelog(settings.app_id)
     try:
         partitions = (await partitions_of(settings.kafka_bootstrap_servers, [name]))[name]
@@ -72,14 +84,18 @@ async def _accounts_naming(settings: Settings, keys: set[str]) -> list[dict[str,
             end = (await consumer.end_offsets([tp]))[tp]
             async for records, _ in keyed_records(consumer, tp, end):
                 for record in records:
-                    _take(found, record.key, record.value, keys)
+                    _take(found, record.key, record.value, pseudonyms, secret)
     finally:
         await consumer.stop()
     return [found[key] for key in sorted(found)]
 
 
 def _take(
-    found: dict[bytes, dict[str, Any]], key: bytes, value: bytes | None, keys: set[str]
+    found: dict[bytes, dict[str, Any]],
+    key: bytes,
+    value: bytes | None,
+    pseudonyms: set[str],
+    secret: bytes,
 ) -> None:
     """A later record of an account replaces what an earlier one said (a tombstone, or a state
     that no longer names the person, removes it)."""
@@ -90,6 +106,7 @@ def _take(
         state = AccountState.from_bytes(value)
     except (StateVersionError, ValueError):
         return
+    keys = {k for k in contact_keys_of(state) if clear_key_pseudonym(k, secret) in pseudonyms}
     named = sorted(keys & set(state.contacts))
     timeline = [t for t in state.timeline if t.contact in keys]
     in_mqas = [
@@ -118,11 +135,6 @@ def _take(
         ],
         "mqas_naming_them": in_mqas,
     }
-
-
-def _names(event: dict[str, Any], keys: set[str]) -> bool:
-    text = orjson.dumps(event).decode()
-    return any(key in text for key in keys)
 
 
 def _text(value: Any) -> str:

@@ -23,7 +23,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from abm.core.privacy import Identity, message_pseudonyms
+from abm.core.privacy import Identity, clear_key_pseudonym, message_pseudonyms
 from abm.core.segment import SegmentMessage
 
 MAX_SUPPRESSED: Final = 100_000
@@ -150,12 +150,11 @@ class SuppressionList:
         return True
 
     def suppresses_contact(self, contact: str) -> bool:
-        """Whether the person behind a touchpoint's contact key is on the list (as of the last
-        refresh)."""
+        """Whether the person a touchpoint names (by pseudonym, or by a clear key in a record of
+        an earlier version) is on the list (as of the last refresh)."""
         if not self._copy:
             return False
-        identity = Identity.of_contact_key(contact)
-        return identity is not None and identity.pseudonym(self._key) in self._copy
+        return clear_key_pseudonym(contact, self._key) in self._copy
 
     def suppresses(self, message: SegmentMessage) -> bool:
         """Whether any identity of `message` is on the list (as of the last refresh)."""

@@ -49,8 +49,9 @@ from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
 
 from abm.core.erasure import ErasureCommand, scrub
+from abm.core.pseudonymize import pseudonymous_bytes
 from abm.core.state import AccountState, StateVersionError
-from abm.core.touchpoint import Touchpoint
+from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.records import header, send_dead_letter
@@ -75,14 +76,13 @@ def register(pipe: Pipeline) -> None:
 
     unwritten = Unwritten()
     streams: list[Any] = []  # the agent's stream, for acks from the flush timer
+    secret = settings.pseudonym_secret()
 
     def load(item: Item) -> bytes | None:
         state = unwritten.state_of(item.key)
         if state is not None:  # changed but not yet written (the cache let it go)
             return state.to_bytes()
-        with current(item.event):
-            stored: bytes | None = table.get(item.key)
-        return stored
+        return load_stored(item.key, item.event)
 
     writer = asyncio.Lock()  # one write at a time
 
@@ -168,8 +168,6 @@ def register(pipe: Pipeline) -> None:
     pipe.app.on_partitions_revoked.connect(cast(Any, drop_revoked))
     pipe.app.on_partitions_assigned.connect(cast(Any, drop_assigned))
 
-    secret = settings.pseudonym_secret()
-
     @pipe.app.agent(pipe.erasure, name=f"{settings.app_id}-erasure")
     async def erasure(stream: Any) -> None:
         """`abm privacy forget`: remove the person from every account of the command's
@@ -203,9 +201,11 @@ def register(pipe: Pipeline) -> None:
                      command.erasure_id, partition, len(changed))  # fmt: skip
 
     def load_stored(key: bytes, event: Any) -> bytes | None:
+        """The stored state, converted first when an earlier version named persons in the
+        clear (`abm.core.pseudonymize`): nothing this worker writes names them."""
         with current(event):
             stored: bytes | None = table.get(key)
-        return stored
+        return pseudonymous_bytes(stored, secret, pipe.model) if stored else stored
 
     @pipe.app.agent(pipe.resolved, name=f"{settings.app_id}-engagement")
     async def engagement(stream: Any) -> None:
@@ -215,7 +215,7 @@ def register(pipe: Pipeline) -> None:
         ):
             if len(unwritten) + len(events) > cache.max_accounts:
                 await flush()  # every unwritten state stays in the cache until written
-            items = await _decode(pipe, events)
+            items = await _decode(pipe, events, secret)
             await pipe.suppression.refresh_or_keep()
             if pipe.suppression.active:
                 items = _unsuppressed(items, pipe.suppression)
@@ -270,12 +270,13 @@ def _partition_of(key: bytes, partitions: int) -> int:
     return int(DefaultPartitioner()(key, list(range(partitions)), []))
 
 
-async def _decode(pipe: Pipeline, events: list[Any]) -> list[Item]:
-    """The batch's touchpoints; a record that is not one is dead-lettered."""
+async def _decode(pipe: Pipeline, events: list[Any], secret: bytes) -> list[Item]:
+    """The batch's touchpoints, naming persons by pseudonym (a record of an earlier version,
+    which named them in the clear, is converted); a record that is not one is dead-lettered."""
     items: list[Item] = []
     for event in events:
         try:
-            touchpoint = Touchpoint.from_json(event.message.value)
+            touchpoint = pseudonymous(Touchpoint.from_json(event.message.value), secret)
         except (ValueError, KeyError, TypeError) as exc:
             await send_dead_letter(pipe, event, STAGE, "bad_touchpoint", repr(exc))
             continue

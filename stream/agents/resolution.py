@@ -4,7 +4,9 @@ Parses (bad input -> dead letter), drops the messages of persons on the suppress
 (counted, nothing of them kept: `abm.privacy.suppression`), learns person links from
 identify/group calls, fetches the directory views of a batch of messages at once and calls the
 pure `abm.core.resolution.resolve` for each. Unresolved touchpoints are parked on their own
-topic with the reason, never dropped.
+topic with the reason, never dropped. A resolved touchpoint names its person by pseudonym only;
+the known persons among them are written to the directory's pseudonym index first
+(`abm.directory.pseudonym_index`), so the alerts and pages can name them.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from abm.core.channel import channel_of
-from abm.core.resolution import Unresolved, learn, resolve
+from abm.core.resolution import Unresolved, learn, person_of, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
+from abm.directory.pseudonym_index import PseudonymIndexer
 from abm.directory.store import DirectoryStore
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
@@ -36,6 +39,7 @@ def register(pipe: Pipeline) -> None:
     @pipe.app.agent(pipe.raw, name=f"{settings.app_id}-resolution")
     async def resolution(stream: Any) -> None:
         directory = await open_directory(settings)
+        indexer = PseudonymIndexer(directory, int(settings.resolved_retention_days * 86_400))
         suppression = pipe.suppression
         metrics.SUPPRESSED.labels(stage=STAGE)  # a 0 series from the start
         async for events in stream.take_events(
@@ -44,19 +48,23 @@ def register(pipe: Pipeline) -> None:
             metrics.RAW_RECEIVED.inc(len(events))
             await _with_retry(suppression.refresh)
             try:
-                await handle_batch(pipe, directory, suppression, events)
+                await handle_batch(pipe, directory, indexer, suppression, events)
             except Exception:  # bad input must never stop the pipe: find the culprit
                 log.exception("resolution of a batch failed; retrying it message by message")
                 for event in events:
                     try:
-                        await handle_batch(pipe, directory, suppression, [event])
+                        await handle_batch(pipe, directory, indexer, suppression, [event])
                     except Exception as exc:
                         log.exception("resolution failed at offset %s", event.message.offset)
                         await send_dead_letter(pipe, event, STAGE, "internal_error", repr(exc))
 
 
 async def handle_batch(
-    pipe: Pipeline, directory: DirectoryStore, suppression: SuppressionList, events: list[Any]
+    pipe: Pipeline,
+    directory: DirectoryStore,
+    indexer: PseudonymIndexer,
+    suppression: SuppressionList,
+    events: list[Any],
 ) -> None:
     """Resolve a batch in order, with one directory lookup for all its touchpoints (two Redis
     round trips instead of two per message). An identify or group call is learned before the
@@ -77,22 +85,36 @@ async def handle_batch(
         else:
             links = learn(parsed)
             if links is not None:
-                await _resolve(pipe, directory, pending)
+                await _resolve(pipe, directory, indexer, pending)
                 pending = []
                 await _with_retry(partial(directory.learn, links))
                 metrics.DIRECTORY_UPDATES.labels(type=parsed.type).inc()
-    await _resolve(pipe, directory, pending)
+    await _resolve(pipe, directory, indexer, pending)
 
 
 async def _resolve(
-    pipe: Pipeline, directory: DirectoryStore, batch: list[tuple[Any, SegmentMessage, str]]
+    pipe: Pipeline,
+    directory: DirectoryStore,
+    indexer: PseudonymIndexer,
+    batch: list[tuple[Any, SegmentMessage, str]],
 ) -> None:
     if not batch:
         return
     messages = [message for _, message, _ in batch]
     views = await _with_retry(lambda: directory.views_for(messages))
-    for (event, message, channel), view in zip(batch, views, strict=True):
-        result = resolve(message, view)
+    key = pipe.settings.pseudonym_secret()
+    results = [
+        resolve(message, view, pseudonym_key=key)
+        for message, view in zip(messages, views, strict=True)
+    ]
+    for message, view, result in zip(messages, views, results, strict=True):
+        if not isinstance(result, Unresolved) and result.known_person:
+            person = person_of(message, view)
+            name = person.value if person.kind == "email" else person.person_key
+            assert name is not None
+            indexer.note(result.contact, name)
+    await _with_retry(indexer.flush)  # named before anything downstream can show them
+    for (event, _, channel), result in zip(batch, results, strict=True):
         if isinstance(result, Unresolved):
             metrics.UNRESOLVED.labels(reason=result.reason, channel=channel).inc()
             await pipe.unresolved.send(

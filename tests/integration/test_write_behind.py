@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from abm.core.privacy import DEFAULT_PSEUDONYM_KEY, clear_key_pseudonym
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
 from abm.settings import Settings
@@ -33,12 +34,15 @@ BURST = 3000
 
 
 def burst() -> list[Touchpoint]:
-    """A hot account: page views of 300 anonymous visitors and 20 known people over 30 days."""
+    """A hot account: page views of 300 anonymous visitors and 20 known people over 30 days,
+    each named by the pseudonym the resolution agent gives them (under the settings' default
+    key, which the tests' workers use)."""
     hot = account("hot", domains=("hot.example",))
     result = []
     for n in range(BURST):
         known = n % 15 == 0
-        who = f"p{n % 20}@hot.example" if known else f"anon-{n % 300}"
+        clear = f"p{n % 20}@hot.example" if known else f"anon:anon-{n % 300}"
+        who = clear_key_pseudonym(clear, DEFAULT_PSEUDONYM_KEY)
         result.append(
             page(f"/docs/{n % 40}", at_ms=T0 + n * (30 * 24 * HOUR // BURST), contact=who,
                  known=known, role="end_user" if known else "unknown", message_id=f"m{n}",

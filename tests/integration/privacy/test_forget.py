@@ -1,6 +1,7 @@
 """`abm privacy forget` against a running worker: the person leaves the account states, the
 changelog's latest records, the account page and Redis; their new events are suppressed; the
-audit log names them by pseudonym only."""
+audit log names them by pseudonym only. Before and after, the long-lived topics name persons by
+pseudonym only, and the account page names them (looked up at the edge)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,22 @@ pytestmark = pytest.mark.integration
 
 FORGOTTEN = b"p0@buyer.example"
 KEPT = b"p1@buyer.example"
+IDENTITIES = (b"@buyer.example", b"buyer-u")
+"""What names the story's persons in the clear: their e-mails and userIds."""
+
+
+async def assert_pseudonymous(settings: Settings, *, topics: bool = True) -> None:
+    """The resolved touchpoints and the MQAs (with `topics`) and every changelog record name
+    nobody in the clear."""
+    for name in (RESOLVED.name(settings.topic_prefix), MQA.name(settings.topic_prefix)):
+        if not topics:
+            break
+        for record in await read_topic(settings, name, timeout_s=3):
+            assert not any(i in record.value for i in IDENTITIES), (name, record.value[:300])
+    for record in await read_topic(settings, engagement_changelog(settings.app_id), timeout_s=3):
+        if record.value:
+            text = orjson.dumps(AccountState.from_bytes(record.value).to_dict())
+            assert not any(i in text for i in IDENTITIES), text[:300]
 
 
 async def until(check: Any, what: str, timeout_s: float = 60.0) -> None:
@@ -104,18 +121,24 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
 ) -> None:
     settings, worker = stack
     [mqa] = await read_topic(settings, MQA, until=1, timeout_s=90, settle_s=1, worker=worker)
-    assert FORGOTTEN in mqa.value  # named in the explanation before
+    secret = settings.pseudonym_secret()
+    pseudonym = Identity("email", "p0@buyer.example").pseudonym(secret)
+    assert pseudonym.encode() in mqa.value  # named in the explanation before, by pseudonym
     await until(
         lambda: worker_metric(settings, "abm_engagement_flushes_total"), "the states' write"
     )
-    assert FORGOTTEN in orjson.dumps((await latest_state(settings, b"buyer")).to_dict())
+    assert pseudonym in (await latest_state(settings, b"buyer")).contacts
+    await assert_pseudonymous(settings)
+    page = await account_page(settings, "buyer")
+    assert FORGOTTEN in page and KEPT in page and pseudonym.encode() not in page  # the edge
 
     held = await shown("p0@buyer.example")
     assert not held["suppressed"]
     assert [c["email"] for c in held["directory"]["contacts"]] == ["p0@buyer.example"]
+    assert held["directory"]["pseudonym_index"] == [pseudonym]
     [account_held] = held["accounts"]
     assert account_held["account_id"] == "buyer" and account_held["mqas_naming_them"]
-    assert [c["contact"] for c in account_held["contacts"]] == ["p0@buyer.example"]
+    assert [c["contact"] for c in account_held["contacts"]] == [pseudonym]
 
     forgot = await asyncio.to_thread(
         CliRunner().invoke, app, ["privacy", "forget", "--email", "P0@buyer.example"]
@@ -130,10 +153,11 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
 
     await until(scrubbed, "the worker's scrub")
     state = orjson.dumps((await latest_state(settings, b"buyer")).to_dict())
-    assert FORGOTTEN not in state and KEPT in state
+    kept = Identity("email", "p1@buyer.example").pseudonym(secret).encode()
+    assert pseudonym.encode() not in state and kept in state
     held = await shown("p0@buyer.example")
     assert held["suppressed"] and held["accounts"] == []
-    assert held["directory"] == {"contacts": [], "person_links": []}
+    assert held["directory"] == {"contacts": [], "person_links": [], "pseudonym_index": []}
     page = await account_page(settings, "buyer")
     assert FORGOTTEN not in page and KEPT in page
     redis = aioredis.Redis.from_url(redis_url)
@@ -142,7 +166,6 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
         assert FORGOTTEN not in stored and KEPT in stored
         [(_, audit)] = await redis.xrange(f"{settings.redis_prefix}:privacy:audit") or []
         assert audit is not None
-        pseudonym = Identity("email", "p0@buyer.example").pseudonym(settings.pseudonym_secret())
         assert audit[b"pseudonym"] == pseudonym.encode() and audit[b"action"] == b"forget"
     finally:
         await redis.aclose()
@@ -175,6 +198,7 @@ async def test_a_forgotten_person_leaves_the_states_the_page_and_redis(
 
     await until(dropped, "the engagement agent's drop")
     assert FORGOTTEN not in await account_page(settings, "buyer")
+    await assert_pseudonymous(settings, topics=False)  # the backlog record above is ours
 
 
 def test_forget_refuses_bad_input_and_changes_nothing(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from abm.core.privacy import Identity
 from abm.core.touchpoint import Touchpoint
 from stream.services import open_directory, redis_client
 from stream.topics import RAW, RESOLVED
@@ -81,12 +82,14 @@ async def check_delivery(
     resolved = await wait_for(running, RESOLVED, lambda r: user.encode() in raw_mids(raw, r), 2,
                               worker=worker)  # fmt: skip
     touchpoints = sorted((Touchpoint.from_json(r.value) for r in resolved), key=lambda t: t.event)
+    person = Identity("email", email).pseudonym(running.settings.pseudonym_secret())
     assert [
         (t.event, t.account.account_id, t.contact, t.role, t.seniority) for t in touchpoints
     ] == [
-        ("Demo Requested", "acme", email, role, seniority),
-        ("Page Viewed", "acme", email, role, seniority),
+        ("Demo Requested", "acme", person, role, seniority),
+        ("Page Viewed", "acme", person, role, seniority),
     ]
+    assert not any(email.encode() in r.value or user.encode() in r.value for r in resolved)
     assert touchpoints[1].path == "/pricing"
     assert {t.message_id for t in touchpoints} == {
         r.json()["messageId"] for r in raw if r.json()["type"] in ("track", "page")
@@ -97,6 +100,7 @@ async def check_delivery(
     store = await open_directory(running.settings)
     client = redis_client(running.settings)
     try:
+        assert await store.names_of([person]) == {person: email}  # how the edges name them
         link = await client.hgetall(store.keys.person(f"user:{user}"))
     finally:
         await store.close()
@@ -113,7 +117,8 @@ def _str(value: bytes | str) -> str:
 
 
 def raw_mids(raw: list[Record], resolved: Record) -> bytes:
-    """The user of a resolved touchpoint's raw record (the touchpoint carries the e-mail)."""
+    """The user of a resolved touchpoint's raw record (the touchpoint names the person by
+    pseudonym only)."""
     mid = resolved.json()["mid"]
     for record in raw:
         if record.json()["messageId"] == mid:

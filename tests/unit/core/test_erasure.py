@@ -6,14 +6,9 @@ import orjson
 
 from abm.core.assessment import account_score
 from abm.core.engagement import apply
-from abm.core.erasure import (
-    FORGOTTEN,
-    contact_key,
-    contact_pseudonym,
-    erasure_pseudonyms,
-    scrub,
-)
+from abm.core.erasure import FORGOTTEN, erasure_pseudonyms, scrub
 from abm.core.privacy import Identity
+from abm.core.pseudonymize import pseudonymize_state
 from abm.core.state import AccountState
 from abm.core.timefmt import DAY_MS
 from tests.factories import (
@@ -37,12 +32,22 @@ def qualified_state() -> tuple[AccountState, list[dict[str, object]]]:
     return state, mqas(outcomes)
 
 
-def test_contact_keys_are_the_ones_touchpoints_carry() -> None:
-    assert contact_key(Identity("email", "dana@acme.com")) == "dana@acme.com"
-    assert contact_key(Identity("user_id", "u-1")) == "user:u-1"
-    assert contact_key(Identity("anonymous_id", "a-1")) == "anon:a-1"
-    assert contact_key(Identity("user_id", "x" * 400)).startswith("#")  # cut as the state cuts
-    assert contact_pseudonym("dana@acme.com", SECRET) != contact_pseudonym("dana@acme.com", b"k")
+def test_an_erasure_names_the_person_by_the_pseudonyms_of_each_identity() -> None:
+    identities = [Identity("email", "dana@acme.com"), Identity("anonymous_id", "a-1")]
+    assert erasure_pseudonyms(identities, SECRET) == sorted(i.pseudonym(SECRET) for i in identities)
+    assert erasure_pseudonyms(identities, SECRET) != erasure_pseudonyms(identities, b"k")
+
+
+def test_a_pseudonymous_state_is_scrubbed_by_the_same_pseudonyms() -> None:
+    model = default_model()
+    state, _ = qualified_state()
+    state.legacy_keys = True  # as read from a version that named persons in the clear
+    pseudonymize_state(state, SECRET, model)
+    [dana] = DANA
+    assert dana in state.contacts and "dana@acme.com" not in state.contacts
+    assert scrub(state, set(DANA), SECRET, model) == [dana]
+    assert dana not in orjson.dumps(state.to_dict()).decode()
+    assert len(state.contacts) == 2
 
 
 def test_scrub_removes_every_mention_of_the_person_and_only_theirs() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from abm.core.privacy import Identity, IdentityKind
 from abm.core.records import AccountRecord
 from abm.core.resolution import (
     FREE_MAIL,
-    FREE_MAIL_DOMAINS,
     NO_IDENTITY,
     UNKNOWN_ACCOUNT,
     UNKNOWN_DOMAIN,
@@ -20,10 +20,10 @@ from abm.core.resolution import (
     effective_email,
     learn,
     person_key,
-    resolve,
     routing_key,
 )
-from abm.core.segment import SegmentMessage, parse_message
+from abm.core.resolution import resolve as resolve_with_key
+from abm.core.segment import FREE_MAIL_DOMAINS, SegmentMessage, parse_message
 from abm.core.touchpoint import Touchpoint
 from tests.factories import T0, account, contact_record, segment_bytes
 
@@ -32,6 +32,18 @@ BETA = account("beta", name="Beta GmbH", domains=("beta.de",), tier=2)
 GAMMA = account("gamma", name="Gamma SA", domains=("gamma.fr",), tier=3)
 DELTA = account("delta", name="Delta Oy", domains=("delta.fi",))
 KNOWN = {a.account_id: a for a in (ACME, BETA, GAMMA, DELTA)}
+KEY = b"the deployment's pseudonym key"
+
+
+def resolve(
+    message: SegmentMessage, view: DirectoryView, free_mail: frozenset[str] = FREE_MAIL_DOMAINS
+) -> Touchpoint | Unresolved:
+    return resolve_with_key(message, view, free_mail, pseudonym_key=KEY)
+
+
+def named(kind: IdentityKind, value: str) -> str:
+    """The pseudonym a touchpoint names this identity's person by."""
+    return Identity(kind, value).pseudonym(KEY)
 
 
 def message(kind: str = "track", **overrides: Any) -> SegmentMessage:
@@ -188,7 +200,7 @@ def test_a_resolved_touchpoint_carries_the_message_and_the_account_snapshot() ->
         message_id="msg-1",
         at_ms=T0,
         account=ACME,
-        contact="dana@acme.com",
+        contact=named("email", "dana@acme.com"),
         known_person=True,
         role="champion",
         seniority="vp",
@@ -259,11 +271,21 @@ def test_role_and_seniority(
 @pytest.mark.parametrize(
     ("changes", "linked_email", "contact_key", "known"),
     [
-        ({}, None, "dana@acme.com", True),
-        ({"context": {"groupId": "acme"}}, "lee@acme.com", "lee@acme.com", True),
-        ({"context": {"groupId": "acme"}}, None, "user:u-42", True),
-        ({"context": {"groupId": "acme"}, "userId": None}, None, "anon:anon-42", False),
-        ({"context": {"groupId": "acme"}, "userId": None}, "lee@acme.com", "lee@acme.com", True),
+        ({}, None, named("email", "dana@acme.com"), True),
+        ({"context": {"groupId": "acme"}}, "lee@acme.com", named("email", "lee@acme.com"), True),
+        ({"context": {"groupId": "acme"}}, None, named("user_id", "u-42"), True),
+        (
+            {"context": {"groupId": "acme"}, "userId": None},
+            None,
+            named("anonymous_id", "anon-42"),
+            False,
+        ),
+        (
+            {"context": {"groupId": "acme"}, "userId": None},
+            "lee@acme.com",
+            named("email", "lee@acme.com"),
+            True,
+        ),
     ],
     ids=[
         "the message e-mail is the contact key",
@@ -285,7 +307,19 @@ def test_contact_key_and_known_person(
 def test_a_learned_email_resolves_by_its_domain() -> None:
     msg = message(context={}, userId="u-9")
     tp = resolved(resolve(msg, view(linked_email="kim@beta.de", domain_account="beta")))
-    assert (tp.account.account_id, tp.resolved_by, tp.contact) == ("beta", "domain", "kim@beta.de")
+    assert (tp.account.account_id, tp.resolved_by) == ("beta", "domain")
+    assert tp.contact == named("email", "kim@beta.de")
+
+
+def test_the_touchpoint_names_its_person_by_pseudonym_only() -> None:
+    msg = message(context={"groupId": "acme"}, traits={"email": "Dana@Acme.com", "name": "Dana"})
+    tp = resolved(resolve(msg, view()))
+    assert tp.contact == named("email", "dana@acme.com")  # normalized first
+    text = tp.to_json().decode().lower()
+    for identity in ("dana@acme.com", "u-42", "anon-42", '"dana"'):
+        assert identity not in text
+    other = resolve_with_key(msg, view(), pseudonym_key=b"another key")
+    assert resolved(other).contact != tp.contact
 
 
 @pytest.mark.parametrize(

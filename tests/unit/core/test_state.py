@@ -16,6 +16,7 @@ from abm.core.state import (
     MqaRecord,
     StateVersionError,
     TouchRecord,
+    has_clear_keys,
     stored_version,
 )
 from tests.factories import (
@@ -75,7 +76,7 @@ def test_day_numbers_survive_as_integers() -> None:
 
 @pytest.mark.parametrize(
     "version",
-    [None, 0, 3],
+    [None, 0, 4],
     ids=["no version", "version 0", "a newer version"],
 )
 def test_other_state_versions_are_refused_naming_the_rebuild_command(version: int | None) -> None:
@@ -92,10 +93,11 @@ def test_other_state_versions_are_refused_naming_the_rebuild_command(version: in
         assert stored_version(raw) == version
 
 
-def test_the_stored_form_is_compressed_version_2() -> None:
+def test_the_stored_form_is_compressed_version_3() -> None:
     state = busy_state()
     raw = state.to_bytes()
-    assert stored_version(raw) == 2 == STATE_VERSION
+    assert stored_version(raw) == 3 == STATE_VERSION
+    assert not has_clear_keys(raw) and not AccountState.from_bytes(raw).legacy_keys
     assert raw[:1] == b"x" and len(raw) < len(orjson.dumps(state.to_dict())) / 2
     assert stored_version(b"not a state") is None
 

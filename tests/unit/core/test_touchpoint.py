@@ -55,7 +55,7 @@ def test_json_uses_short_wire_names() -> None:
 
 @pytest.mark.parametrize(
     "version",
-    [None, 0, 2, "1"],
+    [None, 0, 3, "2"],
     ids=["no version", "version 0", "a newer version", "a version as a string"],
 )
 def test_other_schema_versions_are_refused(version: object) -> None:

@@ -1,0 +1,58 @@
+"""The MQA topic names persons by pseudonym; the alert names them as the directory's pseudonym
+index does (the edge), and shows a person the index does not know as a visitor."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+
+from abm.core.privacy import clear_key_pseudonym, visitor_label
+from abm.directory.store import DirectoryStore
+from stream.services import open_directory
+from tests.alerting_support import mqa_event
+from tests.integration.alerting.helpers import alerts_caught_up, produce_mqas, running
+from tests.integration.harness import make_settings
+
+pytestmark = pytest.mark.integration
+
+KEY = "the test deployment's key"
+
+
+async def index(store: DirectoryStore, *emails: str) -> dict[str, str]:
+    names = {clear_key_pseudonym(email, KEY.encode()): email for email in emails}
+    await store.remember_pseudonyms(names, ttl_s=3600)
+    return names
+
+
+async def test_an_alert_names_the_persons_its_event_names_by_pseudonym(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        kafka_bootstrap, redis_url, tmp_path, alert_channels="console", pseudonym_key=KEY
+    )
+    secret = settings.pseudonym_secret()
+    threshold = mqa_event("acme", pseudonym_key=secret)
+    act_now = mqa_event("beta", act_now=True, pseudonym_key=secret)
+    for event in (threshold, act_now):
+        assert b"@" not in orjson.dumps(event["top_contacts"])  # pseudonyms on the topic
+    store = await open_directory(settings)
+    try:
+        known = await index(store, "dana@acme.com", "chris@acme.com", "dana@beta.example")
+    finally:
+        await store.close()
+    evaluator = clear_key_pseudonym("tess@acme.com", secret)  # not in the index
+
+    out = io.StringIO()
+    async with running(settings, out=out):
+        await produce_mqas(settings, [threshold, act_now])
+        await alerts_caught_up(settings)
+    text = out.getvalue()
+
+    assert "dana@acme.com" in text and "chris@acme.com" in text
+    assert "by dana@beta.example (decision_maker)" in text  # the act-now summary
+    assert visitor_label(evaluator) in text
+    for pseudonym in (*known, evaluator):
+        assert pseudonym not in text
