@@ -6,9 +6,13 @@
 #   ./dev.sh chaos  the randomized fault run: kill -9 of each process, Kafka and Redis outages,
 #                   Slack/SMTP errors and hangs; prints the alerts sent, duplicated, unconfirmed
 #                   and lost per fault kind (options: ./dev.sh chaos --help; docs/reliability.md)
-#   ./dev.sh setup  only install (Python packages, redis-server, the Kafka jars, and for the
-#                   operations tests: prometheus/promtool, chromium, the docker compose plugin;
-#                   for the browser tests: the pinned browser trackers from npm)
+#   ./dev.sh setup  only install, everything `test` needs
+# What is installed:
+#   demo, bench, chaos  what the engine runs on: the Python packages, redis-server, Java, and
+#                       the Kafka jars (fetched once with Maven)
+#   test, setup         that, and what only tests use: prometheus/promtool and chromium (the
+#                       operations tests), the docker compose plugin (the compose file's
+#                       check), the pinned browser trackers from npm (the browser tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -103,7 +107,8 @@ python311() {
   echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; return 1
 }
 
-setup() {
+# What the engine itself runs on: enough for demo, bench and chaos.
+setup_runtime() {
   local py stamp
   py=$(python311)
   if [ ! -x .venv/bin/python ]; then
@@ -119,12 +124,17 @@ setup() {
   command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || apt_install redis-server
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
   command -v mvn >/dev/null || apt_install maven
+  say "Kafka jars (fetched once into .cache/)"
+  .venv/bin/python -c 'from pathlib import Path; from abm.infra.kafka import ensure_jars; print(ensure_jars(Path(".cache")))'
+}
+
+# Everything the tests need: the runtime, and the tools only tests use.
+setup() {
+  setup_runtime
   command -v promtool >/dev/null && command -v prometheus >/dev/null || apt_install_lean prometheus
   command -v chromium >/dev/null || apt_install_lean chromium fonts-dejavu-core
   ensure_compose
   browser_packages
-  say "Kafka jars (fetched once into .cache/)"
-  .venv/bin/python -c 'from pathlib import Path; from abm.infra.kafka import ensure_jars; print(ensure_jars(Path(".cache")))'
 }
 
 run_tests() {
@@ -145,10 +155,10 @@ run_tests() {
 
 case "${1:-}" in
   setup) setup ;;
-  demo) setup; shift; .venv/bin/abm infra up; exec .venv/bin/abm demo "$@" ;;
+  demo) setup_runtime; shift; .venv/bin/abm infra up; exec .venv/bin/abm demo "$@" ;;
   test) setup; shift; run_tests "$@" ;;
-  bench) setup; shift; exec .venv/bin/python -m bench "${@:-all}" ;;
-  chaos) setup; shift; exec .venv/bin/python -m tests.faults.chaos "$@" ;;
+  bench) setup_runtime; shift; exec .venv/bin/python -m bench "${@:-all}" ;;
+  chaos) setup_runtime; shift; exec .venv/bin/python -m tests.faults.chaos "$@" ;;
   *) echo "usage: ./dev.sh demo | test | bench [FIGURE] | chaos [--seed N] [--kills N] | setup" >&2
      exit 2 ;;
 esac
