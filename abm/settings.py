@@ -10,20 +10,45 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, create_model, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abm.core.privacy import DEFAULT_PSEUDONYM_KEY
+from producers.sources import SOURCES
 
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
 _ALERT_FIELDS = ("alert_", "slack_", "smtp_", "escalation_", "crm_")
 
 
-class Settings(BaseSettings):
+def _source_secret_fields() -> dict[str, Any]:
+    """`webhook_{name}_secret` (`ABM_WEBHOOK_{NAME}_SECRET`) of every registered webhook source:
+    unset, the source's webhook answers 404."""
+    return {
+        source.setting: (
+            SecretStr | None,
+            Field(default=None, description=source.secret_description),
+        )
+        for source in SOURCES
+    }
+
+
+# The sources' secrets are fields made from the registry, so a new source needs no line here.
+# The type checker cannot see fields made at run time: code reads them by source
+# (`Settings.webhook_secrets`), never by attribute name.
+if TYPE_CHECKING:
+    _SourceSecrets = BaseSettings
+else:
+    _SourceSecrets = create_model(
+        "_SourceSecrets", __base__=BaseSettings, **_source_secret_fields()
+    )
+
+
+class Settings(_SourceSecrets):
     model_config = SettingsConfigDict(
         env_prefix="ABM_",
         env_file=".env",
@@ -277,15 +302,7 @@ class Settings(BaseSettings):
         description="How long accepted messageIds are remembered to drop SDK retries "
         "(seconds; 0 turns it off).",
     )
-    webhook_email_secret: SecretStr | None = Field(
-        default=None, description="Standard Webhooks secret (whsec_...) of the e-mail platform."
-    )
-    webhook_zoom_secret: SecretStr | None = Field(
-        default=None, description="Secret token of the Zoom webhook app."
-    )
-    webhook_linkedin_secret: SecretStr | None = Field(
-        default=None, description="Client secret of the LinkedIn app that receives Lead Sync."
-    )
+    # webhook_{name}_secret of each webhook source: in _SourceSecrets, from producers.sources
     webhook_tolerance_s: int = Field(
         default=300, ge=1, description="Replay window of signed webhook timestamps (seconds)."
     )
@@ -305,6 +322,16 @@ class Settings(BaseSettings):
     def pseudonym_secret(self) -> bytes:
         """The pseudonym key as HMAC key bytes (a secret: never log it)."""
         return self.pseudonym_key.get_secret_value().encode()
+
+    def webhook_secrets(self) -> dict[str, str]:
+        """The secret of each webhook source that has one set, by source name (secrets: never
+        log them); a source without is off."""
+        secrets: dict[str, str] = {}
+        for source in SOURCES:
+            secret = getattr(self, source.setting)
+            if isinstance(secret, SecretStr) and secret.get_secret_value():
+                secrets[source.name] = secret.get_secret_value()
+        return secrets
 
     def write_keys(self) -> tuple[str, ...]:
         """The accepted collector write keys (secrets: never log them)."""
@@ -441,94 +468,44 @@ class Settings(BaseSettings):
 
     def to_env(self) -> dict[str, str]:
         """These settings as environment variables, for a child process (contains secrets: pass
-        it to the process, never print it)."""
-        env = {
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
-            "REDIS_URL": self.redis_url.get_secret_value(),
-            "ABM_APP_ID": self.app_id,
-            "ABM_TOPIC_PREFIX": self.topic_prefix,
-            "ABM_PARTITIONS": str(self.partitions),
-            "ABM_REPLICATION_FACTOR": str(self.replication_factor),
-            "ABM_REDIS_PREFIX": self.redis_prefix,
-            "ABM_STATE_DIR": str(self.state_dir),
-            "ABM_CACHE_DIR": str(self.cache_dir),
-            "ABM_WEB_PORT": str(self.web_port),
-            "ABM_PUBLIC_BASE_URL": self.public_base_url,
-            "ABM_MAX_EVENT_BYTES": str(self.max_event_bytes),
-            "ABM_TABLE_STORE": self.table_store,
-            "ABM_RESOLUTION_BATCH_SIZE": str(self.resolution_batch_size),
-            "ABM_RESOLUTION_BATCH_WAIT_S": str(self.resolution_batch_wait_s),
-            "ABM_ENGAGEMENT_BATCH_SIZE": str(self.engagement_batch_size),
-            "ABM_ENGAGEMENT_BATCH_WAIT_S": str(self.engagement_batch_wait_s),
-            "ABM_ENGAGEMENT_FLUSH_INTERVAL_S": str(self.engagement_flush_interval_s),
-            "ABM_ENGAGEMENT_FLUSH_IDLE_S": str(self.engagement_flush_idle_s),
-            "ABM_ENGAGEMENT_CACHE_ACCOUNTS": str(self.engagement_cache_accounts),
-            "ABM_PRODUCER_LINGER_S": str(self.producer_linger_s),
-            "ABM_STREAM_BUFFER_RECORDS": str(self.stream_buffer_records),
-            "ABM_PRODUCER_BUFFER_MESSAGES": str(self.producer_buffer_messages),
-            "ABM_PRODUCER_COMPRESSION": self.producer_compression,
-            "ABM_SESSION_TIMEOUT_S": str(self.session_timeout_s),
-            "ABM_RAW_RETENTION_DAYS": str(self.raw_retention_days),
-            "ABM_RESOLVED_RETENTION_DAYS": str(self.resolved_retention_days),
-            "ABM_CHANGELOG_COMPACTION_MAX_LAG_S": str(self.changelog_compaction_max_lag_s),
-            "ABM_PSEUDONYM_KEY": self.pseudonym_key.get_secret_value(),
-            "ABM_PRIVACY_REFRESH_S": str(self.privacy_refresh_s),
-            "ABM_LOG_LEVEL": self.log_level,
-            "ABM_LOG_CONNECTION_ERROR_INTERVAL_S": str(self.log_connection_error_interval_s),
-            "ABM_WEB_BIND": self.web_bind,
-            "ABM_WEB_HOST": self.web_host,
-            "ABM_ACCOUNT_METRICS_INTERVAL_S": str(self.account_metrics_interval_s),
-            "ABM_LAG_INTERVAL_S": str(self.lag_interval_s),
-            "ABM_PEER_TIMEOUT_S": str(self.peer_timeout_s),
-        }
-        if self.scoring_model is not None:
-            env["ABM_SCORING_MODEL"] = str(self.scoring_model)
-        env.update(
-            {
-                "ABM_COLLECTOR_HOST": self.collector_host,
-                "ABM_COLLECTOR_PORT": str(self.collector_port),
-                "ABM_COLLECTOR_WRITE_KEYS": self.collector_write_keys.get_secret_value(),
-                "ABM_COLLECTOR_MAX_BATCH_BYTES": str(self.collector_max_batch_bytes),
-                "ABM_COLLECTOR_ACK_TIMEOUT_S": str(self.collector_ack_timeout_s),
-                "ABM_COLLECTOR_RETRY_AFTER_S": str(self.collector_retry_after_s),
-                "ABM_COLLECTOR_MAX_PENDING": str(self.collector_max_pending),
-                "ABM_COLLECTOR_DEDUPE_TTL_S": str(self.collector_dedupe_ttl_s),
-                "ABM_COLLECTOR_HEADER_TIMEOUT_S": str(self.collector_header_timeout_s),
-                "ABM_COLLECTOR_BODY_TIMEOUT_S": str(self.collector_body_timeout_s),
-                "ABM_COLLECTOR_MAX_CONNECTIONS": str(self.collector_max_connections),
-                "ABM_COLLECTOR_CORS_ORIGINS": self.collector_cors_origins,
-                "ABM_WEBHOOK_TOLERANCE_S": str(self.webhook_tolerance_s),
-                "ABM_WEBHOOK_ACK_TIMEOUT_S": str(self.webhook_ack_timeout_s),
-            }
-        )
-        for name in ("email", "zoom", "linkedin"):
-            secret = getattr(self, f"webhook_{name}_secret")
-            if secret is not None:
-                env[f"ABM_WEBHOOK_{name.upper()}_SECRET"] = secret.get_secret_value()
-        if self.privacy_admin_key is not None:
-            env["ABM_PRIVACY_ADMIN_KEY"] = self.privacy_admin_key.get_secret_value()
-        env.update(self.alert_env())
+        it to the process, never print it). Every field is passed, under the first name it is
+        read by (`KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, else `ABM_{FIELD}`), except those that
+        are unset (None) and the alerting ones left at their default."""
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name.startswith(_ALERT_FIELDS) and value == field.default:
+                continue
+            env[env_name(name, field)] = _env_value(value)
         return env
 
     def alert_env(self) -> dict[str, str]:
         """The alerting settings that are set, as environment variables (with secrets)."""
-        env: dict[str, str] = {}
-        for name, field in type(self).model_fields.items():
-            if not name.startswith(_ALERT_FIELDS):
-                continue
-            value = getattr(self, name)
-            if value is None or value == field.default:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[f"ABM_{name.upper()}"] = (
-                str(value).lower() if isinstance(value, bool) else str(value)
-            )
-        return env
+        prefixes = tuple(f"ABM_{prefix.upper()}" for prefix in _ALERT_FIELDS)
+        return {name: value for name, value in self.to_env().items() if name.startswith(prefixes)}
 
     def redis_url_redacted(self) -> str:
         """The Redis URL with any password replaced, for logs and error messages."""
         return redact_url(self.redis_url.get_secret_value())
+
+
+def env_name(name: str, field: FieldInfo) -> str:
+    """The environment variable a field is read from (its first, if several)."""
+    alias = field.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"ABM_{name.upper()}"
+
+
+def _env_value(value: object) -> str:
+    """A field's value as its environment variable's text (secrets in the clear)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def redact_url(url: str) -> str:

@@ -1,13 +1,15 @@
 """`abm collector`: Segment's HTTP Tracking API and provider webhooks, into the raw topic.
 
 Endpoints (docs/producers.md; the OpenAPI description is served on /openapi.json):
-`POST /v1/track|page|identify|group|batch`, `POST /webhooks/email|zoom|linkedin`
-(`GET /webhooks/linkedin` for LinkedIn's challenge), `GET /healthz`, `GET /metrics`.
+`POST /v1/track|page|identify|group|batch`, `POST /webhooks/{name}` of every registered source
+(`producers.sources`; a `GET` on the path for a source with a validation handshake),
+`GET /healthz`, `GET /metrics`.
 
 The handlers are thin: the rules live in `producers.ingest` (auth, limits, batch merging, clock
-skew) and `producers.webhooks` (signatures, payload mappings). A request is answered 200 only
-after Kafka acknowledged every record it carried; 503 with Retry-After when Kafka (or Redis,
-which the routing keys and the dedupe memory need) cannot take them, so the SDK retries.
+skew) and `producers.sources` (each provider's signature and payload mapping). A request is
+answered 200 only after Kafka acknowledged every record it carried; 503 with Retry-After when
+Kafka (or Redis, which the routing keys and the dedupe memory need) cannot take them, so the SDK
+retries.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
 from producers.routing import Router
 from producers.sink import KafkaSink, SeenIds, Unavailable
+from producers.sources import SOURCES, Delivery, Source
 from stream.topics import RAW
 
 log = logging.getLogger(__name__)
@@ -107,16 +110,7 @@ class Collector:
         self.write_keys = settings.write_keys()
         self.cors = CorsPolicy.parse(settings.collector_cors_origins)
         self.clock: Callable[[], float] = time.time
-        secrets = {
-            "email": settings.webhook_email_secret,
-            "zoom": settings.webhook_zoom_secret,
-            "linkedin": settings.webhook_linkedin_secret,
-        }
-        self.webhook_secrets = {
-            name: secret.get_secret_value()
-            for name, secret in secrets.items()
-            if secret is not None and secret.get_secret_value()
-        }
+        self.webhook_secrets = settings.webhook_secrets()
 
     @classmethod
     async def open(cls, settings: Settings) -> Collector:
@@ -326,8 +320,10 @@ class Collector:
     async def webhook(self, provider: str, request: web.Request) -> web.Response:
         started = time.perf_counter()
         endpoint = f"webhook_{provider}"
+        source = SOURCES.get(provider)
+        assert source is not None, provider  # routes exist for registered sources only
         try:
-            response, outcome = await self._webhook(provider, request)
+            response, outcome = await self._webhook(source, request)
         except ClientGone:
             response, outcome = _client_gone(endpoint, request), webhooks.DROPPED
         metrics.WEBHOOKS.labels(provider=provider, outcome=outcome).inc()
@@ -335,33 +331,27 @@ class Collector:
         metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
         return response
 
-    async def _webhook(self, provider: str, request: web.Request) -> tuple[web.Response, str]:
-        secret = self.webhook_secrets.get(provider)
+    async def _webhook(self, source: Source, request: web.Request) -> tuple[web.Response, str]:
+        secret = self.webhook_secrets.get(source.name)
         if secret is None:
-            message = (
-                f"the {provider} webhook is not configured (ABM_WEBHOOK_{provider.upper()}_SECRET)"
-            )
+            message = f"the {source.name} webhook is not configured ({source.env_var})"
             return _json({"code": webhooks.NOT_CONFIGURED, "message": message}, 404), (
                 webhooks.NOT_CONFIGURED
             )
         received_ms = self.now_ms()
-        now_s = received_ms // 1000
-        tolerance = self.settings.webhook_tolerance_s
         try:
             try:
                 body = await _read(request, self.settings.collector_body_timeout_s)
             except RequestError as exc:
                 raise webhooks.WebhookError(exc.status, webhooks.INVALID, exc.message) from None
-            headers = dict(request.headers)
-            if provider == "email":
-                event_id = webhooks.verify_standard(headers, body, secret, now_s, tolerance)
-                result = webhooks.map_email(webhooks.load_json(body), event_id)
-            elif provider == "zoom":
-                webhooks.verify_zoom(headers, body, secret, now_s, tolerance)
-                result = webhooks.map_zoom(webhooks.load_json(body), secret, received_ms)
-            else:
-                webhooks.verify_linkedin(headers, body, secret)
-                result = webhooks.map_linkedin(webhooks.load_json(body), received_ms, tolerance)
+            delivery = Delivery(
+                headers=dict(request.headers),
+                body=body,
+                secret=secret,
+                received_ms=received_ms,
+                tolerance_s=self.settings.webhook_tolerance_s,
+            )
+            result = source.handle(delivery)
             prepared = [
                 p
                 for message in result.messages
@@ -390,18 +380,20 @@ class Collector:
             outcome = webhooks.DUPLICATE
         return _json({"success": True}), outcome
 
-    async def linkedin_challenge(self, request: web.Request) -> web.Response:
-        secret = self.webhook_secrets.get("linkedin")
-        code = request.query.get("challengeCode", "")
+    async def handshake(self, provider: str, request: web.Request) -> web.Response:
+        """A provider's validation `GET` on its webhook path (LinkedIn's `challengeCode`)."""
+        source = SOURCES.get(provider)
+        assert source is not None, provider  # routes exist for registered sources only
+        secret = self.webhook_secrets.get(provider)
         if secret is None:
-            metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.NOT_CONFIGURED).inc()
+            metrics.WEBHOOKS.labels(provider=provider, outcome=webhooks.NOT_CONFIGURED).inc()
             return _json({"code": webhooks.NOT_CONFIGURED, "message": "not configured"}, 404)
         try:
-            answer = webhooks.linkedin_challenge(code, secret)
+            answer = source.handshake(request.query, secret)
         except webhooks.WebhookError as exc:
-            metrics.WEBHOOKS.labels(provider="linkedin", outcome=exc.outcome).inc()
+            metrics.WEBHOOKS.labels(provider=provider, outcome=exc.outcome).inc()
             return _json({"code": exc.outcome, "message": exc.message}, exc.status)
-        metrics.WEBHOOKS.labels(provider="linkedin", outcome=webhooks.HANDSHAKE).inc()
+        metrics.WEBHOOKS.labels(provider=provider, outcome=webhooks.HANDSHAKE).inc()
         return _json(answer)
 
     # --- operations --------------------------------------------------------------------------
@@ -529,9 +521,10 @@ def make_app(collector: Collector) -> web.Application:
     app.router.add_post("/v1/m", collector.library_metrics)
     for path in (*paths, "m"):
         app.router.add_route("OPTIONS", f"/v1/{path}", collector.preflight)
-    for provider in webhooks.PROVIDERS:
-        app.router.add_post(f"/webhooks/{provider}", bind(collector.webhook, provider))
-    app.router.add_get("/webhooks/linkedin", collector.linkedin_challenge)
+    for source in SOURCES:
+        app.router.add_post(source.path, bind(collector.webhook, source.name))
+        if source.handshake_operation is not None:
+            app.router.add_get(source.path, bind(collector.handshake, source.name))
     app.router.add_post("/v1/regulations", partial(regulations.handle, collector.settings))
     app.router.add_get("/healthz", collector.healthz)
     app.router.add_get("/metrics", collector.metrics_page)

@@ -27,7 +27,7 @@ import orjson
 from abm.core.segment import MAX_EVENT_MS, MIN_EVENT_MS
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from producers.jsontext import describe, dumps_exact, loads_exact
-from producers.webhooks import PROVIDERS
+from producers.sources import SOURCES
 
 SINGLE_ENDPOINTS: Final = ("track", "page", "identify", "group", "screen", "alias")
 """`POST /v1/<type>`: the body is one message of that type."""
@@ -50,11 +50,11 @@ BEACON_PATH: Final = "/beacon/v1/batch"
 BEACON_ENDPOINT: Final = "beacon"
 """The `endpoint` of `BEACON_PATH` (metric label); its body is read as a batch."""
 
-WEBHOOK_ID_PREFIXES: Final = tuple(f"{provider}:" for provider in PROVIDERS)
-"""The messageIds of webhook events start with their provider's name (`linkedin:...`). That
-namespace is the webhooks' own: an SDK message whose id starts so is produced as `sdk:<id>`, so
-no write-key holder can take (and so pre-empt as a duplicate) the id of a signed event."""
 SDK_ID_PREFIX: Final = "sdk:"
+"""The messageIds of webhook events start with their source's name (`linkedin:...`;
+`producers.sources.SOURCES.message_id_prefixes`). That namespace is the webhooks' own: an SDK
+message whose id starts so is produced as `sdk:<id>`, so no write-key holder can take (and so
+pre-empt as a duplicate) the id of a signed event."""
 
 DEFAULT_MAX_EVENT_BYTES: Final = 32 * 1024
 DEFAULT_MAX_BATCH_BYTES: Final = 500 * 1024
@@ -234,7 +234,7 @@ def prepare(
         given = message.get("messageId")
         if isinstance(given, str) and given.strip():
             message_id = given
-            if not webhook and given.startswith(WEBHOOK_ID_PREFIXES):
+            if not webhook and given.startswith(SOURCES.message_id_prefixes):
                 message_id = message["messageId"] = SDK_ID_PREFIX + given
         else:
             message_id = derived_message_id(item, received_ms)

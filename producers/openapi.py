@@ -1,8 +1,11 @@
-"""The collector's OpenAPI 3.0 description, served on `GET /openapi.json`."""
+"""The collector's OpenAPI 3.0 description, served on `GET /openapi.json`; the webhook paths
+are those of the registered sources (`producers.sources`)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from producers.sources import SOURCES, Source
 
 _ERROR = {
     "type": "object",
@@ -122,13 +125,14 @@ def _segment(summary: str, schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _webhook(summary: str, headers: list[str]) -> dict[str, Any]:
-    return {
+def _webhook(source: Source) -> dict[str, Any]:
+    """The path item of a webhook source: its POST, and its validation GET if it has one."""
+    item: dict[str, Any] = {
         "post": {
-            "summary": summary,
+            "summary": source.summary,
             "parameters": [
                 {"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-                for h in headers
+                for h in source.signature_headers
             ],
             "requestBody": {
                 "required": True,
@@ -143,6 +147,9 @@ def _webhook(summary: str, headers: list[str]) -> dict[str, Any]:
             },
         }
     }
+    if source.handshake_operation is not None:
+        item["get"] = source.handshake_operation
+    return item
 
 
 def openapi_document() -> dict[str, Any]:
@@ -184,32 +191,7 @@ def openapi_document() -> dict[str, Any]:
                 "responses": {"200": {"description": "Dropped"}},
             },
         },
-        "/webhooks/email": _webhook(
-            "E-mail platform events (Standard Webhooks signature)",
-            ["webhook-id", "webhook-timestamp", "webhook-signature"],
-        ),
-        "/webhooks/zoom": _webhook(
-            "Zoom webinar events", ["x-zm-signature", "x-zm-request-timestamp"]
-        ),
-        "/webhooks/linkedin": {
-            **_webhook("LinkedIn Lead Sync notifications", ["X-LI-Signature"]),
-            "get": {
-                "summary": "LinkedIn endpoint validation",
-                "parameters": [
-                    {
-                        "name": "challengeCode",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                "responses": {
-                    "200": {"description": "challengeCode and challengeResponse"},
-                    "400": {"description": "challengeCode is not a UUID (LinkedIn's form)"},
-                    "404": {"description": "Webhook not configured (no secret)"},
-                },
-            },
-        },
+        **{source.path: _webhook(source) for source in SOURCES},
         "/v1/regulations": {
             "post": {
                 "summary": "Forget (Suppress_With_Delete), suppress (Suppress_Only) or lift "

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
 
 from abm.settings import Settings, redact_url
+from producers.sources import SOURCES
 
 
 @pytest.fixture(autouse=True)
@@ -41,6 +43,30 @@ def test_a_child_process_gets_the_same_settings(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, value)
     child = Settings()
     assert child.model_dump() == parent.model_dump()
+
+
+def test_a_child_process_gets_the_secrets_and_the_optional_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What is unset by default (every webhook source's secret, the scoring model, the admin
+    key) and alerting settings away from their default reach the child too."""
+    values: dict[str, Any] = {
+        source.setting: SecretStr(f"secret-of-{source.name}") for source in SOURCES
+    }
+    values |= {
+        "scoring_model": Path("model.yaml"),
+        "privacy_admin_key": SecretStr("admin-k3y"),
+        "slack_channel": "#mqa",
+        "smtp_starttls": False,
+    }
+    parent = Settings(**values)
+    env = parent.to_env()
+    assert {source.env_var for source in SOURCES} <= set(env)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    child = Settings()
+    assert child.model_dump() == parent.model_dump()
+    assert child.webhook_secrets() == {s.name: f"secret-of-{s.name}" for s in SOURCES}
 
 
 @pytest.mark.parametrize(

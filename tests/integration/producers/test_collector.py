@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from abm.core.privacy import Identity
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.privacy.suppression import SuppressionList
-from producers import metrics, webhooks
+from producers import metrics
+from producers.sources import email, linkedin, zoom
 from tests.integration.producers.helpers import (
     EMAIL_SECRET,
     LINKEDIN_SECRET,
@@ -295,7 +296,7 @@ async def test_email_webhook_signature_accept_reject_and_dedupe(running: Running
     good = {
         "webhook-id": wid,
         "webhook-timestamp": str(now),
-        "webhook-signature": webhooks.sign_standard(EMAIL_SECRET, wid, now, body),
+        "webhook-signature": email.sign_standard(EMAIL_SECRET, wid, now, body),
     }
     url = f"{running.url}/webhooks/email"
     assert await post_raw(url, body + b" ", good) == (
@@ -303,7 +304,7 @@ async def test_email_webhook_signature_accept_reject_and_dedupe(running: Running
         {"code": "bad_signature", "message": "no webhook-signature matches the body"},
     )
     stale = {**good, "webhook-timestamp": str(now - 3600)}
-    stale["webhook-signature"] = webhooks.sign_standard(EMAIL_SECRET, wid, now - 3600, body)
+    stale["webhook-signature"] = email.sign_standard(EMAIL_SECRET, wid, now - 3600, body)
     assert (await post_raw(url, body, stale))[0] == 401
     assert await post_raw(url, body, good) == (200, {"success": True})
     assert await post_raw(url, body, good) == (200, {"success": True})  # redelivery
@@ -315,7 +316,7 @@ async def test_email_webhook_signature_accept_reject_and_dedupe(running: Running
     )
     delivered = email_event("email.delivered")
     headers = {**good, "webhook-id": "msg_d"}
-    headers["webhook-signature"] = webhooks.sign_standard(EMAIL_SECRET, "msg_d", now, delivered)
+    headers["webhook-signature"] = email.sign_standard(EMAIL_SECRET, "msg_d", now, delivered)
     status, doc = await post_raw(url, delivered, headers)
     assert status == 200 and "ignored" in doc
 
@@ -327,7 +328,7 @@ async def test_zoom_webhook_validation_and_attendance(running: Running) -> None:
     def signed(body: bytes) -> dict[str, str]:
         return {
             "x-zm-request-timestamp": str(now),
-            "x-zm-signature": webhooks.sign_zoom(ZOOM_SECRET, now, body),
+            "x-zm-signature": zoom.sign_zoom(ZOOM_SECRET, now, body),
         }
 
     challenge = orjson.dumps(
@@ -363,7 +364,7 @@ async def test_linkedin_webhook_challenge_and_lead(running: Running) -> None:
         session.get(url, params={"challengeCode": code}) as r,
     ):
         assert r.status == 200
-        assert (await r.json())["challengeResponse"] == webhooks.linkedin_challenge(
+        assert (await r.json())["challengeResponse"] == linkedin.linkedin_challenge(
             code, LINKEDIN_SECRET
         )["challengeResponse"]
     urn = f"urn:li:leadGenFormResponse:{uuid.uuid4().hex}"
@@ -376,9 +377,9 @@ async def test_linkedin_webhook_challenge_and_lead(running: Running) -> None:
             "formResponse": {"answers": [{"predefinedField": "EMAIL", "answer": "dana@acme.com"}]},
         }
     )
-    wrong = {"X-LI-Signature": webhooks.sign_linkedin("not-the-secret", lead)}
+    wrong = {"X-LI-Signature": linkedin.sign_linkedin("not-the-secret", lead)}
     assert (await post_raw(url, lead, wrong))[0] == 401
-    good = {"X-LI-Signature": webhooks.sign_linkedin(LINKEDIN_SECRET, lead)}
+    good = {"X-LI-Signature": linkedin.sign_linkedin(LINKEDIN_SECRET, lead)}
     assert await post_raw(url, lead, good) == (200, {"success": True})
     (found,) = await produced(running, {f"linkedin:{urn}"})
     assert found["event"] == "LinkedIn Lead Gen Form Submitted"

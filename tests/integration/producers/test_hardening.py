@@ -18,7 +18,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from producers import webhooks
+from producers.sources import linkedin
 from tests.integration.producers.helpers import (
     LINKEDIN_SECRET,
     WRITE_KEY,
@@ -126,7 +126,7 @@ async def test_linkedin_challenges_of_linkedins_form_are_answered(running: Runni
         session.get(f"{running.url}/webhooks/linkedin", params={"challengeCode": code}) as r,
     ):
         assert r.status == 200
-        assert await r.json() == webhooks.linkedin_challenge(code, LINKEDIN_SECRET)
+        assert await r.json() == linkedin.linkedin_challenge(code, LINKEDIN_SECRET)
 
 
 # --- 2. malformed requests: no write key in the log -----------------------------------------
@@ -234,7 +234,7 @@ async def test_an_sdk_message_cannot_pre_empt_a_webhook_event(running: Running) 
     code, doc, _ = await post(f"{running.url}/v1/track", squatter)
     assert code == 200, doc
     genuine = lead(urn, email="dana@acme.com", title="CTO")
-    signature = webhooks.sign_linkedin(LINKEDIN_SECRET, genuine)
+    signature = linkedin.sign_linkedin(LINKEDIN_SECRET, genuine)
     assert await post_signed_lead(running, genuine, signature) == 200
     found = await produced(running, {taken, f"sdk:{taken}"})
     by_id = {d["messageId"]: d["event"] for d in found}

@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abm.core.segment import Invalid, SegmentMessage, parse_message
-from producers import ingest, webhooks
+from producers import ingest
 from producers.ingest import Limits, RequestError
+from producers.sources import SOURCES, Delivery
 from producers.webhooks import WebhookError
 from tests.factories import T0
 
@@ -79,17 +80,15 @@ payloads = st.dictionaries(
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, database=None)
-@given(payload=payloads, provider=st.sampled_from(webhooks.PROVIDERS))
+@given(payload=payloads, name=st.sampled_from(SOURCES.names()))
 def test_webhook_mappings_answer_or_refuse_with_a_reason(
-    payload: dict[str, Any], provider: str
+    payload: dict[str, Any], name: str
 ) -> None:
+    source = SOURCES.get(name)
+    assert source is not None
+    delivery = Delivery(headers={}, body=b"", secret="secret", received_ms=T0)
     try:
-        if provider == "email":
-            result = webhooks.map_email(payload, "evt")
-        elif provider == "zoom":
-            result = webhooks.map_zoom(payload, "secret", T0)
-        else:
-            result = webhooks.map_linkedin(payload, T0)
+        result = source.map(payload, delivery, "evt")
     except WebhookError as exc:
         assert exc.status in (400, 401) and exc.message
         return
