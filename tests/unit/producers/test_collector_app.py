@@ -16,6 +16,12 @@ from abm.settings import Settings
 from producers.collector import EXAMPLE_WRITE_KEYS, Collector, config_problem, make_app
 from producers.openapi import openapi_document
 from tests.conftest import REPO
+from tests.unit.producers.fakes import (
+    AcknowledgingSink,
+    EmptyMemory,
+    FallbackRouter,
+    NobodySuppressed,
+)
 
 OWN_KEY = "k7Qw2vN9xL4pR8sT1yU6zA3b"  # 24 characters
 EXAMPLE = "write key 2 of ABM_COLLECTOR_WRITE_KEYS is the example"
@@ -66,14 +72,6 @@ def test_the_keys_of_env_example_are_known_examples() -> None:
     ]
     keys = {k.strip() for value in values for k in value.split(",") if k.strip()}
     assert keys and keys <= EXAMPLE_WRITE_KEYS
-
-
-class _NobodySuppressed:
-    async def refresh(self) -> None:
-        return None
-
-    def suppresses(self, message: Any) -> bool:
-        return False
 
 
 class _Sink:
@@ -140,34 +138,6 @@ def test_every_route_is_described_in_the_openapi_document() -> None:
     assert routes == described
 
 
-class _Kafka:
-    """A sink that acknowledges everything at once."""
-
-    ready = True
-    last_error = None
-
-    def __init__(self) -> None:
-        self.values: list[bytes] = []
-
-    async def deliver(
-        self, records: list[tuple[bytes, bytes]], timeout_s: float | None = None
-    ) -> None:
-        self.values.extend(value for _key, value in records)
-
-
-class _Memory:
-    async def seen(self, ids: list[str]) -> set[str]:
-        return set()
-
-    async def remember(self, ids: list[str]) -> None:
-        return None
-
-
-class _Router:
-    async def keys_for(self, keyed: list[tuple[Any, str]]) -> list[str]:
-        return [fallback for _message, fallback in keyed]
-
-
 BEACON = {  # what RudderStack's JS SDK hands to navigator.sendBeacon with useBeacon
     "batch": [
         {"type": "track", "event": "Demo Requested", "messageId": "m-1", "anonymousId": "a-1"},
@@ -194,13 +164,13 @@ async def test_beacon_batches_carry_their_key_in_the_query(
     path: str, headers: dict[str, str], status: int, produced: int
 ) -> None:
     settings = Settings(collector_write_keys=SecretStr(OWN_KEY))
-    kafka = _Kafka()
+    kafka = AcknowledgingSink()
     collector = Collector(
         settings,
         cast(Any, kafka),
-        cast(Any, _Memory()),
-        cast(Any, _Router()),
-        cast(Any, _NobodySuppressed()),
+        cast(Any, EmptyMemory()),
+        cast(Any, FallbackRouter()),
+        cast(Any, NobodySuppressed()),
     )
     origin = {"Origin": "http://127.0.0.1:8000", "Content-Type": "text/plain;charset=UTF-8"}
     async with TestClient(TestServer(make_app(collector))) as client:
