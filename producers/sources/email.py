@@ -123,6 +123,8 @@ def map_email(payload: Mapping[str, Any], event_id: str) -> WebhookResult:
 
 
 class EmailSource(Source):
+    """The webhook id is the event id: a redelivery is the same touchpoint."""
+
     name = "email"
     summary = "E-mail platform events (Standard Webhooks signature)"
     signature_headers = ("webhook-id", "webhook-timestamp", "webhook-signature")

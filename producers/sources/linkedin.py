@@ -132,6 +132,9 @@ def _linkedin_answers(form_response: Any) -> dict[str, str]:
 
 
 class LinkedInSource(Source):
+    """The signature has no timestamp: `map_linkedin` applies the replay window to the signed
+    `occuredAt`. LinkedIn validates the endpoint with a `GET ?challengeCode=`."""
+
     name = "linkedin"
     summary = "LinkedIn Lead Sync notifications"
     signature_headers = ("X-LI-Signature",)

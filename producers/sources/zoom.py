@@ -122,6 +122,8 @@ def map_zoom(payload: Mapping[str, Any], secret: str, received_ms: int) -> Webho
 
 
 class ZoomSource(Source):
+    """Zoom sends no event id: `map_zoom` builds one from the webinar and the person."""
+
     name = "zoom"
     summary = "Zoom webinar events"
     signature_headers = ("x-zm-signature", "x-zm-request-timestamp")
