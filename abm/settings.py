@@ -22,7 +22,6 @@ from producers.sources import SOURCES
 
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
-_ALERT_FIELDS = ("alert_", "slack_", "smtp_", "escalation_", "crm_")
 
 
 def _source_secret_fields() -> dict[str, Any]:
@@ -470,21 +469,15 @@ class Settings(_SourceSecrets):
         """These settings as environment variables, for a child process (contains secrets: pass
         it to the process, never print it). Every field is passed, under the first name it is
         read by (`KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, else `ABM_{FIELD}`), except those that
-        are unset (None) and the alerting ones left at their default."""
+        are unset (None). Generic on purpose: a field added later (a new alert channel's URL or
+        secret, a new source's secret) reaches child processes without being listed anywhere."""
         env: dict[str, str] = {}
         for name, field in type(self).model_fields.items():
             value = getattr(self, name)
             if value is None:
                 continue
-            if name.startswith(_ALERT_FIELDS) and value == field.default:
-                continue
             env[env_name(name, field)] = _env_value(value)
         return env
-
-    def alert_env(self) -> dict[str, str]:
-        """The alerting settings that are set, as environment variables (with secrets)."""
-        prefixes = tuple(f"ABM_{prefix.upper()}" for prefix in _ALERT_FIELDS)
-        return {name: value for name, value in self.to_env().items() if name.startswith(prefixes)}
 
     def redis_url_redacted(self) -> str:
         """The Redis URL with any password replaced, for logs and error messages."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import SecretStr, ValidationError
+from pydantic.fields import FieldInfo
 
 from abm.settings import Settings, redact_url
 from producers.sources import SOURCES
@@ -67,6 +68,52 @@ def test_a_child_process_gets_the_secrets_and_the_optional_settings(
     child = Settings()
     assert child.model_dump() == parent.model_dump()
     assert child.webhook_secrets() == {s.name: f"secret-of-{s.name}" for s in SOURCES}
+
+
+def _another_value(name: str, field: FieldInfo) -> Any:
+    """A valid value of the field other than its default (by its type; numbers are moved
+    within their bounds by trying candidates)."""
+    annotation = field.annotation
+    kinds = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+    kind = kinds[0]
+    default = field.default
+    if get_origin(annotation) is Literal:
+        return next(choice for choice in get_args(annotation) if choice != default)
+    if kind is SecretStr:
+        return SecretStr(f"s3cret-{name}")
+    if kind is bool:
+        return not default
+    if kind is Path:
+        return Path(f"/srv/abm/{name}")
+    if kind is str:
+        return f"{name}-set"
+    if kind in (int, float):
+        base = default if isinstance(default, int | float) else 1
+        for candidate in (base + 1, base * 2, base / 2, base - 1, base * 0.9, base * 1.1):
+            value = kind(candidate)
+            if value == default:
+                continue
+            try:
+                Settings(**{name: value})
+            except ValidationError:
+                continue
+            return value
+    raise AssertionError(f"no test value for {name}: {annotation}")
+
+
+def test_every_field_set_reaches_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every setting, each set to a value other than its default, comes out the same in a child
+    process: a field that `to_env` leaves out (a new alert channel's URL or secret, say) fails
+    here instead of being dropped silently when `abm up` starts the processes."""
+    fields = Settings.model_fields
+    values = {name: _another_value(name, field) for name, field in fields.items()}
+    parent = Settings(**values)
+    assert all(getattr(parent, n) != f.default for n, f in fields.items())
+    for name, value in parent.to_env().items():
+        monkeypatch.setenv(name, value)
+    child = Settings()
+    dropped = [n for n in fields if getattr(child, n) != getattr(parent, n)]
+    assert dropped == []
 
 
 @pytest.mark.parametrize(
