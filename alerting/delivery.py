@@ -39,7 +39,7 @@ from aiokafka.errors import KafkaError
 from redis.exceptions import RedisError
 
 from alerting import metrics
-from alerting.channels import Channel, Found, Outgoing
+from alerting.channels.base import Channel, Found, Outgoing
 from alerting.ledger import Claim, Ledger
 from alerting.retry import Attempt, Backoff, backoff_s
 

@@ -1,4 +1,8 @@
-"""Who gets an alert on which channel. Pure: configuration and owner in, routes out.
+"""Who gets an alert on which channel. Pure: settings and owner in, routes out.
+
+The channels are the registered ones (`alerting.channels.registry`); each decides its own
+routes (`Channel.mqa_route`, `Channel.escalation_route`), and this module only picks the
+channels that are on and asks each in turn. What the bundled channels do:
 
 MQA alerts go to the account owner: on Slack a direct message to the owner's Slack id (or, with
 `ABM_SLACK_CHANNEL`, a post in that channel mentioning the owner; with an incoming webhook, a
@@ -11,32 +15,27 @@ account without an owner on a channel goes to that channel's fallback (`ABM_SLAC
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
+from abm.settings import Settings
 from alerting.content import Owner
+
+if TYPE_CHECKING:
+    from alerting.channels.base import Channel
 
 CONSOLE: Final = "console"
 SLACK: Final = "slack"
 EMAIL: Final = "email"
-CHANNELS: Final = (CONSOLE, SLACK, EMAIL)
 WEBHOOK_TARGET: Final = "webhook"
+"""The target of a delivery to a URL fixed by the settings (Slack's incoming webhook): never
+the URL itself, which may carry a secret."""
 STDOUT_TARGET: Final = "stdout"
 
 
 class RoutingError(ValueError):
     """A channel configuration that cannot work (names the setting)."""
-
-
-@dataclass(frozen=True)
-class RoutingConfig:
-    channels: tuple[str, ...]
-    slack_mode: Literal["bot", "webhook"] | None = None
-    slack_channel: str | None = None
-    slack_fallback_channel: str | None = None
-    fallback_email: str | None = None
-    escalation_slack_channel: str | None = None
-    escalation_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,59 +48,34 @@ class Route:
 
 
 def enabled_channels(
-    requested: str, *, slack_bot: bool, slack_webhook: bool, smtp: bool
-) -> tuple[str, ...]:
-    """The channels of `ABM_ALERT_CHANNELS` (`auto`: the configured ones, else console)."""
+    requested: str, settings: Settings, registry: Mapping[str, type[Channel]]
+) -> tuple[type[Channel], ...]:
+    """The channels of `ABM_ALERT_CHANNELS`, in its order (`auto`: the configured channels of
+    the registry that `auto` may turn on, in the registry's order; none configured: console).
+    Each one on is checked (`Channel.check`), so a setting that cannot work is named at the
+    start instead of at the first alert."""
     if requested.strip().lower() == "auto":
-        auto = tuple(
-            name for name, on in ((SLACK, slack_bot or slack_webhook), (EMAIL, smtp)) if on
-        )
-        return auto or (CONSOLE,)
-    names = tuple(dict.fromkeys(n.strip().lower() for n in requested.split(",") if n.strip()))
+        names = tuple(n for n, c in registry.items() if c.auto and c.configured(settings))
+        names = names or (CONSOLE,)
+    else:
+        names = tuple(dict.fromkeys(n.strip().lower() for n in requested.split(",") if n.strip()))
     if not names:
-        raise RoutingError("ABM_ALERT_CHANNELS: empty (use auto, or console,slack,email)")
+        raise RoutingError(f"ABM_ALERT_CHANNELS: empty (use auto, or some of "
+                           f"{','.join(registry)})")  # fmt: skip
     for name in names:
-        if name not in CHANNELS:
+        if name not in registry:
             raise RoutingError(f"ABM_ALERT_CHANNELS: unknown channel {name!r} "
-                               f"(known: {', '.join(CHANNELS)})")  # fmt: skip
-    if SLACK in names and not (slack_bot or slack_webhook):
-        raise RoutingError("slack needs ABM_SLACK_BOT_TOKEN or ABM_SLACK_WEBHOOK_URL")
-    if EMAIL in names and not smtp:
-        raise RoutingError("email needs ABM_SMTP_HOST")
-    return names
+                               f"(known: {', '.join(registry)})")  # fmt: skip
+        registry[name].check(settings)
+    return tuple(registry[name] for name in names)
 
 
-def mqa_routes(config: RoutingConfig, owner: Owner) -> list[Route]:
-    routes: list[Route] = []
-    for channel in config.channels:
-        if channel == CONSOLE:
-            routes.append(Route(CONSOLE, STDOUT_TARGET))
-        elif channel == SLACK:
-            routes.append(_slack_route(config, owner))
-        elif channel == EMAIL:
-            routes.append(Route(EMAIL, owner.email or config.fallback_email))
-    return routes
+def mqa_routes(channels: Sequence[type[Channel]], settings: Settings, owner: Owner) -> list[Route]:
+    """One route per channel that is on (a route without a target is dead-lettered)."""
+    return [channel.mqa_route(settings, owner) for channel in channels]
 
 
-def _slack_route(config: RoutingConfig, owner: Owner) -> Route:
-    has_owner = bool(owner.slack_id)
-    if config.slack_mode == "webhook":
-        return Route(SLACK, WEBHOOK_TARGET, mention=has_owner)
-    if config.slack_channel:
-        return Route(SLACK, config.slack_channel, mention=has_owner)
-    if has_owner:
-        return Route(SLACK, owner.slack_id, mention=True)
-    return Route(SLACK, config.slack_fallback_channel, mention=False)
-
-
-def escalation_routes(config: RoutingConfig) -> list[Route]:
-    routes: list[Route] = []
-    for channel in config.channels:
-        if channel == CONSOLE:
-            routes.append(Route(CONSOLE, STDOUT_TARGET))
-        elif channel == SLACK and config.escalation_slack_channel:
-            target = WEBHOOK_TARGET if config.slack_mode == "webhook" else None
-            routes.append(Route(SLACK, target or config.escalation_slack_channel, mention=True))
-        elif channel == EMAIL and config.escalation_email:
-            routes.append(Route(EMAIL, config.escalation_email))
-    return routes
+def escalation_routes(channels: Sequence[type[Channel]], settings: Settings) -> list[Route]:
+    """The routes of an escalation: the channels that are on and have an escalation target."""
+    routes = (channel.escalation_route(settings) for channel in channels)
+    return [route for route in routes if route is not None]

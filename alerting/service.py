@@ -42,22 +42,13 @@ from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
 from abm.settings import Settings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
-from alerting.channels import Channel, ConsoleChannel, EmailChannel, Outgoing, SlackChannel
+from alerting.channels.base import Channel, Needs, Outgoing
+from alerting.channels.registry import CHANNELS
 from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
 from alerting.delivery import DeadLetter, Deliverer, Delivery, Outage, RetryPolicy
-from alerting.holds import RedisHolds, workspace_id
 from alerting.ledger import Ledger
 from alerting.retry import Backoff
-from alerting.routing import (
-    CONSOLE,
-    EMAIL,
-    SLACK,
-    Route,
-    RoutingConfig,
-    enabled_channels,
-    escalation_routes,
-    mqa_routes,
-)
+from alerting.routing import Route, enabled_channels, escalation_routes, mqa_routes
 from alerting.signing import ack_url, verdict_url
 from alerting.sla import SlaRecord, Transition
 from alerting.sla_store import SlaStore
@@ -94,61 +85,23 @@ def backlog_read(
     return all(committed.get(tp, 0) >= end for tp, end in ends.items())
 
 
-def routing_config(settings: Settings) -> RoutingConfig:
-    """The routing of the settings; `RoutingError` names the setting that cannot work."""
-    bot = settings.slack_bot_token is not None
-    hook = settings.slack_webhook_url is not None
-    channels = enabled_channels(settings.alert_channels, slack_bot=bot, slack_webhook=hook,
-                                smtp=bool(settings.smtp_host))  # fmt: skip
-    return RoutingConfig(
-        channels=channels,
-        slack_mode="bot" if bot else ("webhook" if hook else None),
-        slack_channel=settings.slack_channel,
-        slack_fallback_channel=settings.slack_fallback_channel,
-        fallback_email=settings.alert_fallback_email,
-        escalation_slack_channel=settings.escalation_slack_channel,
-        escalation_email=settings.escalation_email,
-    )
+def channel_types(settings: Settings) -> tuple[type[Channel], ...]:
+    """The registered channels `ABM_ALERT_CHANNELS` turns on; `RoutingError` names the setting
+    that cannot work."""
+    return enabled_channels(settings.alert_channels, settings, CHANNELS)
 
 
 def build_channels(
     settings: Settings,
-    config: RoutingConfig,
+    types: Sequence[type[Channel]],
     out: IO[str],
     clock_ms: Callable[[], int],
     redis: Any = None,
 ) -> dict[str, Channel]:
-    """The configured channels; with `redis`, Slack's Retry-After holds are shared there."""
-    channels: dict[str, Channel] = {}
-    if CONSOLE in config.channels:
-        channels[CONSOLE] = ConsoleChannel(out)
-    if SLACK in config.channels:
-        token, hook = settings.slack_bot_token, settings.slack_webhook_url
-        bot_token = token.get_secret_value() if token else None
-        webhook_url = hook.get_secret_value() if hook else None
-        workspace = workspace_id(bot_token or webhook_url or "")
-        channels[SLACK] = SlackChannel(
-            api_url=settings.slack_api_url,
-            bot_token=bot_token,
-            webhook_url=webhook_url,
-            timeout_s=settings.alert_timeout_s,
-            min_interval_s=settings.slack_min_interval_s,
-            holds=RedisHolds(redis, settings.redis_prefix, workspace) if redis else None,
-        )
-    if EMAIL in config.channels:
-        password = settings.smtp_password
-        channels[EMAIL] = EmailChannel(
-            host=settings.smtp_host or "",
-            port=settings.smtp_port,
-            sender=settings.smtp_from,
-            username=settings.smtp_user,
-            password=password.get_secret_value() if password else None,
-            starttls=settings.smtp_starttls,
-            timeout_s=settings.alert_timeout_s,
-            clock_ms=clock_ms,
-            ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
-        )
-    return channels
+    """The channels that are on, by name; with `redis`, Slack's Retry-After holds are shared
+    there."""
+    needs = Needs(out=out, clock_ms=clock_ms, redis=redis)
+    return {channel.name: channel.from_settings(settings, needs) for channel in types}
 
 
 class AlertService:
@@ -164,7 +117,7 @@ class AlertService:
         """`clock_ms` is the SLA clock (tests pass their own); `on_alert` sees every MQA the
         first time the service handles it (the demo counts them)."""
         self.settings = settings
-        self.config = routing_config(settings)
+        self.channel_types = channel_types(settings)
         self.clock_ms = clock_ms
         self._out = out or sys.stdout
         self._on_alert = on_alert
@@ -207,7 +160,7 @@ class AlertService:
         )
         await self._producer.start()
         channels = self._channels or build_channels(
-            s, self.config, self._out, self.clock_ms, self._redis
+            s, self.channel_types, self._out, self.clock_ms, self._redis
         )
         self.deliverer = Deliverer(
             Ledger(self._redis, s.redis_prefix, s.alert_claim_lease_s),
@@ -223,7 +176,7 @@ class AlertService:
             from alerting.web import start_web
 
             self._web = await start_web(self, s.alert_bind, s.alert_port)
-        log.info("alert service: channels %s", ", ".join(self.config.channels))
+        log.info("alert service: channels %s", ", ".join(c.name for c in self.channel_types))
 
     async def run(self) -> None:
         """Start, consume and poll until `stopping` is set (or a loop fails)."""
@@ -417,7 +370,7 @@ class AlertService:
         if created and self._on_alert is not None:
             self._on_alert(alert.event)
         item = Outgoing(record.mqa_id, alert)
-        routes = mqa_routes(self.config, fixed)
+        routes = mqa_routes(self.channel_types, s, fixed)
         return await self._deliver_all(item, "mqa", routes, account_id, event, ingest_ms)
 
     async def _deliver_all(
@@ -620,7 +573,7 @@ class AlertService:
             owner=Owner(record.owner_email, record.owner_slack_id),
             account_url=account_url(self.settings.public_base_url, record.account_id),
         )
-        routes = escalation_routes(self.config)
+        routes = escalation_routes(self.channel_types, self.settings)
         if not routes:
             log.warning("SLA of %s breached; no escalation target configured", record.mqa_id)
             metrics.DELIVERIES.labels(channel="none", kind="escalation", outcome="no_route").inc()

@@ -9,6 +9,7 @@ from typing import Any
 
 from abm.core.privacy import clear_key_pseudonym
 from abm.core.records import AccountRecord
+from abm.settings import Settings
 from tests.factories import T0, account, mqas, qualifying_group, replay, touchpoint
 
 
@@ -57,3 +58,8 @@ async def wait_for(predicate: Any, timeout_s: float = 60.0, what: str = "conditi
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+def alert_settings(**values: Any) -> Settings:
+    """Settings of the alert service from `values` alone: no `.env` file is read."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]

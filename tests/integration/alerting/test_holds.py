@@ -7,11 +7,12 @@ import pytest
 import redis.asyncio as aioredis
 
 from abm.infra.process import free_port
-from alerting.channels import Outgoing, SlackChannel
+from alerting.channels.base import Outgoing
+from alerting.channels.slack import SlackChannel
 from alerting.holds import RedisHolds, workspace_id
 from tests.faults.providers import SlackStandIn
+from tests.unit.alerting.channels.test_slack_pacing import FakeTime
 from tests.unit.alerting.fakes import delivery
-from tests.unit.alerting.test_slack_pacing import FakeTime
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
-from alerting.channels import Outgoing
+from alerting.channels.base import Outgoing
 from alerting.ledger import Ledger
 from alerting.retry import Attempt
 from tests.unit.alerting.fakes import DeadLetters, ScriptedChannel, deliverer, delivery

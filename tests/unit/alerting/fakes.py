@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from alerting.channels import NOTHING_TO_READ, Found, Outgoing
+from alerting.channels.base import NOTHING_TO_READ, Found, Outgoing
 from alerting.content import Owner
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
 from alerting.ledger import Claim, Ledger

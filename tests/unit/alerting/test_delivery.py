@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from alerting.channels import Found, SlackChannel
+from alerting.channels.base import Found
+from alerting.channels.slack import SlackChannel
 from alerting.retry import Attempt
+from tests.unit.alerting.channels.test_slack_pacing import FakeTime
 from tests.unit.alerting.fakes import (
     DeadLetters,
     Killed,
@@ -17,7 +19,6 @@ from tests.unit.alerting.fakes import (
     deliverer,
     delivery,
 )
-from tests.unit.alerting.test_slack_pacing import FakeTime
 
 
 @pytest.mark.parametrize("wait", ["pacing", "retry_after"])

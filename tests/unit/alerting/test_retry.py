@@ -1,59 +1,32 @@
-"""Which provider answers are retried, after how long, and which are permanent."""
+"""Which plain HTTP answers are retried, after how long, and which are permanent; the backoff."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from alerting.retry import (
-    RETRY_AFTER_MAX_S,
-    Backoff,
-    backoff_s,
-    classify_slack,
-    parse_retry_after,
-)
+from alerting.retry import RETRY_AFTER_MAX_S, Backoff, backoff_s, classify_http, parse_retry_after
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "retry_after", "webhook", "verdict", "reason", "wait"),
+    ("status", "retry_after", "verdict", "reason", "wait"),
     [
-        (200, {"ok": True, "ts": "1.2"}, None, False, "sent", "ok", None),
-        (429, {"ok": False, "error": "ratelimited"}, "7", False, "retry", "rate_limited", 7.0),
-        (500, "oops", None, False, "retry", "server_error", None),
-        (503, {"ok": False}, "2", False, "retry", "server_error", 2.0),
-        (200, {"ok": False, "error": "ratelimited"}, None, False, "retry", "rate_limited", None),
-        (200, {"ok": False, "error": "internal_error"}, None, False, "retry", "server_error", None),
-        (200, {"ok": False, "error": "channel_not_found"}, None, False, "permanent",
-         "channel_not_found", None),
-        (200, {"ok": False, "error": "is_archived"}, None, False, "permanent", "is_archived", None),
-        (200, {"ok": False, "error": "invalid_auth"}, None, False, "permanent", "invalid_auth",
-         None),
-        (200, {"ok": False, "error": "brand_new_error"}, None, False, "permanent", "slack_error",
-         None),
-        (400, "not json", None, False, "permanent", "client_error", None),
-        (200, "ok", None, True, "sent", "ok", None),
-        (404, "channel_not_found", None, True, "permanent", "channel_not_found", None),
-        (410, "channel_is_archived", None, True, "permanent", "channel_is_archived", None),
-        (403, "invalid_token", None, True, "permanent", "invalid_token", None),
-        (429, "rate limited", "1", True, "retry", "rate_limited", 1.0),
-        (502, "bad gateway", None, True, "retry", "server_error", None),
+        (200, None, "sent", "ok", None),
+        (204, None, "sent", "ok", None),
+        (429, "7", "retry", "rate_limited", 7.0),
+        (408, None, "retry", "request_timeout", None),
+        (500, None, "retry", "server_error", None),
+        (503, "2", "retry", "server_error", 2.0),
+        (400, None, "permanent", "client_error", None),
+        (404, "5", "permanent", "client_error", None),
+        (410, None, "permanent", "client_error", None),
+        (301, None, "permanent", "unexpected_status", None),
     ],
-    ids=["ok", "429 with Retry-After", "500", "503 with Retry-After", "ratelimited in body",
-         "internal_error", "channel not found", "archived", "invalid auth", "unknown error code",
-         "4xx without JSON", "webhook ok", "webhook channel not found", "webhook archived",
-         "webhook bad token", "webhook 429", "webhook 502"],
 )  # fmt: skip
-def test_slack_answers(
-    status: int, body: Any, retry_after: str | None, webhook: bool, verdict: str, reason: str,
-    wait: float | None,
-) -> None:  # fmt: skip
-    attempt = classify_slack(status, body, retry_after, webhook=webhook)
+def test_http_answers(
+    status: int, retry_after: str | None, verdict: str, reason: str, wait: float | None
+) -> None:
+    attempt = classify_http(status, retry_after)
     assert (attempt.verdict, attempt.reason, attempt.retry_after_s) == (verdict, reason, wait)
-
-
-def test_the_slack_ts_is_kept_as_the_reference() -> None:
-    assert classify_slack(200, {"ok": True, "ts": "171.5"}, None).ref == "171.5"
 
 
 @pytest.mark.parametrize(

@@ -1,39 +1,37 @@
-"""Which channels are on, and who gets an alert or an escalation on each."""
+"""Which registered channels are on, and the routes the service asks them for."""
 
 from __future__ import annotations
 
 import pytest
 
+from alerting.channels.registry import CHANNELS
 from alerting.content import Owner
-from alerting.routing import (
-    Route,
-    RoutingConfig,
-    RoutingError,
-    enabled_channels,
-    escalation_routes,
-    mqa_routes,
-)
+from alerting.routing import Route, RoutingError, enabled_channels, escalation_routes, mqa_routes
+from tests.alerting_support import alert_settings
 
 OWNED = Owner("ae@vendor.example", "U0AE")
-UNOWNED = Owner(None, None)
+BOT = {"slack_bot_token": "xoxb-t"}
+HOOK = {"slack_webhook_url": "https://hooks.slack.example/T/B/x"}
+SMTP = {"smtp_host": "smtp.vendor.example"}
 
 
 @pytest.mark.parametrize(
-    ("requested", "bot", "hook", "smtp", "expected"),
+    ("requested", "configured", "expected"),
     [
-        ("auto", False, False, False, ("console",)),
-        ("auto", True, False, True, ("slack", "email")),
-        ("auto", False, True, False, ("slack",)),
-        ("console, email", False, False, True, ("console", "email")),
-        ("Slack,slack", True, False, False, ("slack",)),
+        ("auto", {}, ("console",)),
+        ("auto", {**BOT, **SMTP}, ("slack", "email")),
+        ("auto", HOOK, ("slack",)),
+        ("console, email", SMTP, ("console", "email")),
+        ("Slack,slack", BOT, ("slack",)),
     ],
     ids=["nothing configured: console", "bot and smtp", "webhook only", "explicit list",
          "case and repeats"],
 )  # fmt: skip
 def test_enabled_channels(
-    requested: str, bot: bool, hook: bool, smtp: bool, expected: tuple[str, ...]
+    requested: str, configured: dict[str, str], expected: tuple[str, ...]
 ) -> None:
-    assert enabled_channels(requested, slack_bot=bot, slack_webhook=hook, smtp=smtp) == expected
+    on = enabled_channels(requested, alert_settings(**configured), CHANNELS)
+    assert tuple(channel.name for channel in on) == expected
 
 
 @pytest.mark.parametrize(
@@ -44,46 +42,23 @@ def test_enabled_channels(
 )  # fmt: skip
 def test_impossible_channel_settings_are_named(requested: str, why: str) -> None:
     with pytest.raises(RoutingError, match=why):
-        enabled_channels(requested, slack_bot=False, slack_webhook=False, smtp=False)
+        enabled_channels(requested, alert_settings(), CHANNELS)
 
 
-BOT = RoutingConfig(
-    ("slack", "email", "console"),
-    slack_mode="bot",
-    slack_fallback_channel="#abm-unowned",
-    fallback_email="revops@vendor.example",
-)
-
-
-@pytest.mark.parametrize(
-    ("config", "owner", "expected"),
-    [
-        (BOT, OWNED, [Route("slack", "U0AE", True), Route("email", "ae@vendor.example"),
-                      Route("console", "stdout")]),
-        (BOT, UNOWNED, [Route("slack", "#abm-unowned", False),
-                        Route("email", "revops@vendor.example"), Route("console", "stdout")]),
-        (RoutingConfig(("slack",), slack_mode="bot", slack_channel="#mqa"), OWNED,
-         [Route("slack", "#mqa", True)]),
-        (RoutingConfig(("slack",), slack_mode="webhook"), OWNED, [Route("slack", "webhook", True)]),
-        (RoutingConfig(("slack",), slack_mode="webhook"), UNOWNED,
-         [Route("slack", "webhook", False)]),
-        (RoutingConfig(("slack", "email"), slack_mode="bot"), UNOWNED,
-         [Route("slack", None), Route("email", None)]),
-    ],
-    ids=["owner: DM and e-mail", "unowned: fallbacks", "one channel for all, owner mentioned",
-         "webhook, owner mentioned", "webhook, unowned", "unowned without fallbacks: no route"],
-)  # fmt: skip
-def test_mqa_routes(config: RoutingConfig, owner: Owner, expected: list[Route]) -> None:
-    assert mqa_routes(config, owner) == expected
-
-
-def test_escalation_routes() -> None:
-    config = RoutingConfig(("slack", "email", "console"), slack_mode="bot",
-                           escalation_slack_channel="#sales-leads",
-                           escalation_email="head-of-sales@vendor.example")  # fmt: skip
-    assert escalation_routes(config) == [
-        Route("slack", "#sales-leads", True),
+def test_every_channel_on_is_asked_for_its_route_in_the_order_asked_for() -> None:
+    settings = alert_settings(**BOT, **SMTP, escalation_email="head-of-sales@vendor.example")
+    on = enabled_channels("email,console,slack", settings, CHANNELS)
+    assert mqa_routes(on, settings, OWNED) == [
+        Route("email", "ae@vendor.example"),
+        Route("console", "stdout"),
+        Route("slack", "U0AE", True),
+    ]
+    # Slack has no escalation channel set: no escalation route there
+    assert escalation_routes(on, settings) == [
         Route("email", "head-of-sales@vendor.example"),
         Route("console", "stdout"),
     ]
-    assert escalation_routes(RoutingConfig(("slack", "email"), slack_mode="bot")) == []
+
+
+def test_every_registered_channel_is_registered_under_its_own_name() -> None:
+    assert all(name == channel.name for name, channel in CHANNELS.items())

@@ -3,7 +3,7 @@ Retry-After, with the clock and the sleep under the test's control."""
 
 from __future__ import annotations
 
-from alerting.channels import SlackChannel
+from alerting.channels.slack import SlackChannel
 
 
 class FakeTime:
@@ -93,7 +93,7 @@ async def test_a_hold_stored_by_another_instance_holds_this_one() -> None:
 
 
 async def test_pacing_times_are_bounded() -> None:
-    from alerting.channels import PACING_TARGETS_MAX
+    from alerting.channels.slack import PACING_TARGETS_MAX
 
     clock = FakeTime()
     slack = channel(clock)

@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from alerting.channels import RECONCILE_MAX_MESSAGES, Outgoing, SlackChannel
+from alerting.channels.base import Outgoing
+from alerting.channels.slack import RECONCILE_MAX_MESSAGES, SlackChannel
 from tests.faults.providers import SlackStandIn
 from tests.unit.alerting.fakes import delivery
 

@@ -1,13 +1,13 @@
-"""Delivery channels: console, Slack (Web API or incoming webhook) and e-mail (SMTP).
+"""The Slack channel: chat.postMessage with a bot token (`ABM_SLACK_BOT_TOKEN`), or an incoming
+webhook (`ABM_SLACK_WEBHOOK_URL`); Block Kit messages (`alerting.slack_blocks`), paced per Slack
+channel, held while a Retry-After runs, and, after a request that got no answer, looked for in
+the conversation's history before it is posted again (`find_sent`), so a slow Slack does not
+get it twice.
 
-A channel renders an alert from the shared content model and makes ONE attempt to deliver it,
-answering with an `Attempt` (sent / retry / permanent, and why). Retries, claims and dead
-letters are the deliverer's business (`alerting.delivery`), never a channel's.
-
-Waiting for a turn (Slack's pacing and Retry-After holds) is a step of its own, `wait_turn`,
-that the deliverer takes before it marks a delivery `sending`: a delivery is `sending` only
-while its request is really on its way, so a crash during a wait leaves it `claimed` and the
-next instance sends it.
+What Slack's answers mean (`classify_slack`): transient are HTTP 429 (honouring `Retry-After`),
+5xx, timeouts, refused connections, Slack's `ratelimited` / `internal_error` /
+`service_unavailable` / `request_timeout` / `fatal_error`; permanent is everything Slack says
+about the request itself (channel not found, archived, invalid auth, ...), and any other 4xx.
 """
 
 from __future__ import annotations
@@ -16,81 +16,67 @@ import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import IO, Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 import aiohttp
-import aiosmtplib
 
-from alerting import email_render, slack_blocks
-from alerting.content import Escalation, MqaAlert
-from alerting.render import render_text
-from alerting.retry import Attempt, classify_slack, parse_retry_after
-from alerting.routing import WEBHOOK_TARGET
+from abm.settings import Settings
+from alerting import slack_blocks
+from alerting.channels.base import Channel, Found, Needs, Outgoing
+from alerting.content import MqaAlert, Owner
+from alerting.holds import RedisHolds, workspace_id
+from alerting.retry import Attempt, parse_retry_after
+from alerting.routing import SLACK, WEBHOOK_TARGET, Route, RoutingError
 
-
-@dataclass(frozen=True)
-class Found:
-    """What a channel could find out about a message whose request may have left:
-    `found` (the provider has it; `ref` its reference), `absent` (it does not: send it), or
-    `unknown` (nothing can be read back, or the provider did not answer; `detail` says why)."""
-
-    state: Literal["found", "absent", "unknown"]
-    detail: str = ""
-    ref: str | None = None
-
-
-NOTHING_TO_READ = Found("unknown", "this channel cannot be asked what it received")
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """What to deliver: an MQA alert or an escalation, under its delivery id."""
-
-    alert_id: str
-    content: MqaAlert | Escalation
+SLACK_TRANSIENT: Final = frozenset(
+    {"ratelimited", "rate_limited", "internal_error", "service_unavailable", "request_timeout",
+     "fatal_error", "team_added_to_org"}
+)  # fmt: skip
+SLACK_PERMANENT: Final = frozenset(
+    {
+        "channel_not_found", "is_archived", "channel_is_archived", "invalid_auth", "not_authed",
+        "account_inactive", "token_revoked", "token_expired", "not_in_channel", "missing_scope",
+        "no_permission", "invalid_blocks", "invalid_blocks_format", "msg_too_long", "no_text",
+        "too_many_attachments", "restricted_action", "user_not_found", "invalid_token",
+        "action_prohibited", "no_service", "no_service_id", "invalid_payload", "cannot_dm_bot",
+        "posting_to_general_channel_denied", "user_disabled", "ekm_access_denied",
+        "team_access_not_granted",
+    }
+)  # fmt: skip
+"""Slack error codes we name in metrics; other permanent codes count as `slack_error`."""
 
 
-class Channel(Protocol):
-    name: str
-
-    async def wait_turn(self, target: str) -> None:
-        """Return when a message to `target` may leave (pacing, provider holds)."""
-        ...
-
-    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt: ...
-
-    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
-        """Whether the provider has the alert's message to `target`, sent after `since_ms`
-        (epoch ms)."""
-        ...
-
-    async def close(self) -> None: ...
+def reason_label(code: str) -> str:
+    return code if code in SLACK_PERMANENT or code in SLACK_TRANSIENT else "slack_error"
 
 
-class ConsoleChannel:
-    """Writes the plain-text rendering to a stream (stdout): the demo's channel."""
-
-    name = "console"
-
-    def __init__(self, out: IO[str]) -> None:
-        self._out = out
-
-    async def wait_turn(self, target: str) -> None:
-        return None
-
-    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
-        content = item.content
-        text = render_text(content.event) if isinstance(content, MqaAlert) else content.text()
-        self._out.write("\n" + text + "\n")
-        self._out.flush()
-        return Attempt("sent", "ok")
-
-    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
-        return NOTHING_TO_READ
-
-    async def close(self) -> None:
-        return None
+def classify_slack(
+    status: int, body: Any, retry_after: str | None, *, webhook: bool = False
+) -> Attempt:
+    """Slack's answer to chat.postMessage (a JSON object) or to a webhook (text)."""
+    wait = parse_retry_after(retry_after)
+    if status == 429:
+        return Attempt("retry", "rate_limited", f"HTTP 429, Retry-After {retry_after}", wait)
+    if status >= 500:
+        return Attempt("retry", "server_error", f"HTTP {status}", wait)
+    if webhook:
+        text = str(body).strip()
+        if status == 200:
+            return Attempt("sent", "ok", ref=None)
+        code = text if text and " " not in text and len(text) < 60 else "slack_error"
+        return Attempt("permanent", reason_label(code), f"HTTP {status}: {text[:200]}")
+    if not isinstance(body, dict):
+        if 400 <= status < 500:
+            return Attempt("permanent", "client_error", f"HTTP {status}")
+        return Attempt("retry", "bad_response", f"HTTP {status}: not a JSON object")
+    if body.get("ok") is True:
+        ts = body.get("ts")
+        return Attempt("sent", "ok", ref=str(ts) if ts is not None else None)
+    code = str(body.get("error") or "unknown_error")
+    if code in SLACK_TRANSIENT:
+        reason = "rate_limited" if code in {"ratelimited", "rate_limited"} else "server_error"
+        return Attempt("retry", reason, f"Slack error {code}", wait)
+    return Attempt("permanent", reason_label(code), f"Slack error {code} (HTTP {status})")
 
 
 RECONCILE_MAX_MESSAGES: Final = 1_000
@@ -119,12 +105,12 @@ class SharedHolds(Protocol):
     async def remaining_s(self) -> float: ...
 
 
-class SlackChannel:
+class SlackChannel(Channel):
     """chat.postMessage with a bot token, or an incoming webhook; paced per Slack channel, and
     held entirely while a Retry-After Slack gave runs (in this instance, and through `holds`
     in every instance and after a restart)."""
 
-    name = "slack"
+    name = SLACK
 
     def __init__(
         self,
@@ -152,6 +138,58 @@ class SlackChannel:
         self._blocked_until = 0.0
         self._holds = holds
         self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        return settings.slack_bot_token is not None or settings.slack_webhook_url is not None
+
+    @classmethod
+    def check(cls, settings: Settings) -> None:
+        if not cls.configured(settings):
+            raise RoutingError("slack needs ABM_SLACK_BOT_TOKEN or ABM_SLACK_WEBHOOK_URL")
+
+    @staticmethod
+    def _webhook_only(settings: Settings) -> bool:
+        """An incoming webhook and no bot token: every message goes to the webhook's channel."""
+        return settings.slack_bot_token is None and settings.slack_webhook_url is not None
+
+    @classmethod
+    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+        """A direct message to the owner; with `ABM_SLACK_CHANNEL` or an incoming webhook, a
+        post there mentioning the owner; unowned: `ABM_SLACK_FALLBACK_CHANNEL`."""
+        has_owner = bool(owner.slack_id)
+        if cls._webhook_only(settings):
+            return Route(SLACK, WEBHOOK_TARGET, mention=has_owner)
+        if settings.slack_channel:
+            return Route(SLACK, settings.slack_channel, mention=has_owner)
+        if has_owner:
+            return Route(SLACK, owner.slack_id, mention=True)
+        return Route(SLACK, settings.slack_fallback_channel, mention=False)
+
+    @classmethod
+    def escalation_route(cls, settings: Settings) -> Route | None:
+        if not settings.escalation_slack_channel:
+            return None
+        if cls._webhook_only(settings):
+            return Route(SLACK, WEBHOOK_TARGET, mention=True)
+        return Route(SLACK, settings.escalation_slack_channel, mention=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, needs: Needs) -> SlackChannel:
+        """With the service's Redis, Retry-After holds are shared by every instance."""
+        token, hook = settings.slack_bot_token, settings.slack_webhook_url
+        bot_token = token.get_secret_value() if token else None
+        webhook_url = hook.get_secret_value() if hook else None
+        workspace = workspace_id(bot_token or webhook_url or "")
+        redis = needs.redis
+        return cls(
+            api_url=settings.slack_api_url,
+            bot_token=bot_token,
+            webhook_url=webhook_url,
+            timeout_s=settings.alert_timeout_s,
+            min_interval_s=settings.slack_min_interval_s,
+            holds=RedisHolds(redis, settings.redis_prefix, workspace) if redis else None,
+        )
 
     @property
     def webhook_mode(self) -> bool:
@@ -195,7 +233,8 @@ class SlackChannel:
                 if idle is not None and not idle.locked():
                     del self._locks[old]
 
-    def payload(self, item: Outgoing, target: str, mention: bool) -> dict[str, Any]:
+    def render(self, item: Outgoing, target: str, mention: bool) -> dict[str, Any]:
+        """The chat.postMessage body (the webhook's: the message alone)."""
         content = item.content
         if isinstance(content, MqaAlert):
             message = slack_blocks.mqa_message(content, mention_owner=mention)
@@ -216,7 +255,7 @@ class SlackChannel:
 
     async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
         """One request; the caller waited its turn first (`wait_turn`)."""
-        body = self.payload(item, target, mention)
+        body = self.render(item, target, mention)
         if self.webhook_mode:
             url = self._webhook or ""
             headers: dict[str, str] = {}
@@ -318,86 +357,3 @@ class SlackChannel:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-
-class EmailChannel:
-    """SMTP (aiosmtplib): STARTTLS and login when configured; multipart text + HTML."""
-
-    name = "email"
-
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        sender: str,
-        username: str | None,
-        password: str | None,
-        starttls: bool,
-        timeout_s: float,
-        clock_ms: Callable[[], int],
-        ca_file: str | None = None,
-    ) -> None:
-        self._host = host
-        self._port = port
-        self._sender = sender
-        self._username = username
-        self._password = password
-        self._starttls = starttls
-        self._timeout = timeout_s
-        self._clock_ms = clock_ms
-        self._ca_file = ca_file
-
-    def message(self, item: Outgoing, target: str) -> Any:
-        content = item.content
-        delivery_id = f"{item.alert_id}:email"
-        fields: dict[str, Any] = {
-            "sender": self._sender,
-            "recipient": target,
-            "delivery_id": delivery_id,
-            "now_ms": self._clock_ms(),
-        }
-        if isinstance(content, MqaAlert):
-            return email_render.mqa_email(content, **fields)
-        return email_render.escalation_email(content, **fields)
-
-    async def send(self, item: Outgoing, target: str, mention: bool) -> Attempt:
-        message = self.message(item, target)
-        try:
-            await aiosmtplib.send(
-                message,
-                hostname=self._host,
-                port=self._port,
-                username=self._username,
-                password=self._password,
-                start_tls=self._starttls,
-                cert_bundle=self._ca_file,
-                timeout=self._timeout,
-            )
-        except aiosmtplib.SMTPAuthenticationError as exc:
-            return Attempt("permanent", "auth_failed", f"SMTP {exc.code}: {exc.message}")
-        except aiosmtplib.SMTPNotSupported as exc:
-            return Attempt("permanent", "not_supported", str(exc))
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            if codes and all(400 <= c < 500 for c in codes):
-                return Attempt("retry", "server_busy", f"recipient deferred: {codes}")
-            return Attempt("permanent", "recipient_refused", f"recipient refused: {codes}")
-        except aiosmtplib.SMTPResponseException as exc:
-            if 400 <= exc.code < 500:
-                return Attempt("retry", "server_busy", f"SMTP {exc.code}: {exc.message}")
-            return Attempt("permanent", "rejected", f"SMTP {exc.code}: {exc.message}")
-        except (aiosmtplib.SMTPTimeoutError, TimeoutError) as exc:
-            return Attempt("retry", "timeout", str(exc) or "timeout")
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            return Attempt("retry", "connection", f"{type(exc).__name__}: {exc}")
-        return Attempt("sent", "ok", ref=str(message["Message-ID"]))
-
-    async def wait_turn(self, target: str) -> None:
-        return None
-
-    async def find_sent(self, alert_id: str, target: str, since_ms: int) -> Found:
-        return Found("unknown", "SMTP cannot be asked what a server received")
-
-    async def close(self) -> None:
-        return None
