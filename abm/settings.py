@@ -340,8 +340,8 @@ class Settings(_SourceSecrets):
     # --- alerting (`abm alerts`, alerting/; docs/alerting.md) ---------------------------------
     alert_channels: str = Field(
         default="auto",
-        description="Comma-separated channels of `abm alerts`: console, slack, email; `auto` "
-        "means slack and/or email when configured, else console.",
+        description="Comma-separated channels of `abm alerts`: console, slack, email, webhook; "
+        "`auto` means slack, email and webhook when configured, else console.",
     )
     alert_port: int = Field(
         default=8089, ge=0, le=65535, description="Alert service HTTP port (/metrics, acks)."
@@ -392,6 +392,22 @@ class Settings(_SourceSecrets):
     escalation_email: str | None = Field(
         default=None, description="E-mail address for follow-up SLA escalations."
     )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Outgoing webhook: every MQA alert and escalation as a signed JSON POST "
+        "here (docs/alerting.md). A secret: such URLs often carry a token.",
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Signing secret of the outgoing webhook (Standard Webhooks: whsec_ + "
+        "base64 of the key); required with ABM_ALERT_WEBHOOK_URL.",
+    )
+    alert_webhook_timeout_s: float | None = Field(
+        default=None,
+        gt=0.0,
+        description="Timeout of one outgoing webhook request (seconds); unset: "
+        "ABM_ALERT_TIMEOUT_S.",
+    )
     crm_webhook_token: SecretStr | None = Field(
         default=None,
         description="Bearer token of POST /crm/activity and POST /crm/opportunity; unset: off.",
@@ -404,7 +420,9 @@ class Settings(_SourceSecrets):
     )
     alert_backoff_max_s: float = Field(default=60.0, gt=0.0, description="Longest retry delay.")
     alert_timeout_s: float = Field(
-        default=10.0, gt=0.0, description="Timeout of one Slack or SMTP request (seconds)."
+        default=10.0,
+        gt=0.0,
+        description="Timeout of one Slack, SMTP or webhook request (seconds).",
     )
     alert_claim_lease_s: float = Field(
         default=60.0,

@@ -9,8 +9,10 @@ MQA alerts go to the account owner: on Slack a direct message to the owner's Sla
 post in the webhook's channel mentioning the owner), by e-mail to the owner's address. An
 account without an owner on a channel goes to that channel's fallback (`ABM_SLACK_FALLBACK_CHANNEL`,
 `ABM_ALERT_FALLBACK_EMAIL`); without a fallback the alert has no route and is dead-lettered
-(`no_route`), never dropped silently. Escalations go to `ABM_ESCALATION_SLACK_CHANNEL` and/or
-`ABM_ESCALATION_EMAIL`, and to the console when it is on.
+(`no_route`), never dropped silently. The outgoing webhook (`ABM_ALERT_WEBHOOK_URL`) gets every
+MQA, whoever owns the account, alongside the owner's Slack and e-mail. Escalations go to
+`ABM_ESCALATION_SLACK_CHANNEL` and/or `ABM_ESCALATION_EMAIL`, to the webhook when it is on, and
+to the console when it is on.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ if TYPE_CHECKING:
 CONSOLE: Final = "console"
 SLACK: Final = "slack"
 EMAIL: Final = "email"
+WEBHOOK: Final = "webhook"
 WEBHOOK_TARGET: Final = "webhook"
-"""The target of a delivery to a URL fixed by the settings (Slack's incoming webhook): never
-the URL itself, which may carry a secret."""
+"""The target of a delivery to a URL fixed by the settings (Slack's incoming webhook, the
+outgoing webhook): never the URL itself, which may carry a secret."""
 STDOUT_TARGET: Final = "stdout"
 
 

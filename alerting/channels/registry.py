@@ -9,12 +9,14 @@ from alerting.channels.base import Channel
 from alerting.channels.console import ConsoleChannel
 from alerting.channels.email import EmailChannel
 from alerting.channels.slack import SlackChannel
+from alerting.channels.webhook import WebhookChannel
 
 CHANNELS: Final[dict[str, type[Channel]]] = {
     channel.name: channel
     for channel in (
         SlackChannel,
         EmailChannel,
+        WebhookChannel,
         ConsoleChannel,
     )
 }
