@@ -56,3 +56,20 @@ async def test_an_alert_names_the_persons_its_event_names_by_pseudonym(
     assert visitor_label(evaluator) in text
     for pseudonym in (*known, evaluator):
         assert pseudonym not in text
+
+    # forgotten (`abm privacy forget` deletes the index entries): an alert rendered afterwards
+    # no longer names them, even for an MQA whose event still carries the pseudonym
+    dana = clear_key_pseudonym("dana@acme.com", secret)
+    store = await open_directory(settings)
+    try:
+        assert await store.forget_pseudonyms([dana]) == 1
+    finally:
+        await store.close()
+    later = mqa_event("gamma", pseudonym_key=secret)
+    out = io.StringIO()
+    async with running(settings, out=out):
+        await produce_mqas(settings, [later])
+        await alerts_caught_up(settings)
+    text = out.getvalue()
+    assert "Gamma BV" in text and "chris@acme.com" in text
+    assert "dana@acme.com" not in text and visitor_label(dana) in text
