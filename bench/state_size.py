@@ -1,10 +1,12 @@
 """Figure: how big an account's stored state is on the benchmark data, today's core against the
 core at a pinned commit (before the state had bounds), in the same run.
 
-The simulator's 3,000 accounts and 60 days are resolved once by the offline reference; the
-resolved touchpoints go through each core in a subprocess (`bench/state_size_child.py`, the
-baseline core extracted from the repository's history like `core-loop`'s), which reports the
-stored size (`AccountState.to_bytes`) of every account's final state and the MQA ids.
+The simulator's 3,000 accounts and 60 days (raw messages and the directory) go through each
+core in a subprocess (`bench/state_size_child.py`, the baseline core extracted from the
+repository's history like `core-loop`'s), which resolves and applies them with its own code
+(`run_offline`: a core from before the pseudonyms stores persons in the clear) and reports the
+stored size (`AccountState.to_bytes`) of every account's final state and the MQA ids. Today's
+offline reference gives the MQA ids both must match.
 
     python -m bench state-size [--accounts 3000] [--days 60] [--baseline 7eff8e8]
 """
@@ -26,8 +28,8 @@ from producers.simulator import SimConfig, Simulator
 CHILD = Path(__file__).resolve().parent / "state_size_child.py"
 
 
-def side(root: Path, touchpoints: Path) -> dict[str, Any]:
-    return run_child(CHILD, [str(touchpoints)], root)
+def side(root: Path, sample: Path) -> dict[str, Any]:
+    return run_child(CHILD, [str(sample)], root)
 
 
 def describe(sizes: list[int]) -> str:
@@ -45,8 +47,10 @@ def run(accounts: int, days: int, baseline: str) -> None:
     reference = run_offline(lines, directory, load_model(), keep_touchpoints=True)
     expected = [m["mqa_id"] for m in reference.mqas]
     with tempfile.TemporaryDirectory(prefix="abm-state-size-") as tmp:
-        data = Path(tmp) / "resolved.jsonl"
-        data.write_bytes(b"\n".join(tp.to_json() for tp in reference.resolved))
+        data = Path(tmp) / "sample"
+        data.mkdir()
+        (data / "messages.jsonl").write_bytes(b"\n".join(lines))
+        simulator.write_directory(data / "accounts.csv", data / "contacts.csv")
         say(f"{len(reference.resolved):,} resolved touchpoints of {accounts:,} accounts")
         today = side(REPO, data)
         old = side(extract_core(baseline, Path(tmp)), data)
