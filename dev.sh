@@ -142,7 +142,7 @@ run_tests() {
   .venv/bin/ruff check .
   .venv/bin/ruff format --check .
   say "mypy"
-  .venv/bin/mypy abm stream producers alerting bench tests
+  .venv/bin/mypy abm abm_cli stream producers alerting bench tests
   say "pytest"
   local code=0
   .venv/bin/python -m pytest "$@" || code=$?

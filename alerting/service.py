@@ -39,6 +39,8 @@ from abm.core.privacy import pseudonyms_in, reveal
 from abm.outcomes.store import OutcomeStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
+from abm.plumbing.redis_clients import open_directory, redis_client
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
@@ -52,8 +54,6 @@ from alerting.routing import Route, enabled_channels, escalation_routes, mqa_rou
 from alerting.signing import ack_url, verdict_url
 from alerting.sla import SlaRecord, Transition
 from alerting.sla_store import SlaStore
-from stream.admin import ensure_topics, partitions_of
-from stream.services import open_directory, redis_client
 from stream.topics import (
     ALERTS_DEAD_LETTER,
     HEADER_DETAIL,

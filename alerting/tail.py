@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
-from stream.admin import partitions_of
 from stream.topics import MQA
 
 

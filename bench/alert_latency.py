@@ -35,9 +35,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.timefmt import iso_ms
 from abm.infra.process import free_port
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings, get_settings
-from stream.admin import ensure_topics, partitions_of
-from stream.services import open_directory
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RAW
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def start(settings: Settings, command: str, log: Path) -> subprocess.Popen[bytes
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "abm.cli", command],
+            [sys.executable, "-m", "abm_cli", command],
             cwd=REPO,
             env=env,
             stdout=out,

@@ -31,10 +31,10 @@ from pydantic import SecretStr
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port, port_open
 from abm.infra.redis_server import LocalRedis
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
 from producers.outputs import load_directory
 from producers.simulator import SimConfig, Simulator
-from stream.admin import ensure_topics, partitions_of
 from stream.topics import RAW
 
 REPO = Path(__file__).resolve().parents[1]
@@ -133,7 +133,7 @@ def main() -> int:
         profile = os.environ.get("ABM_BENCH_PROFILE")  # a path: cProfile the collector
         python = [sys.executable, *(["-m", "cProfile", "-o", profile] if profile else [])]
         collector = subprocess.Popen(
-            [*python, "-m", "abm.cli", "collector"], cwd=REPO, env=env, stdout=log,
+            [*python, "-m", "abm_cli", "collector"], cwd=REPO, env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60

@@ -33,10 +33,10 @@ from abm.core.segment import TOUCHPOINT_TYPES, SegmentMessage, parse_message
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port, free_port_pair
 from abm.infra.redis_server import LocalRedis
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
-from stream.admin import ensure_topics, partitions_of
-from stream.services import open_directory
 from stream.topics import RAW, raw_key
 
 REPO = Path(__file__).resolve().parents[1]
@@ -201,7 +201,7 @@ class Worker:
         env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", "worker"],
+                [sys.executable, "-m", "abm_cli", "worker"],
                 cwd=REPO,
                 env=env,
                 stdout=out,

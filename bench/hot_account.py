@@ -51,6 +51,8 @@ from abm.core.model import ScoringModel, load_model
 from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
+from abm.plumbing.consumer_lag import wait_caught_up
+from abm.plumbing.topics_admin import ensure_topics
 from abm.settings import Settings
 from bench.common import (
     Services,
@@ -63,8 +65,6 @@ from bench.common import (
 )
 from bench.hot_data import HOT_ID, HotConfig, HotData, hot_data
 from bench.latency import pct
-from stream.admin import ensure_topics
-from stream.lag import wait_caught_up
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RESOLVED, account_key
 
 DEFAULT_MESSAGE_MAX_BYTES = 1_048_588

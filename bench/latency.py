@@ -36,10 +36,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.infra.process import free_port
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
 from bench.common import REPO, Worker, dataset, line, routed_keys, say, services
-from stream.admin import ensure_topics, partitions_of
-from stream.services import open_directory
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RAW
 
 _ALERT_ID = re.compile(r"Id\s+:\s+(mqa_[0-9a-f]+)")
@@ -174,7 +174,7 @@ class AlertService:
             "PYTHONUNBUFFERED": "1",
         }
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "abm.cli", "alerts", cwd=REPO, env=env,
+            sys.executable, "-m", "abm_cli", "alerts", cwd=REPO, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         self.reader = asyncio.create_task(self._read())

@@ -36,6 +36,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
+from abm.plumbing.consumer_lag import wait_caught_up
+from abm.plumbing.topics_admin import ensure_topics
 from abm.settings import Settings
 from bench.common import (
     REPO,
@@ -50,8 +52,6 @@ from bench.common import (
     services,
     topic_times,
 )
-from stream.admin import ensure_topics
-from stream.lag import wait_caught_up
 from stream.topics import MQA, RESOLVED, account_key
 
 VENV = REPO / ".cache" / "venv-quix"

@@ -34,6 +34,9 @@ from abm.core.reach import slim
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.state import AccountState
 from abm.core.timefmt import DAY_MS, iso_ms
+from abm.plumbing.consumer_lag import wait_caught_up
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics
 from abm.settings import Settings
 from bench.common import (
     Services,
@@ -45,9 +48,6 @@ from bench.common import (
     services,
     topic_times,
 )
-from stream.admin import ensure_topics
-from stream.lag import wait_caught_up
-from stream.services import open_directory
 from stream.topics import RAW, RESOLVED
 
 PAGES = ("/pricing", "/security", "/blog/post-1", "/product", "/integrations/sap", "/demo")

@@ -19,6 +19,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.infra.process import free_port
+from abm.plumbing.consumer_lag import wait_caught_up
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from bench.common import (
     Dataset,
@@ -35,8 +37,6 @@ from bench.common import (
     services,
     topic_times,
 )
-from stream.admin import partitions_of
-from stream.lag import wait_caught_up
 from stream.topics import DEAD_LETTER, MQA, RAW, RESOLVED, UNRESOLVED
 
 

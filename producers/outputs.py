@@ -17,9 +17,9 @@ import aiohttp
 import orjson
 
 from abm.core.records import AccountRecord, ContactRecord
+from abm.plumbing.redis_clients import open_directory
 from abm.settings import Settings
 from producers.replay import ReplayReport, replay, shift_times
-from stream.services import open_directory
 
 
 @dataclass

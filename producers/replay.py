@@ -24,9 +24,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from abm import waiting
 from abm.core.segment import SegmentMessage, parse_message
 from abm.core.timefmt import iso_ms, parse_iso_ms
+from abm.plumbing.redis_clients import open_directory, open_suppression
 from abm.settings import Settings
 from producers.routing import Router
-from stream.services import open_directory, open_suppression
 from stream.topics import RAW
 
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")

@@ -24,8 +24,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from abm import waiting
+from abm.plumbing.topics_admin import ensure_topics
 from abm.settings import Settings
-from stream.admin import ensure_topics
 
 log = logging.getLogger(__name__)
 

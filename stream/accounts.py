@@ -41,10 +41,10 @@ from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.directory.store import DirectoryStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VerdictStore
+from abm.plumbing.consumer_lag import group_lag
+from abm.plumbing.redis_clients import open_directory, redis_client
 from abm.settings import Settings
 from stream import metrics, pages, topics
-from stream.lag import group_lag
-from stream.services import open_directory, redis_client
 
 if TYPE_CHECKING:
     from stream.app import Pipeline

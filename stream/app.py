@@ -12,11 +12,11 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from abm.core.model import ScoringModel
+from abm.plumbing.redis_clients import open_suppression
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
 from stream.schema import StateGuard
-from stream.services import open_suppression
 from stream.transport import App
 from stream.write_behind import StateCache
 

@@ -29,7 +29,6 @@ import contextlib
 import shutil
 import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -37,17 +36,19 @@ from typing import TextIO
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import GroupCoordinatorNotAvailableError, TopicAlreadyExistsError
-from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from aiokafka.structs import OffsetAndMetadata
 from redis.exceptions import RedisError
 
 from abm.core.engagement import apply
 from abm.core.model import ScoringModel
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint, pseudonymous
+from abm.plumbing.partition_reader import keyed_records
+from abm.plumbing.redis_clients import open_suppression
+from abm.plumbing.topics_admin import described_partitions
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
-from stream.services import open_suppression
 
 _ACTIVE_STATES = frozenset({"Stable", "PreparingRebalance", "CompletingRebalance"})
 _FETCH_TIMEOUT_MS = 1000
@@ -110,10 +111,10 @@ async def rebuild(
     await admin.start()
     try:
         await _refuse_running_workers(admin, group)
-        partitions = await _partitions(admin, resolved)
+        partitions = await described_partitions(admin, resolved)
         if partitions is None:
             raise RebuildError(f"topic {resolved} does not exist: nothing to rebuild from")
-        if await _partitions(admin, changelog) is None:
+        if await described_partitions(admin, changelog) is None:
             await _create_changelog(admin, changelog, len(partitions), settings)
     finally:
         await admin.close()
@@ -184,13 +185,6 @@ async def _refuse_running_workers(admin: AIOKafkaAdminClient, group: str) -> Non
         )
 
 
-async def _partitions(admin: AIOKafkaAdminClient, name: str) -> list[int] | None:
-    for topic in await admin.describe_topics([name]):
-        if topic.get("error_code", 0) == 0 and topic.get("partitions"):
-            return sorted(p["partition"] for p in topic["partitions"])
-    return None
-
-
 async def _create_changelog(
     admin: AIOKafkaAdminClient, name: str, partitions: int, settings: Settings
 ) -> None:
@@ -249,21 +243,6 @@ async def _changelog_keys(consumer: AIOKafkaConsumer, tp: TopicPartition) -> set
             else:
                 live.add(record.key)
     return live
-
-
-async def keyed_records(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, end: int
-) -> AsyncIterator[tuple[list[ConsumerRecord[bytes, bytes]], int]]:
-    """A partition from its start up to `end` (exclusive), fetch by fetch: the records that have
-    a key, and the consumer's position after them."""
-    consumer.assign([tp])
-    await consumer.seek_to_beginning(tp)
-    position = await consumer.position(tp)
-    while position < end:
-        batch = await consumer.getmany(tp, timeout_ms=_FETCH_TIMEOUT_MS)
-        records = [r for r in batch.get(tp, []) if r.offset < end and r.key is not None]
-        position = await consumer.position(tp)
-        yield records, position
 
 
 def remove_local_store(table_dir: Path) -> list[Path]:

@@ -10,8 +10,8 @@ from typing import Any
 from abm import waiting
 from abm.core.model import ScoringModel, load_model
 from abm.log_limit import configure_logging, limit_handlers
+from abm.plumbing.topics_admin import ensure_topics
 from abm.settings import Settings
-from stream.admin import ensure_topics
 from stream.app import Pipeline, create_app
 
 log = logging.getLogger(__name__)

@@ -166,14 +166,15 @@ async def read_topic(
     from aiokafka import AIOKafkaConsumer, TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
+    from abm.plumbing.partition_reader import keyed_records
+    from abm.plumbing.topics_admin import described_partitions
     from stream import topics
-    from stream.rebuild import _partitions, keyed_records
 
     name = topics.RESOLVED.name(settings.topic_prefix)
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
-        partitions = await _partitions(admin, name)
+        partitions = await described_partitions(admin, name)
     finally:
         await admin.close()
     if partitions is None:

@@ -30,9 +30,9 @@ from aiokafka import AIOKafkaProducer
 from abm.core.erasure import ErasureCommand, erasure_pseudonyms
 from abm.core.privacy import Identity
 from abm.directory.store import DirectoryStore
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
-from stream.admin import ensure_topics, partitions_of
 from stream.topics import PRIVACY_ERASURE
 
 MAX_AUDIT_ENTRIES: Final = 1_000_000

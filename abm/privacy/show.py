@@ -21,11 +21,11 @@ from abm.core.privacy import Identity, clear_key_pseudonym
 from abm.core.state import AccountState, StateVersionError
 from abm.core.timefmt import iso_ms
 from abm.directory.store import DirectoryStore
+from abm.plumbing.partition_reader import keyed_records
+from abm.plumbing.topics_admin import partitions_of
 from abm.privacy.forget import person_identities
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
-from stream.admin import partitions_of
-from stream.rebuild import keyed_records
 from stream.topics import engagement_changelog
 
 

@@ -21,10 +21,10 @@ from abm.core.resolution import Unresolved, learn, person_of, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.pseudonym_index import PseudonymIndexer
 from abm.directory.store import DirectoryStore
+from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.records import ingest_ms, send_dead_letter
-from stream.services import open_directory
 
 if TYPE_CHECKING:
     from stream.app import Pipeline

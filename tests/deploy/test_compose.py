@@ -90,7 +90,7 @@ def test_each_process_runs_its_command_on_its_port() -> None:
 def test_every_command_in_the_file_is_one_of_the_cli() -> None:
     from typer.main import get_command
 
-    from abm.cli import app
+    from abm_cli.main import app
 
     cli = get_command(app)
     for name, service in services().items():

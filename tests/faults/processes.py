@@ -36,7 +36,7 @@ class AbmProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "abm.cli", *self.args], cwd=REPO, env=env, stdout=log,
+                [sys.executable, "-m", "abm_cli", *self.args], cwd=REPO, env=env, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
 

@@ -38,8 +38,8 @@ from abm.core.timefmt import iso_ms
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
-from stream.admin import partitions_of
 from stream.topics import ALERTS_DEAD_LETTER, MQA
 from tests.factories import account, contact_record
 from tests.faults.processes import AbmProcess

@@ -17,10 +17,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.segment import SegmentMessage, parse_message
 from abm.infra.process import free_port
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
 from producers.routing import Router
-from stream.admin import ensure_topics, partitions_of
-from stream.services import open_directory
 from stream.topics import RAW, TopicSpec
 from tests.faults.processes import REPO as REPO
 from tests.faults.processes import AbmProcess

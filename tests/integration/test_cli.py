@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.settings import get_settings
+from abm_cli.main import app
 
 DAY_MS = 86_400_000
 

@@ -38,10 +38,10 @@ from abm.core.timefmt import iso_ms
 from abm.infra.process import free_port
 from abm.ops import dashboard
 from abm.ops.catalog import STANDARD, WORKER, process_of
+from abm.plumbing.consumer_lag import wait_caught_up
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import produce_activity
-from stream.lag import wait_caught_up
 from stream.topics import MQA, RAW, RESOLVED
 from tests.factories import DAY, HOUR, T0, account, contact_record, segment_message
 from tests.faults.providers import SmtpServer

@@ -17,8 +17,8 @@ import pytest
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
+from abm.plumbing.topics_admin import configure_topics, managed_configs
 from abm.settings import Settings
-from stream.admin import configure_topics, managed_configs
 from stream.topics import DEAD_LETTER, MQA, RESOLVED, engagement_changelog
 from tests.factories import DAY, T0
 from tests.integration.harness import (

@@ -21,9 +21,9 @@ from abm.core.offline import InMemoryDirectory, run_offline
 from abm.core.privacy import Identity, clear_key_pseudonym
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
+from abm.plumbing.consumer_lag import wait_caught_up
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
-from stream.lag import wait_caught_up
 from stream.rebuild import rebuild
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog, engagement_group
 from tests.factories import CHAMPION, DM, acts, replay
@@ -139,7 +139,7 @@ async def test_an_unreadable_state_stops_the_worker_until_the_rebuild(
     assert "account state version 99 is not supported" in log and "abm state rebuild" in log
 
     env = {**os.environ, **settings.to_env()}
-    command = [sys.executable, "-m", "abm.cli", "state", "rebuild"]
+    command = [sys.executable, "-m", "abm_cli", "state", "rebuild"]
     done = subprocess.run(
         command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
     )

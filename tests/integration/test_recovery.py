@@ -14,9 +14,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
-from stream.admin import partitions_of
 from stream.topics import MQA, RESOLVED
 from tests.integration.harness import (
     WorkerProcess,

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from abm.core.privacy import DEFAULT_PSEUDONYM_KEY, clear_key_pseudonym
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
+from abm.plumbing.consumer_lag import wait_caught_up
 from abm.settings import Settings
-from stream.lag import wait_caught_up
 from stream.topics import RESOLVED, account_key, engagement_changelog, engagement_group
 from tests.factories import HOUR, T0, account, page, replay
 from tests.integration.harness import (

@@ -16,11 +16,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
+from abm.plumbing.consumer_lag import wait_caught_up
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import AlertService, wall_ms
 from alerting.signing import slack_signature
-from stream.lag import wait_caught_up
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
 from tests.faults.processes import AbmProcess
 from tests.integration.harness import create_topics

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from abm.infra.process import free_port
+from abm.plumbing.redis_clients import redis_client
 from abm.settings import Settings
 from alerting.delivery import CRASH_EXIT_CODE
-from stream.services import redis_client
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.alerting_support import mqa_event
 from tests.factories import HOUR, T0

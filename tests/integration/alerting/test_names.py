@@ -11,7 +11,7 @@ import pytest
 
 from abm.core.privacy import clear_key_pseudonym, visitor_label
 from abm.directory.store import DirectoryStore
-from stream.services import open_directory
+from abm.plumbing.redis_clients import open_directory
 from tests.alerting_support import mqa_event
 from tests.integration.alerting.helpers import alerts_caught_up, produce_mqas, running
 from tests.integration.harness import make_settings

@@ -14,10 +14,10 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.core.touchpoint import Touchpoint
 from abm.outcomes.verdicts import Verdict, VerdictStore
 from abm.settings import Settings, get_settings
+from abm_cli.main import app
 from stream.topics import RESOLVED
 from tests.factories import (
     DAY,

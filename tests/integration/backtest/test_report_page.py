@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
 from abm.backtest.sources import read_raw_jsonl
-from abm.cli import app
 from abm.core.backtest import in_window, run_model, window_of
 from abm.outcomes.verdicts import Verdict, VerdictStore
 from abm.settings import Settings, get_settings
+from abm_cli.main import app
 from tests.factories import default_model
 from tests.integration.harness import REPO, make_settings
 from tests.integration.ops_tools import png_size, rendered_dom, screenshot

@@ -12,10 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.core.opportunities import Opportunity
 from abm.outcomes.store import OutcomeStore
 from abm.settings import get_settings
+from abm_cli.main import app
 from tests.factories import at
 
 pytestmark = pytest.mark.integration

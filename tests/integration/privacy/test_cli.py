@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.core.resolution import LearnedLinks
 from abm.directory.store import DirectoryStore
 from abm.settings import get_settings
+from abm_cli.main import app
 from tests.integration.privacy.helpers import everything_stored
 
 pytestmark = pytest.mark.integration

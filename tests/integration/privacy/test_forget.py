@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.core.privacy import Identity
 from abm.core.state import AccountState
 from abm.settings import Settings, get_settings
+from abm_cli.main import app
 from stream.topics import MQA, RESOLVED, engagement_changelog
 from tests.factories import account, touchpoint
 from tests.integration.harness import (

@@ -15,9 +15,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.infra.process import free_port
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.collector import Collector, CollectorSite, make_app, make_runner
-from stream.admin import partitions_of
 from stream.topics import RAW, TopicSpec
 from tests import factories
 from tests.integration.harness import (

@@ -31,7 +31,7 @@ async def test_abm_collector_process(kafka_bootstrap: str, redis_url: str, tmp_p
     url = f"http://127.0.0.1:{settings.collector_port}"
     log = (tmp_path / "collector.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "abm.cli", "collector"], cwd=REPO, stdout=log,
+        [sys.executable, "-m", "abm_cli", "collector"], cwd=REPO, stdout=log,
         stderr=subprocess.STDOUT, env={**os.environ, **settings.to_env()},
     )  # fmt: skip
     try:

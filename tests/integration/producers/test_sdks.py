@@ -13,7 +13,7 @@ import pytest
 
 from abm.core.privacy import Identity
 from abm.core.touchpoint import Touchpoint
-from stream.services import open_directory, redis_client
+from abm.plumbing.redis_clients import open_directory, redis_client
 from stream.topics import RAW, RESOLVED
 from tests.integration.harness import Record, WorkerProcess
 from tests.integration.producers.helpers import (

@@ -31,7 +31,7 @@ CONFIG = SimConfig(accounts=12, days=30, seed=3)
 async def abm(settings: Settings, *args: str) -> str:
     env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "abm.cli", *args, cwd=REPO, env=env,
+        sys.executable, "-m", "abm_cli", *args, cwd=REPO, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     out, _ = await proc.communicate()

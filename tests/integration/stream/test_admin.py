@@ -9,8 +9,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from abm.plumbing.topics_admin import ConfigChange, configure_topics, ensure_topics
 from abm.settings import Settings
-from stream.admin import ConfigChange, configure_topics, ensure_topics
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog
 from tests.integration.harness import make_settings
 

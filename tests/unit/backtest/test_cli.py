@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from abm.cli import app
 from abm.core.segment import SegmentMessage, parse_message
 from abm.settings import get_settings
+from abm_cli.main import app
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 MODEL = Path(__file__).resolve().parents[3] / "abm" / "core" / "default_model.yaml"

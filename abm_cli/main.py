@@ -24,7 +24,7 @@ from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
 
 if TYPE_CHECKING:
-    from stream.admin import ConfigChange
+    from abm.plumbing.topics_admin import ConfigChange
 
 app = typer.Typer(
     help="Real-time account qualification for account-based marketing, on Kafka.",
@@ -61,7 +61,7 @@ def infra_up() -> None:
     """Start the local broker and Redis (those not given by KAFKA_BOOTSTRAP_SERVERS/REDIS_URL)
     and create the engine's topics."""
     from abm.infra.stack import Stack
-    from stream.admin import ensure_topics
+    from abm.plumbing.topics_admin import ensure_topics
 
     settings = _settings()
     try:
@@ -104,7 +104,7 @@ def infra_status() -> None:
 def topics_create() -> None:
     """Create the engine's topics that do not exist yet, and show the managed configs of
     existing ones that differ from the settings (`abm topics configure` applies them)."""
-    from stream.admin import configure_topics, ensure_topics
+    from abm.plumbing.topics_admin import configure_topics, ensure_topics
 
     settings = _settings()
     try:
@@ -130,7 +130,7 @@ def topics_configure(
     touchpoints.raw (ABM_RAW_RETENTION_DAYS) and touchpoints.resolved
     (ABM_RESOLVED_RETENTION_DAYS), and the changelog's compaction lag
     (ABM_CHANGELOG_COMPACTION_MAX_LAG_S). A topic's other configs are kept."""
-    from stream.admin import configure_topics
+    from abm.plumbing.topics_admin import configure_topics
 
     settings = _settings()
     try:
@@ -277,9 +277,9 @@ def mqa_tail(
     (looked up in the directory); `--json` prints the events as the topic holds them, persons
     by pseudonym."""
     from abm.core.privacy import pseudonyms_in, reveal
+    from abm.plumbing.redis_clients import open_directory
     from alerting.render import render_text
     from alerting.tail import mqa_events
-    from stream.services import open_directory
 
     settings = _settings()
 
@@ -413,7 +413,7 @@ def demo(
 ) -> None:
     """Bring up the local stack and run the engine on the bundled sample: MQA alerts with their
     explanations, then a summary."""
-    from abm.demo import run_demo
+    from abm_cli.demo import run_demo
 
     try:
         code = run_demo(_settings(), keep_running=keep_running)

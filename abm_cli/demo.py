@@ -34,13 +34,13 @@ from abm.core.model import load_model
 from abm.core.privacy import Identity
 from abm.infra.process import InfraError, free_port
 from abm.infra.stack import Stack
+from abm.plumbing.consumer_lag import wait_caught_up
+from abm.plumbing.redis_clients import open_directory
+from abm.plumbing.topics_admin import ensure_topics
 from abm.privacy.forget import forget
 from abm.settings import Settings
 from alerting.service import AlertService
 from producers.replay import replay
-from stream.admin import ensure_topics
-from stream.lag import wait_caught_up
-from stream.services import open_directory
 from stream.topics import MQA, RAW, RESOLVED
 
 SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples"
@@ -114,7 +114,7 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     log_dir.mkdir(parents=True, exist_ok=True)
     log = (log_dir / f"{settings.app_id}.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "abm.cli", "worker"],
+        [sys.executable, "-m", "abm_cli", "worker"],
         env={**os.environ, **settings.to_env()},
         stdout=log,
         stderr=subprocess.STDOUT,

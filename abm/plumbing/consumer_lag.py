@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
-from stream.admin import partitions_of
 
 
 async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:

@@ -194,3 +194,11 @@ async def partitions_of(
         return found
     finally:
         await admin.close()
+
+
+async def described_partitions(admin: AIOKafkaAdminClient, name: str) -> list[int] | None:
+    """The partition numbers of topic `name`, or None when it does not exist."""
+    for topic in await admin.describe_topics([name]):
+        if topic.get("error_code", 0) == 0 and topic.get("partitions"):
+            return sorted(p["partition"] for p in topic["partitions"])
+    return None
