@@ -44,7 +44,11 @@ from abm.outcomes.verdicts import VerdictStore
 from abm.plumbing.consumer_lag import group_lag
 from abm.plumbing.redis_clients import open_directory, redis_client
 from abm.settings import Settings
-from stream import metrics, pages, topics
+from stream import metrics, topics
+from stream.web.templates.account import render_account
+from stream.web.templates.account_list import render_account_list
+from stream.web.templates.base import CSP, account_href
+from stream.web.templates.message import render_message
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -216,7 +220,7 @@ def register(pipe: Pipeline) -> AccountIndex:
             )
             if wants_json:
                 return _json(web, {"error": message}, 404)
-            return web.html(pages.render_message("Unknown account", message), status=404)
+            return web.html(render_message("Unknown account", message), status=404)
         try:
             at_ms = _at_param(request)
         except ValueError as exc:
@@ -230,7 +234,7 @@ def register(pipe: Pipeline) -> AccountIndex:
         metrics.ACCOUNT_REQUESTS.labels(endpoint="account", code="200").inc()
         if wants_json:
             return _json(web, view, 200)
-        return web.html(pages.render_account(view), headers={"Content-Security-Policy": pages.CSP})
+        return web.html(render_account(view), headers={"Content-Security-Policy": CSP})
 
     @app.page("/accounts")
     async def account_list(web: Any, request: Any) -> Any:
@@ -255,9 +259,7 @@ def register(pipe: Pipeline) -> AccountIndex:
         metrics.ACCOUNT_REQUESTS.labels(endpoint="accounts", code="200").inc()
         if _wants_json(request) or request.query.get("scope") == "local":
             return _json(web, payload, 200)
-        return web.html(
-            pages.render_account_list(payload), headers={"Content-Security-Policy": pages.CSP}
-        )
+        return web.html(render_account_list(payload), headers={"Content-Security-Policy": CSP})
 
     return index
 
@@ -361,7 +363,7 @@ def _row(s: Standing) -> dict[str, Any]:
     row["heat"] = round(s.heat, 4)
     row["score"] = round(s.score, 2)
     row["last_touch"] = iso_ms(s.last_touch_ms)
-    row["href"] = pages.account_href(s.account_id)
+    row["href"] = account_href(s.account_id)
     return row
 
 

@@ -18,7 +18,7 @@ from abm.infra.process import free_port
 from abm.outcomes.verdicts import MAX_GIVERS, VERDICT_TTL_S, Verdict, VerdictStore
 from alerting.signing import verdict_url
 from stream.accounts import _add_verdicts
-from stream.pages import render_account
+from stream.web.templates.account import render_account
 from tests.alerting_support import mqa_event
 from tests.factories import MINUTE, T0, account, default_model, qualifying_group, replay
 from tests.integration.alerting.helpers import (

@@ -7,7 +7,10 @@ from typing import Any
 
 from abm.core.account_view import account_view
 from abm.core.records import AccountRecord
-from stream.pages import account_href, render_account, render_account_list, score_chart
+from stream.web.templates.account import render_account
+from stream.web.templates.account_list import render_account_list
+from stream.web.templates.base import account_href
+from stream.web.templates.svg import score_chart
 from tests.factories import (
     DM,
     HOUR,
