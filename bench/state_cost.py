@@ -10,7 +10,7 @@ then:
   worker's resident set size growth per account (which also holds client buffers and the
   allocator's high-water mark, so it is an upper bound);
 - account index: what the worker keeps per account for the gauges and the account pages (the
-  decoded slim state of `stream.accounts`, so a scan decodes only changed accounts), measured
+  decoded slim state of `stream.web.index`, so a scan decodes only changed accounts), measured
   the same way;
 - changelog: bytes of the engagement changelog's log segments on the broker's disk, divided by
   the touchpoints;

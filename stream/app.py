@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from abm.core.model import ScoringModel
-from abm.plumbing.redis_clients import open_suppression
+from abm.plumbing.redis_clients import SharedStores, open_suppression
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
@@ -54,8 +54,10 @@ class Pipeline:
 
 
 def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
-    from stream import accounts
+    from stream import gauges
     from stream.agents import engagement, resolution
+    from stream.web import routes
+    from stream.web.index import AccountIndex
 
     brokers = [f"kafka://{host.strip()}" for host in settings.kafka_bootstrap_servers.split(",")]
     app = App(
@@ -124,7 +126,10 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
     )
     resolution.register(pipeline)
     engagement.register(pipeline)
-    accounts.register(pipeline)
+    index = AccountIndex(pipeline)
+    stores = SharedStores(settings)
+    gauges.register(pipeline, index, stores)
+    routes.register(pipeline, index, stores)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

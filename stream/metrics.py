@@ -116,7 +116,7 @@ ENGAGED_TO_MQA = Histogram(
     buckets=tuple(d * 86_400.0 for d in (1, 3, 7, 14, 21, 30, 45, 60, 90, 180)),
 )
 
-# --- per-tier account figures, recomputed from the engagement table (stream/accounts.py) -----
+# --- per-tier account figures, recomputed from the engagement table (stream/gauges.py) -------
 # Every worker reports the accounts of the partitions it owns: sum them over workers. The
 # target account counts come from the directory and are the same on every worker: take max.
 

@@ -31,3 +31,18 @@ def open_suppression(settings: Settings) -> SuppressionList:
         settings.pseudonym_secret(),
         refresh_s=settings.privacy_refresh_s,
     )
+
+
+class SharedStores:
+    """The directory and a Redis client that the account-figures timer and the account pages
+    share, opened on first use (inside the worker's event loop, which does not exist yet when
+    the app is built)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._opened: tuple[DirectoryStore, aioredis.Redis] | None = None
+
+    async def get(self) -> tuple[DirectoryStore, aioredis.Redis]:
+        if self._opened is None:
+            self._opened = (await open_directory(self.settings), redis_client(self.settings))
+        return self._opened

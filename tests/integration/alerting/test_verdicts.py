@@ -17,7 +17,7 @@ from abm.core.account_view import account_view
 from abm.infra.process import free_port
 from abm.outcomes.verdicts import MAX_GIVERS, VERDICT_TTL_S, Verdict, VerdictStore
 from alerting.signing import verdict_url
-from stream.accounts import _add_verdicts
+from stream.web.routes import add_verdicts
 from stream.web.templates.account import render_account
 from tests.alerting_support import mqa_event
 from tests.factories import MINUTE, T0, account, default_model, qualifying_group, replay
@@ -125,7 +125,7 @@ async def test_the_account_page_shows_the_verdicts_of_its_mqas(
     await store.record(Verdict(entry["mqa_id"], "acme", "slack:U0AE", "good", T0 + MINUTE,
                                "U0AE", "slack", 1, "threshold"))  # fmt: skip
 
-    await _add_verdicts(view, store)
+    await add_verdicts(view, store)
 
     assert view["mqa_history"][0]["verdicts"] == [
         {"verdict": "good", "label": "Good lead", "source": "slack", "by": "U0AE",
