@@ -457,7 +457,9 @@ def _qualify(
     state.episode += 1
     state.qualified = True
     state.last_mqa_ms = state.clock_ms
-    event = build_mqa_event(state, assess(state, model), rule, model)
+    # The state keeps, and the agent sends, the event's dict form: MQA records and stored
+    # states are the same bytes as before the event was typed (`MqaEvent.to_json`).
+    event = build_mqa_event(state, assess(state, model), rule, model).to_dict()
     history = state.mqa_history
     history.append(
         MqaRecord(

@@ -117,7 +117,7 @@ def test_follow_up_due(rule: str, tier: int, due_ms: int) -> None:
     assert follow_up_ms(rule, tier, MODEL) == due_ms
     state, _ = threshold_mqa()
     state.account = account(tier=tier)
-    event = build_mqa_event(state, assess(state, MODEL), rule, MODEL)
+    event = build_mqa_event(state, assess(state, MODEL), rule, MODEL).to_dict()
     assert event["follow_up"] == {
         "due_at_ms": T0 + due_ms,
         "due_at": event["follow_up"]["due_at"],
@@ -242,7 +242,7 @@ def test_top_lists_are_bounded_by_the_model() -> None:
         for tp in acts(who, "/pricing", "/security", at_ms=at(minutes=n))
     ]
     state, _ = replay(touches)
-    event = build_mqa_event(state, assess(state, MODEL), RULE_THRESHOLD, MODEL)
+    event = build_mqa_event(state, assess(state, MODEL), RULE_THRESHOLD, MODEL).to_dict()
     assert len(state.contacts) == 7 and len(state.timeline) == 14
     assert len(event["top_contacts"]) == MODEL.state.explain_top_contacts == 5
     assert len(event["top_touchpoints"]) == MODEL.state.explain_top_touchpoints == 8
@@ -293,7 +293,7 @@ def test_the_act_now_event_names_the_request_and_who_asked() -> None:
 
 def test_an_event_of_an_account_never_engaged_has_no_engagement_times() -> None:
     state = AccountState(account=account(), clock_ms=T0)
-    event = build_mqa_event(state, assess(state, MODEL), RULE_ACT_NOW, MODEL)
+    event = build_mqa_event(state, assess(state, MODEL), RULE_ACT_NOW, MODEL).to_dict()
     assert (event["first_engaged_at"], event["engaged_to_mqa_seconds"]) == (None, None)
     assert (event["top_contacts"], event["top_touchpoints"]) == ([], [])
     assert event["summary"].endswith(
