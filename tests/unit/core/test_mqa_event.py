@@ -1,5 +1,5 @@
 """The typed MQA event: the same bytes as the plain event, validation that names the field, a
-reveal that keeps it valid."""
+reveal that keeps it valid, and a committed JSON Schema that is current and fits real events."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 
 from abm.core.assessment import assess
 from abm.core.explain import RULE_ACT_NOW, build_mqa_event
-from abm.core.mqa_event import SCHEMA, MqaEvent, MqaEventError
+from abm.core.mqa_event import SCHEMA, MqaEvent, MqaEventError, json_schema
 from abm.core.privacy import pseudonyms_in
 from abm.core.state import AccountState
+from abm.mqa_event_schema import COMMAND, SCHEMA_PATH, render
 from tests.alerting_support import mqa_event
 from tests.factories import T0, account, default_model
 
@@ -139,3 +140,82 @@ def test_revealing_names_the_persons_and_keeps_a_valid_event() -> None:
     assert MqaEvent.from_json(shown.to_json()) == shown
     assert (shown.mqa_id, shown.score) == (event.mqa_id, event.score)
     assert shown.revealed({}) == shown  # nothing left to reveal
+
+
+# --- the JSON Schema --------------------------------------------------------------------------
+
+
+def test_the_committed_json_schema_is_current() -> None:
+    committed = SCHEMA_PATH.read_text("utf-8") if SCHEMA_PATH.exists() else ""
+    assert committed == render(), f"{SCHEMA_PATH} is stale; run: {COMMAND}"
+
+
+def test_the_schema_requires_every_field_the_parser_reads() -> None:
+    schema = json_schema()
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["required"] == list(EVENTS["threshold"])
+    assert schema["properties"]["schema"]["const"] == SCHEMA
+    account = schema["$defs"]["AccountSnapshot"]
+    assert account["required"] == list(EVENTS["threshold"]["account"])
+    contact = schema["$defs"]["ContactRow"]
+    assert contact["properties"]["title"]["type"] == ["string", "null"]
+    assert contact["properties"]["points"]["type"] == "number"
+
+
+def conforms(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str = "") -> str:
+    """The first place `value` breaks `schema` ('' when it fits), for the keywords our schema
+    uses: $ref, anyOf, const, type, required, properties, items."""
+    if "$ref" in schema:
+        return conforms(value, root["$defs"][schema["$ref"].rsplit("/", 1)[1]], root, path)
+    if "anyOf" in schema:
+        fits = any(conforms(value, s, root, path) == "" for s in schema["anyOf"])
+        return "" if fits else f"{path}: fits none of anyOf"
+    if "const" in schema and value != schema["const"]:
+        return f"{path}: not {schema['const']}"
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    checks = {
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "null": lambda v: v is None,
+    }
+    if kinds and not any(checks[k](value) for k in kinds):
+        return f"{path}: not {kinds}"
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                return f"{path}.{key}: missing"
+        for key, sub in schema.get("properties", {}).items():
+            if key in value and (problem := conforms(value[key], sub, root, f"{path}.{key}")):
+                return problem
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            if problem := conforms(item, schema["items"], root, f"{path}[{i}]"):
+                return problem
+    return ""
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_real_events_fit_the_committed_schema(name: str) -> None:
+    schema = orjson.loads(SCHEMA_PATH.read_bytes())
+    assert conforms(EVENTS[name], schema, schema) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (broken(lambda e: e["follow_up"].pop("due_at_ms")), ".follow_up.due_at_ms: missing"),
+        (broken(lambda e: e["top_contacts"][0].update(active="yes")), ".top_contacts[0].active"),
+        (broken(lambda e: e.update(schema=2)), ".schema: not 1"),
+        (broken(lambda e: e.update(account=None)), ".account: not ['object']"),
+    ],
+)
+def test_the_schema_refuses_what_the_parser_refuses(value: Any, problem: str) -> None:
+    schema = orjson.loads(SCHEMA_PATH.read_bytes())
+    assert conforms(value, schema, schema).startswith(problem)
+    with pytest.raises(MqaEventError):
+        MqaEvent.from_dict(value)
