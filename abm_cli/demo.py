@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 from abm.backtest.sample import sample_backtest_lines
 from abm.core.directory_csv import parse_accounts, parse_contacts
 from abm.core.model import load_model
+from abm.core.mqa_event import MqaEvent
 from abm.core.privacy import Identity
 from abm.infra.process import InfraError, free_port
 from abm.infra.stack import Stack
@@ -51,7 +52,7 @@ class DemoSummary:
     sent: int = 0
     skipped_lines: int = 0
     seconds_to_caught_up: float = 0.0
-    mqas: list[dict[str, Any]] = field(default_factory=list)
+    mqas: list[MqaEvent] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     privacy: list[str] = field(default_factory=list)
     """What the erasure step printed."""
@@ -164,14 +165,14 @@ async def _run(settings: Settings, worker: subprocess.Popen[bytes], sample: Path
     return summary
 
 
-async def _forget_one(settings: Settings, mqas: list[dict[str, Any]]) -> list[str]:
+async def _forget_one(settings: Settings, mqas: list[MqaEvent]) -> list[str]:
     """Forget a stakeholder the first MQA names (by e-mail), and show the account's page
     before and after the worker applied the erasure."""
     named = [
-        (event["account"]["id"], row["contact"])
+        (event.account.id, row.contact)
         for event in mqas
-        for row in event.get("top_contacts", ())
-        if "@" in row.get("contact", "")
+        for row in event.top_contacts
+        if "@" in row.contact
     ]
     if not named:
         return ["  (no MQA names a stakeholder by e-mail: nothing to forget)"]
@@ -246,8 +247,8 @@ def _alerts_sent() -> float:
 
 def _print_summary(summary: DemoSummary, settings: Settings) -> None:
     m = summary.metrics
-    rules = Counter(e["rule"] for e in summary.mqas)
-    tiers = Counter(e["account"]["tier"] for e in summary.mqas)
+    rules = Counter(e.rule for e in summary.mqas)
+    tiers = Counter(e.account.tier for e in summary.mqas)
     lines = [
         "",
         "== Summary ==",

@@ -1,18 +1,19 @@
 """One content model of an alert, several renderers (console, Slack blocks, e-mail text/HTML).
 
-An `MqaAlert` is built once per MQA from the event, the follow-up due time the SLA tracker fixed
-and the links; every channel renders that same object, so the AE reads the same numbers in
-Slack, in the e-mail and on the console. An `Escalation` is the message to the manager when an
-MQA was not followed up in time. Pure: no I/O, times passed in (epoch ms).
+An `MqaAlert` is built once per MQA from the typed event (`abm.core.mqa_event.MqaEvent`), the
+follow-up due time the SLA tracker fixed and the links; every channel renders that same object,
+so the AE reads the same numbers in Slack, in the e-mail and on the console. An `Escalation` is
+the message to the manager when an MQA was not followed up in time. Pure: no I/O, times passed
+in (epoch ms).
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
+from abm.core.mqa_event import MqaEvent
+from abm.core.mqa_event import Owner as EventOwner
 from abm.core.timefmt import iso_ms
 
 RULE_LABELS = {"threshold": "threshold rule", "act_now": "act now"}
@@ -40,30 +41,6 @@ def when_text(iso: str | None) -> str:
 def account_url(base_url: str, account_id: str) -> str:
     """The account page of the worker's web server (the 'view account' button)."""
     return f"{base_url.rstrip('/')}/accounts/{quote(account_id, safe='')}"
-
-
-_REQUIRED: tuple[tuple[str, ...], ...] = (
-    ("mqa_id",), ("rule",), ("qualified_at",), ("qualified_at_ms",), ("score",), ("threshold",),
-    ("account", "id"), ("account", "tier"), ("follow_up", "due_at_ms"),
-    ("follow_up", "sla_seconds"),
-)  # fmt: skip
-
-
-def event_problem(event: Any) -> str | None:
-    """Why an MQA record cannot be alerted (the field), or None when it can."""
-    if not isinstance(event, dict):
-        return "not a JSON object"
-    for path in _REQUIRED:
-        node: Any = event
-        for part in path:
-            if not isinstance(node, dict) or node.get(part) is None:
-                return f"{'.'.join(path)}: missing"
-            node = node[part]
-    for path in (("qualified_at_ms",), ("follow_up", "due_at_ms"), ("follow_up", "sla_seconds")):
-        value = event[path[0]] if len(path) == 1 else event[path[0]][path[1]]
-        if not isinstance(value, int) or isinstance(value, bool):
-            return f"{'.'.join(path)}: not an integer"
-    return None
 
 
 @dataclass(frozen=True)
@@ -99,7 +76,7 @@ class TouchLine:
 @dataclass(frozen=True)
 class MqaAlert:
     """Everything an MQA alert shows; `event` is the MQA event with the owner and the follow-up
-    due time this alert uses (the plain-text renderer reads it)."""
+    due time this alert uses (the plain-text renderer reads it, the webhook posts it)."""
 
     mqa_id: str
     account_id: str
@@ -126,7 +103,7 @@ class MqaAlert:
     model_version: str
     account_url: str
     ack_url: str | None
-    event: dict[str, Any]
+    event: MqaEvent
     verdict_urls: tuple[tuple[str, str], ...] = ()
     """(label, signed link) of each AE verdict, for the e-mail (`alerting.signing`)."""
 
@@ -144,7 +121,7 @@ class MqaAlert:
 
 
 def build_alert(
-    event: dict[str, Any],
+    event: MqaEvent,
     *,
     owner: Owner,
     due_at_ms: int,
@@ -152,59 +129,59 @@ def build_alert(
     ack_url: str | None = None,
     verdict_urls: tuple[tuple[str, str], ...] = (),
 ) -> MqaAlert:
-    """The alert of an MQA event. `owner` is who it is routed to (the directory may know a newer
-    owner than the event) and `due_at_ms` the follow-up due time the SLA tracker fixed."""
-    account = event["account"]
-    requirements = event.get("coverage_by_requirement") or []
-    follow = event["follow_up"]
-    shown = copy.deepcopy(event)
-    shown["owner"] = {"email": owner.email, "slack_id": owner.slack_id}
-    shown["follow_up"] = {**follow, "due_at": iso_ms(due_at_ms), "due_at_ms": due_at_ms}
-    surge = event.get("surge") or {}
+    """The alert of an MQA event (persons already named, `MqaEvent.revealed`). `owner` is who
+    it is routed to (the directory may know a newer owner than the event) and `due_at_ms` the
+    follow-up due time the SLA tracker fixed (epoch ms)."""
+    account = event.account
+    requirements = event.coverage_by_requirement
+    shown = event.with_routing(
+        EventOwner(email=owner.email, slack_id=owner.slack_id),
+        replace(event.follow_up, due_at=iso_ms(due_at_ms), due_at_ms=due_at_ms),
+    )
     return MqaAlert(
-        mqa_id=event["mqa_id"],
-        account_id=account["id"],
-        account_name=account.get("name") or account["id"],
-        tier=int(account["tier"]),
-        rule=event["rule"],
-        qualified_at=event["qualified_at"],
-        score=float(event["score"]),
-        threshold=float(event["threshold"]),
-        icp_fit=float(account.get("icp_fit") or 0.0),
-        coverage=float(event.get("coverage") or 0.0),
-        requirements_met=sum(1 for r in requirements if r["active"] >= r["required"]),
+        mqa_id=event.mqa_id,
+        account_id=account.id,
+        account_name=account.name or account.id,
+        tier=account.tier,
+        rule=event.rule,
+        qualified_at=event.qualified_at,
+        score=float(event.score),
+        threshold=float(event.threshold),
+        icp_fit=float(account.icp_fit),
+        coverage=float(event.coverage),
+        requirements_met=sum(1 for r in requirements if r.active >= r.required),
         requirements=len(requirements),
-        active_stakeholders=int(event.get("active_stakeholders") or 0),
-        surge_ratio=float(surge.get("ratio") or 0.0),
-        surging=bool(surge.get("surging")),
+        active_stakeholders=event.active_stakeholders,
+        surge_ratio=float(event.surge.ratio),
+        surging=event.surge.surging,
         contacts=tuple(
             ContactLine(
-                contact=c["contact"],
-                role=c["role"],
-                seniority=c.get("seniority") or "unknown",
-                title=c.get("title"),
-                points=float(c.get("points") or 0.0),
-                last_touch=c.get("last_touch"),
-                active=bool(c.get("active", True)),
+                contact=c.contact,
+                role=c.role,
+                seniority=c.seniority or "unknown",
+                title=c.title,
+                points=float(c.points),
+                last_touch=c.last_touch,
+                active=c.active,
             )
-            for c in event.get("top_contacts") or []
+            for c in event.top_contacts
         ),
         touches=tuple(
             TouchLine(
-                at=t["at"],
-                label=t.get("label") or t.get("activity") or "-",
-                contact=t.get("contact") or "-",
-                role=t.get("role") or "-",
-                points_now=float(t.get("points_now") or 0.0),
+                at=t.at,
+                label=t.label or t.activity or "-",
+                contact=t.contact or "-",
+                role=t.role or "-",
+                points_now=float(t.points_now),
             )
-            for t in event.get("top_touchpoints") or []
+            for t in event.top_touchpoints
         ),
         owner=owner,
         due_at_ms=due_at_ms,
-        sla_seconds=int(follow["sla_seconds"]),
-        summary=event.get("summary") or "",
-        episode=int(event.get("episode") or 1),
-        model_version=str(event.get("model_version") or "-"),
+        sla_seconds=event.follow_up.sla_seconds,
+        summary=event.summary,
+        episode=event.episode or 1,
+        model_version=event.model_version or "-",
         account_url=account_link,
         ack_url=ack_url,
         event=shown,

@@ -34,8 +34,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from abm.core.mqa_event import MqaEvent, MqaEventError
 from abm.core.opportunities import WON, Opportunity, parse_opportunity_object
-from abm.core.privacy import pseudonyms_in, reveal
+from abm.core.privacy import pseudonyms_in
 from abm.outcomes.store import OutcomeStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
@@ -46,7 +47,7 @@ from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
 from alerting.channels.base import Channel, Needs, Outgoing
 from alerting.channels.registry import CHANNELS
-from alerting.content import Escalation, Owner, account_url, build_alert, event_problem
+from alerting.content import Escalation, Owner, account_url, build_alert
 from alerting.delivery import DeadLetter, Deliverer, Delivery, Outage, RetryPolicy
 from alerting.ledger import Ledger
 from alerting.retry import Backoff
@@ -75,6 +76,20 @@ BATCH_RETRY_MAX_S = 30.0
 
 def wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+def parse_mqa(raw: bytes | None) -> tuple[Any, MqaEvent | None, str]:
+    """An MQA record's value parsed once: (the decoded JSON, or None when it is not JSON; the
+    event, or None when it cannot be alerted; why not, or '' when it can). The problem names
+    the field (`follow_up.due_at_ms: missing`) or starts `not JSON`."""
+    try:
+        data = orjson.loads(raw)  # type: ignore[arg-type]  # None (a tombstone) is not JSON
+    except orjson.JSONDecodeError as exc:
+        return None, None, f"not JSON: {exc}"
+    try:
+        return data, MqaEvent.from_dict(data), ""
+    except MqaEventError as exc:
+        return data, None, str(exc)
 
 
 def backlog_read(
@@ -111,7 +126,7 @@ class AlertService:
         *,
         out: IO[str] | None = None,
         clock_ms: Callable[[], int] = wall_ms,
-        on_alert: Callable[[dict[str, Any]], None] | None = None,
+        on_alert: Callable[[MqaEvent], None] | None = None,
         channels: dict[str, Channel] | None = None,
     ) -> None:
         """`clock_ms` is the SLA clock (tests pass their own); `on_alert` sees every MQA the
@@ -280,37 +295,27 @@ class AlertService:
         await self._consume(self.topic(MQA), f"{self.settings.app_id}-alerts", self._mqa_batch)
 
     async def _mqa_batch(self, records: Sequence[ConsumerRecord]) -> None:
-        events: dict[str, tuple[dict[str, Any], int | None]] = {}
+        events: dict[str, tuple[MqaEvent, int | None]] = {}
         for record in records:
-            event: Any = None
-            problem: str | None
-            try:
-                event = orjson.loads(record.value)
-            except orjson.JSONDecodeError as exc:
-                event = None
-                problem = f"not JSON: {exc}"
-            else:
-                problem = event_problem(event)
-            if problem is not None:
+            data, event, problem = parse_mqa(record.value)
+            if event is None:
                 metrics.MQAS_INVALID.inc()
                 log.error("MQA record %s/%s cannot be alerted: %s", record.partition,
                           record.offset, problem)  # fmt: skip
-                await self._send_invalid(record, event, problem)
+                await self._send_invalid(record, data, problem)
                 continue
-            mqa_id = event["mqa_id"]
-            if mqa_id in events:
+            if event.mqa_id in events:
                 metrics.MQAS_RECEIVED.labels(repeat="true").inc()
                 continue
-            events[mqa_id] = (event, _header_ms(record, HEADER_INGEST_MS))
+            events[event.mqa_id] = (event, _header_ms(record, HEADER_INGEST_MS))
         await asyncio.gather(*(self.handle_mqa(e, ingest) for e, ingest in events.values()))
 
-    async def _owner(self, event: dict[str, Any]) -> Owner:
+    async def _owner(self, event: MqaEvent) -> Owner:
         """The account's owner now: the directory's record (an account may have changed hands
         since the touchpoint), else the owner the MQA carries."""
-        carried = event.get("owner") or {}
-        fallback = Owner(carried.get("email"), carried.get("slack_id"))
+        fallback = Owner(event.owner.email, event.owner.slack_id)
         try:
-            record = await self._directory.account(event["account"]["id"])
+            record = await self._directory.account(event.account.id)
         except Exception as exc:
             log.warning("directory lookup failed, using the MQA's owner: %r", exc)
             return fallback
@@ -318,12 +323,12 @@ class AlertService:
             return fallback
         return Owner(record.owner_email, record.owner_slack_id)
 
-    async def _revealed(self, event: dict[str, Any]) -> dict[str, Any]:
+    async def _revealed(self, event: MqaEvent) -> MqaEvent:
         """The event as the AE reads it: the persons it names by pseudonym named by the
         directory's index (the e-mail, or `user:<id>`), anonymous visitors as such. Only the
         rendered alert holds the names; the SLA record and the dead letters keep the event as
         it came."""
-        pseudonyms = pseudonyms_in(event)
+        pseudonyms = pseudonyms_in(event.to_dict())
         names: dict[str, str] = {}
         if pseudonyms:
             try:
@@ -331,11 +336,11 @@ class AlertService:
             except Exception as exc:
                 log.warning("pseudonym lookup failed, the alert names persons as visitors: %r",
                             exc)  # fmt: skip
-        revealed: dict[str, Any] = reveal(event, names)
-        return revealed
+        return event.revealed(names)
 
-    async def handle_mqa(self, event: dict[str, Any], ingest_ms: int | None = None) -> list[str]:
-        """Open the SLA and deliver on every channel; the final state per route."""
+    async def handle_mqa(self, event: MqaEvent, ingest_ms: int | None = None) -> list[str]:
+        """Open the SLA and deliver on every channel; the final state per route. `ingest_ms`
+        is when the triggering touchpoint was ingested (epoch ms, for the latency metric)."""
         assert self.slas is not None and self.deliverer is not None
         owner = await self._owner(event)
         record, transition, created = await self.slas.open(
@@ -371,7 +376,7 @@ class AlertService:
             self._on_alert(alert.event)
         item = Outgoing(record.mqa_id, alert)
         routes = mqa_routes(self.channel_types, s, fixed)
-        return await self._deliver_all(item, "mqa", routes, account_id, event, ingest_ms)
+        return await self._deliver_all(item, "mqa", routes, account_id, event.to_dict(), ingest_ms)
 
     async def _deliver_all(
         self,

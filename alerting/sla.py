@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import orjson
 
+from abm.core.mqa_event import MqaEvent
+
 State = Literal["open", "met", "breached"]
 Outcome = Literal["met", "breached"]
 
@@ -84,18 +86,18 @@ class Transition:
 NOTHING = Transition()
 
 
-def window(event: dict[str, Any], now_ms: int) -> tuple[int, int]:
-    """(start, due) of an MQA's follow-up window (see the module docstring)."""
-    follow = event["follow_up"]
-    sla_ms = int(follow["sla_seconds"]) * 1000
-    due = int(follow["due_at_ms"])
+def window(event: MqaEvent, now_ms: int) -> tuple[int, int]:
+    """(start, due) of an MQA's follow-up window, epoch ms (see the module docstring)."""
+    follow = event.follow_up
+    sla_ms = follow.sla_seconds * 1000
+    due = follow.due_at_ms
     if due <= now_ms:
         return now_ms, now_ms + sla_ms
     return due - sla_ms, due
 
 
 def open_record(
-    event: dict[str, Any],
+    event: MqaEvent,
     now_ms: int,
     owner_email: str | None,
     owner_slack_id: str | None,
@@ -103,18 +105,18 @@ def open_record(
 ) -> tuple[SlaRecord, Transition]:
     """The SLA of an MQA seen for the first time at `now_ms`; `earlier` is the first sales
     activity on the account at or after the qualification time, if one was already recorded."""
-    account = event["account"]
+    account = event.account
     start, due = window(event, now_ms)
     record = SlaRecord(
-        mqa_id=event["mqa_id"],
-        account_id=account["id"],
-        account_name=account.get("name") or account["id"],
-        tier=int(account["tier"]),
-        rule=event["rule"],
-        qualified_at_ms=int(event["qualified_at_ms"]),
+        mqa_id=event.mqa_id,
+        account_id=account.id,
+        account_name=account.name or account.id,
+        tier=account.tier,
+        rule=event.rule,
+        qualified_at_ms=event.qualified_at_ms,
         started_ms=start,
         due_ms=due,
-        sla_seconds=int(event["follow_up"]["sla_seconds"]),
+        sla_seconds=event.follow_up.sla_seconds,
         owner_email=owner_email,
         owner_slack_id=owner_slack_id,
     )

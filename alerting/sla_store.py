@@ -23,6 +23,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 from redis.exceptions import WatchError
 
+from abm.core.mqa_event import MqaEvent
 from alerting import sla
 from alerting.sla import FollowUp, SlaRecord, Transition
 
@@ -62,13 +63,12 @@ class SlaStore:
         return None if raw is None else SlaRecord.from_bytes(raw)
 
     async def open(
-        self, event: dict[str, Any], now_ms: int, owner_email: str | None,
+        self, event: MqaEvent, now_ms: int, owner_email: str | None,
         owner_slack_id: str | None,
     ) -> tuple[SlaRecord, Transition, bool]:  # fmt: skip
         """The SLA of an MQA, opened now if it is new; (record, transition, created)."""
-        key = self._record(event["mqa_id"])
-        account_id = event["account"]["id"]
-        earlier = await self._first_activity(account_id, int(event["qualified_at_ms"]))
+        key = self._record(event.mqa_id)
+        earlier = await self._first_activity(event.account.id, event.qualified_at_ms)
         async with self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:

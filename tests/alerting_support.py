@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from abm.core.mqa_event import MqaEvent
 from abm.core.privacy import clear_key_pseudonym
 from abm.core.records import AccountRecord
 from abm.settings import Settings
@@ -48,6 +49,11 @@ def mqa_event(
     _, outcomes = replay(touches)
     [event] = mqas(outcomes)
     return event
+
+
+def typed_mqa_event(account_id: str = "acme", **options: Any) -> MqaEvent:
+    """`mqa_event(account_id, **options)` parsed as the alert service parses an MQA record."""
+    return MqaEvent.from_dict(mqa_event(account_id, **options))
 
 
 async def wait_for(predicate: Any, timeout_s: float = 60.0, what: str = "condition") -> None:

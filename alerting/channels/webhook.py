@@ -85,7 +85,7 @@ def payload(item: Outgoing) -> dict[str, Any]:
         return {
             "type": MQA_TYPE,
             "timestamp": content.qualified_at,
-            "data": {"alert_id": item.alert_id, "mqa": content.event, "links": links},
+            "data": {"alert_id": item.alert_id, "mqa": content.event.to_dict(), "links": links},
         }
     assert isinstance(content, Escalation)
     return {

@@ -267,7 +267,7 @@ async def test_records_that_cannot_be_alerted_are_dead_lettered_and_do_not_block
     garbage, incomplete = by_reason["not_json"], by_reason["invalid_mqa"]
     assert garbage.key == b"broken" and garbage.json()["raw"] == "{not json"
     assert garbage.headers["abm-source"].startswith(f"{MQA.name(settings.topic_prefix)}/")
-    assert incomplete.headers["abm-detail"] == "follow_up.due_at_ms: missing"
+    assert incomplete.headers["abm-detail"] == "follow_up: missing"
     body = incomplete.json()
     assert body["event"] == broken and body["mqa_id"] == broken["mqa_id"]
     assert (body["account_id"], body["reason"], body["channel"]) == ("broken", "invalid_mqa", None)

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
+from abm.core.mqa_event import MqaEvent
 from alerting.channels.base import NOTHING_TO_READ, Found, Outgoing
 from alerting.content import Owner
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
@@ -177,7 +178,7 @@ def delivery(channel: str = "slack", account_id: str = "acme") -> Delivery:
     from alerting.content import build_alert
 
     event = mqa_event(account_id)
-    alert = build_alert(event, owner=Owner("ae@vendor.example", "U0AE"),
+    alert = build_alert(MqaEvent.from_dict(event), owner=Owner("ae@vendor.example", "U0AE"),
                         due_at_ms=event["follow_up"]["due_at_ms"],
                         account_link=f"https://abm.example/accounts/{account_id}",
                         ack_url=None)  # fmt: skip

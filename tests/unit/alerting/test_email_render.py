@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from alerting.content import Escalation, Owner, account_url, build_alert
 from alerting.email_render import escalation_email, message_id, mqa_email
 from alerting.render import render_text
-from tests.alerting_support import mqa_event
+from tests.alerting_support import typed_mqa_event
 from tests.factories import HOUR, T0
 
 
@@ -20,7 +20,7 @@ def sent(message: EmailMessage) -> EmailMessage:
 
 
 def test_an_mqa_email_has_a_text_and_an_html_part_with_the_same_content() -> None:
-    event = mqa_event(name="Fish & <Chips>")
+    event = typed_mqa_event(name="Fish & <Chips>")
     alert = build_alert(
         event, owner=Owner("ae@vendor.example", None), due_at_ms=T0 + 4 * HOUR,
         account_link=account_url("https://abm.example", "acme"),

@@ -1,16 +1,21 @@
 """The alert service's own decisions, without a broker: when the activity backlog of the start
-counts as read (the SLA poller waits for it), and how its retry waits end when Redis is back."""
+counts as read (the SLA poller waits for it), how its retry waits end when Redis is back, and
+how an MQA record is parsed (once, into the typed event) or refused."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
 
+import orjson
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
+from abm.core.mqa_event import MqaEvent
 from abm.settings import Settings
 from alerting.delivery import Outage
-from alerting.service import AlertService, backlog_read
+from alerting.service import AlertService, backlog_read, parse_mqa
+from tests.alerting_support import mqa_event
 
 A0, A1 = TopicPartition("t.sales.activity", 0), TopicPartition("t.sales.activity", 1)
 
@@ -57,3 +62,35 @@ async def test_the_batch_backoff_starts_again_once_a_redis_call_goes_through() -
 
     await service._until_done(handle, [])
     assert delays == [0.5, 1.0, 2.0, 4.0, 0.5]
+
+
+def test_an_mqa_record_is_parsed_once_into_the_typed_event() -> None:
+    value = mqa_event()
+    data, event, problem = parse_mqa(orjson.dumps(value))
+    assert (data, problem) == (value, "")
+    assert isinstance(event, MqaEvent) and event.to_dict() == value
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded", "problem"),
+    [
+        (b"{not json", False, "not JSON: "),
+        (None, False, "not JSON: "),  # a tombstone
+        (b"[1]", True, "not a JSON object"),
+        (orjson.dumps({**mqa_event(), "follow_up": None}), True, "follow_up: missing"),
+        (
+            orjson.dumps({**mqa_event(), "qualified_at_ms": "soon"}),
+            True,
+            "qualified_at_ms: not an integer",
+        ),
+    ],
+    ids=["garbage", "tombstone", "not an object", "a part missing", "a field of the wrong type"],
+)
+def test_an_mqa_record_that_cannot_be_alerted_says_why(
+    raw: bytes | None, decoded: bool, problem: str
+) -> None:
+    data, event, why = parse_mqa(raw)
+    assert event is None and why.startswith(problem)
+    assert (data is not None) is decoded  # the dead letter keeps the JSON as it came
+    # the dead-letter reason: `not_json` for the first two, `invalid_mqa` for the others
+    assert why.startswith("not JSON") is not decoded

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from abm.core.mqa_event import MqaEvent
 from alerting.sla import FollowUp, SlaRecord, check_due, escalated, follow_up, open_record, window
-from tests.alerting_support import mqa_event
+from tests.alerting_support import typed_mqa_event
 from tests.factories import HOUR, MINUTE, T0
 
 TIER1 = 4 * HOUR
 
 
-def opened(event: dict[str, Any] | None = None, now_ms: int = T0 + MINUTE) -> SlaRecord:
-    record, transition = open_record(event or mqa_event(), now_ms, "ae@vendor.example", "U0AE")
+def opened(event: MqaEvent | None = None, now_ms: int = T0 + MINUTE) -> SlaRecord:
+    record, transition = open_record(
+        event or typed_mqa_event(), now_ms, "ae@vendor.example", "U0AE"
+    )
     assert transition.outcome is None
     return record
 
@@ -26,13 +27,13 @@ def test_the_window_is_the_one_the_mqa_carries() -> None:
 
 
 def test_act_now_is_due_in_thirty_minutes() -> None:
-    record = opened(mqa_event(act_now=True))
+    record = opened(typed_mqa_event(act_now=True))
     assert record.due_ms - record.started_ms == 30 * MINUTE
 
 
 def test_an_mqa_arriving_after_its_due_time_gets_a_full_window_from_its_arrival() -> None:
     late = T0 + 30 * 24 * HOUR
-    assert window(mqa_event(), late) == (late, late + TIER1)
+    assert window(typed_mqa_event(), late) == (late, late + TIER1)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,7 @@ def test_a_late_follow_up_after_the_breach_records_the_time_only() -> None:
 
 def test_an_activity_recorded_before_the_mqa_arrived_is_found_when_it_opens() -> None:
     record, transition = open_record(
-        mqa_event(), T0 + HOUR, None, None, earlier=FollowUp(T0 + 10 * MINUTE, "call", "a1")
+        typed_mqa_event(), T0 + HOUR, None, None, earlier=FollowUp(T0 + 10 * MINUTE, "call", "a1")
     )
     assert record.state == "met" and transition.outcome == "met"
     assert transition.follow_up_seconds == 600
