@@ -202,6 +202,7 @@ class MqaEvent:
 
 _T = TypeVar("_T")
 _HINTS: dict[type, dict[str, Any]] = {}
+_PLANS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -211,11 +212,24 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
+def _plan(cls: type) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, type without `| None`, nullable) of each field, worked out once per class."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        rows = []
+        for f in dataclasses.fields(cls):
+            hint = _hints(cls)[f.name]
+            inner = _optional(hint)
+            rows.append((f.name, hint if inner is None else inner, inner is not None))
+        plan = _PLANS[cls] = tuple(rows)
+    return plan
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name, _, _ in _plan(type(value))}
     return value
 
 
@@ -237,41 +251,51 @@ _TYPE_NAMES: Final = {
 
 
 def _read(cls: type[_T], data: Any, path: str) -> _T:
+    """The dataclass `cls` of a decoded JSON object; the error's path starts at `path`. Paths
+    are put together only on an error, so reading a good event costs no string work."""
     if not isinstance(data, dict):
         raise MqaEventError(path, "not an object" if path else "not a JSON object")
     values: dict[str, Any] = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        where = f"{path}.{f.name}" if path else f.name
-        hint = _hints(cls)[f.name]
-        inner = _optional(hint)
-        value = data.get(f.name)
+    for name, hint, nullable in _plan(cls):
+        value = data.get(name)
         if value is None:
-            if inner is None:
-                raise MqaEventError(where, "missing")
-            values[f.name] = None
-            continue
-        values[f.name] = _value(inner if inner is not None else hint, value, where)
+            if not nullable:
+                raise MqaEventError(f"{path}.{name}" if path else name, "missing")
+            values[name] = None
+        elif hint is str or hint is int or hint is float or hint is bool:
+            if not _fits(hint, value):
+                raise MqaEventError(f"{path}.{name}" if path else name, _TYPE_NAMES[hint])
+            values[name] = value
+        else:
+            values[name] = _value(hint, value, f"{path}.{name}" if path else name)
     return cls(**values)
 
 
+def _fits(hint: Any, value: Any) -> bool:
+    if hint is str:
+        return isinstance(value, str)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _value(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _read(hint, value, where)  # type: ignore[arg-type]
     if get_origin(hint) is tuple:
         if not isinstance(value, list):
             raise MqaEventError(where, "not a list")
         item = get_args(hint)[0]
+        if item is str:
+            for i, v in enumerate(value):
+                if not isinstance(v, str):
+                    raise MqaEventError(f"{where}[{i}]", _TYPE_NAMES[str])
+            return tuple(value)
         return tuple(_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, hint)
-    if not ok:
-        raise MqaEventError(where, _TYPE_NAMES.get(hint, f"not {hint.__name__}"))
+    if dataclasses.is_dataclass(hint):
+        return _read(hint, value, where)  # type: ignore[arg-type]
+    if not _fits(hint, value):
+        raise MqaEventError(where, _TYPE_NAMES[hint])
     return value
 
 
