@@ -276,11 +276,9 @@ def mqa_tail(
     """Print MQA events as they come (each MQA once). The text names persons as the alerts do
     (looked up in the directory); `--json` prints the events as the topic holds them, persons
     by pseudonym."""
-    from abm.core.mqa_event import MqaEvent, MqaEventError
-    from abm.core.privacy import pseudonyms_in
+    from abm.core.mqa_event import MqaEventError
     from abm.plumbing.redis_clients import open_directory
-    from alerting.render import render_text
-    from alerting.tail import mqa_events
+    from alerting.tail import mqa_events, tail_text
 
     settings = _settings()
 
@@ -295,12 +293,11 @@ def mqa_tail(
                     sys.stdout.write(line + "\n")
                 else:
                     try:
-                        typed = MqaEvent.from_dict(event)
+                        text = await tail_text(event, directory.names_of)
                     except MqaEventError as exc:
                         sys.stderr.write(f"an MQA record that cannot be shown: {exc}\n")
                         continue
-                    names = await directory.names_of(pseudonyms_in(event))
-                    sys.stdout.write(render_text(typed.revealed(names)) + "\n\n")
+                    sys.stdout.write(text + "\n\n")
                 sys.stdout.flush()
         finally:
             if directory is not None:

@@ -7,15 +7,26 @@ readers) and shows each MQA id once, even when the engine re-sent it after a cra
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from abm.core.mqa_event import MqaEvent
+from abm.core.privacy import pseudonyms_in
 from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
+from alerting.render import render_text
 from stream.topics import MQA
+
+
+async def tail_text(event: Any, names_of: Callable[[set[str]], Awaitable[dict[str, str]]]) -> str:
+    """The text `abm mqa tail` prints for an MQA record (decoded JSON): the console rendering
+    of the typed event with its persons named by `names_of` (the directory's lookup). Raises
+    `MqaEventError` for a record that is not an MQA event."""
+    typed = MqaEvent.from_dict(event)
+    return render_text(typed.revealed(await names_of(pseudonyms_in(event))))
 
 
 async def mqa_events(
