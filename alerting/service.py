@@ -327,7 +327,8 @@ class AlertService:
         """The event as the AE reads it: the persons it names by pseudonym named by the
         directory's index (the e-mail, or `user:<id>`), anonymous visitors as such. Only the
         rendered alert holds the names; the SLA record and the dead letters keep the event as
-        it came."""
+        it came, with its pseudonyms (a delivery's dead letter: the fields the typed event
+        knows, `MqaEvent.to_dict`)."""
         pseudonyms = pseudonyms_in(event.to_dict())
         names: dict[str, str] = {}
         if pseudonyms:
