@@ -1,9 +1,8 @@
-"""Test support for alerting: MQA events made by the real engine, and a poll until a condition
-holds. The Slack and SMTP stand-ins are in `tests.faults.providers`."""
+"""Test support for alerting: MQA events made by the real engine (the polls are
+`tests.polling`). The Slack and SMTP stand-ins are in `tests.faults.providers`."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -54,16 +53,6 @@ def mqa_event(
 def typed_mqa_event(account_id: str = "acme", **options: Any) -> MqaEvent:
     """`mqa_event(account_id, **options)` parsed as the alert service parses an MQA record."""
     return MqaEvent.from_dict(mqa_event(account_id, **options))
-
-
-async def wait_for(predicate: Any, timeout_s: float = 60.0, what: str = "condition") -> None:
-    """Poll `predicate()` (sync) until true; fail naming `what` after `timeout_s`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def alert_settings(**values: Any) -> Settings:

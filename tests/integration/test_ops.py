@@ -14,7 +14,6 @@ activities with explicit times close two follow-up SLAs: one met, one breached.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import html
 import os
@@ -73,6 +72,7 @@ from tests.integration.ops_tools import (
     wait_group_stable,
 )
 from tests.integration.stories import Story, buying_group, lone_reader, malformed, page_view
+from tests.polling import until, until_blocking
 
 pytestmark = pytest.mark.integration
 
@@ -215,18 +215,6 @@ def post_to_collector(settings: Settings, port: int, messages: list[dict[str, An
     return requests
 
 
-async def until(check: Any, what: str, timeout_s: float = 120.0) -> Any:
-    """Poll `check()` (sync) without blocking the loop until it returns a truthy value."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last and not isinstance(last, AssertionError):
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{what}: not reached in {timeout_s:.0f} s: {last}")
-
-
 def alert_counts(text: str) -> dict[str, Any]:
     """What the alert service counted, by the labels the tests check."""
 
@@ -322,7 +310,7 @@ async def stack(
         await produce_raw(settings, sent)
         collector = others["collector"]
         await until(lambda: healthy(collector.port) or AssertionError(collector.log_tail()),
-                    "the collector's /healthz")  # fmt: skip
+                    "the collector's /healthz", timeout_s=120)  # fmt: skip
         post_to_collector(settings, collector.port, via_collector.messages)
         challenge = "890e4665-4dfe-4ab1-b689-ed553bceeed1"  # LinkedIn's form: a UUID
         status, _, body = http_get(
@@ -353,10 +341,10 @@ async def stack(
             got = {k: got[k] for k in expected}
             return got if got == expected else AssertionError(got)
 
-        await until(lambda: counted(ALERTED), "the alerts")
+        await until(lambda: counted(ALERTED), "the alerts", timeout_s=120)
         for activity in follow_ups(mqas):
             await produce_activity(settings, activity)
-        await until(lambda: counted(FOLLOWED_UP), "the follow-ups")
+        await until(lambda: counted(FOLLOWED_UP), "the follow-ups", timeout_s=120)
         for process in [*workers, *others.values()]:
             assert process.alive(), process.log_tail()
         yield Stack(
@@ -388,18 +376,6 @@ def stack_scrape(port: int) -> str:
         return scrape(port)
     except (OSError, AssertionError):
         return ""
-
-
-def wait_for(check: Any, timeout_s: float = 60.0, poll_s: float = 0.5) -> Any:
-    """Poll `check()` until it returns a truthy value; the last falsy value fails the test."""
-    deadline = time.monotonic() + timeout_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last and not isinstance(last, AssertionError):
-            return last
-        time.sleep(poll_s)
-    raise AssertionError(f"not reached in {timeout_s:.0f} s: {last}")
 
 
 def test_the_mqas_are_the_reference_ones(stack: Stack) -> None:
@@ -461,7 +437,7 @@ def test_per_tier_gauges_summed_over_workers_match_the_reference(stack: Stack) -
         got = {name: by_label(texts, name, "tier") for name in expected}
         return got if got == expected else AssertionError(got)
 
-    wait_for(figures)
+    until_blocking(figures, "the account gauges")
     texts = [scrape(port) for port in stack.ports]
     targets = [dict((labels["tier"], v) for labels, v in samples(t, "abm_target_accounts"))
                for t in texts]  # fmt: skip
@@ -497,7 +473,7 @@ def test_worker_metrics_count_channels_dead_letters_and_late_touchpoints(stack: 
         }
         return got if got == expected and received.get("web", 0) > 0 else AssertionError(got)
 
-    wait_for(counted)
+    until_blocking(counted, "the pipeline counters")
 
 
 def test_the_collector_counted_what_it_took(stack: Stack) -> None:
@@ -553,7 +529,7 @@ def test_every_dashboard_query_of_the_running_processes_returns_data(stack: Stac
         missing = [expr for expr in ours if not stack.prometheus.query(expr)]
         return AssertionError(missing) if missing else ["all returned data"]
 
-    wait_for(empty, timeout_s=90, poll_s=1)
+    until_blocking(empty, "data for every dashboard query", timeout_s=90, poll_s=1)
 
 
 def test_the_alert_rules_load_and_evaluate(stack: Stack) -> None:
@@ -565,7 +541,7 @@ def test_the_alert_rules_load_and_evaluate(stack: Stack) -> None:
             return AssertionError(bad or rules)
         return [r["name"] for r in rules]
 
-    names = wait_for(healthy, timeout_s=30)
+    names = until_blocking(healthy, "healthy alert rules", timeout_s=30)
     assert {"AbmConsumerLagGrowing", "AbmDeadLettersSpiking", "AbmAlertDeliveryFailing",
             "AbmSlaBreached"} <= set(names)  # fmt: skip
 

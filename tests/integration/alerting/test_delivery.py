@@ -16,10 +16,11 @@ from slack_sdk.models.blocks import Block
 from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import mqa_event, wait_for
+from tests.alerting_support import mqa_event
 from tests.faults.providers import TEST_CERT, SlackStandIn, SmtpServer
 from tests.integration.alerting.helpers import alerts_caught_up, metric, produce_mqas, running
 from tests.integration.harness import load_directory, make_settings, read_topic
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -154,12 +155,12 @@ async def test_smtp_down_then_up_delivers_the_email_once(rig: Rig) -> None:
     before = metric("abm_alert_retries_total", channel="email", reason="connection")
     async with running(settings):
         await produce_mqas(settings, [mqa_event("smtpdown")])
-        await wait_for(
+        await until(
             lambda: (
                 metric("abm_alert_retries_total", channel="email", reason="connection")
                 >= before + 2
             ),
-            what="two refused SMTP connections",
+            "two refused SMTP connections",
         )
         rig.smtp.start()
         await alerts_caught_up(settings)

@@ -4,8 +4,6 @@ restart; acknowledgements (Slack button, e-mail link) and the CRM webhook count 
 
 from __future__ import annotations
 
-import asyncio
-import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +15,7 @@ from abm.infra.process import free_port
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.signing import ack_url
-from tests.alerting_support import mqa_event, wait_for
+from tests.alerting_support import mqa_event
 from tests.factories import HOUR, MINUTE, T0
 from tests.faults.providers import SlackStandIn
 from tests.integration.alerting.helpers import (
@@ -33,6 +31,7 @@ from tests.integration.alerting.helpers import (
     signed,
 )
 from tests.integration.harness import make_settings
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +94,7 @@ async def test_a_follow_up_in_time_means_no_escalation_none_means_exactly_one(
         # four hours and a minute later: the ignored one is breached and escalated
         clock.now_ms = T0 + 4 * HOUR + MINUTE
         esc = f"esc_{ignored['mqa_id']}"
-        await wait_for(lambda: esc in escalations(slack), what="the escalation (SLA poller)")
+        await until(lambda: esc in escalations(slack), "the escalation (SLA poller)")
         # later checks change nothing
         clock.now_ms = T0 + 10 * HOUR
         await service.check_sla()
@@ -201,15 +200,12 @@ async def test_a_follow_up_recorded_in_time_while_the_service_was_down_counts(
         assert service.slas is not None
         slas = service.slas
 
-        async def settled() -> str:
+        async def settled() -> str | None:
             record = await slas.get(event["mqa_id"])
             assert record is not None
-            return record.state
+            return None if record.state == "open" else record.state
 
-        deadline = time.monotonic() + 60
-        while (state := await settled()) == "open":
-            assert time.monotonic() < deadline, "the call was never applied"
-            await asyncio.sleep(0.05)
+        state = await until(settled, "the call applied to the SLA", timeout_s=60, poll_s=0.05)
         assert state == "met"
         await activities_caught_up(settings)
         await service.check_sla()

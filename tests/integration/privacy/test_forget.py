@@ -36,6 +36,7 @@ from tests.integration.harness import (
 )
 from tests.integration.privacy.helpers import everything_stored
 from tests.integration.stories import buying_group, page_view
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -57,14 +58,6 @@ async def assert_pseudonymous(settings: Settings, *, topics: bool = True) -> Non
         if record.value:
             text = orjson.dumps(AccountState.from_bytes(record.value).to_dict())
             assert not any(i in text for i in IDENTITIES), text[:300]
-
-
-async def until(check: Any, what: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 async def latest_state(settings: Settings, account_id: bytes) -> AccountState:

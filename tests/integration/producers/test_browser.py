@@ -27,7 +27,7 @@ from tests.integration.producers.helpers import (
     Running,
     running_stack,
 )
-from tests.integration.producers.test_sdks import check_delivery, wait_for
+from tests.integration.producers.test_sdks import arrived, check_delivery
 
 pytestmark = pytest.mark.integration
 
@@ -278,7 +278,7 @@ async def check_browser_delivery(
     user_agent = await browser.evaluate("navigator.userAgent")
     await check_delivery(running, worker, user, "dana@acme.com", "decision_maker", "c_level")
     mine = f'"userId":"{user}"'.encode()
-    raw = await wait_for(running, RAW, lambda r: mine in r.value, 4)
+    raw = await arrived(running, RAW, lambda r: mine in r.value, 4)
     docs = [r.json() for r in raw]
     assert sorted(d["messageId"] for d in docs) == sorted(s["messageId"] for s in sent)
     for doc in docs:  # once each, with the browser's context

@@ -22,6 +22,7 @@ from tests.integration.producers.helpers import (
     read_all,
     running_stack,
 )
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ async def stack(
         yield running, worker
 
 
-async def wait_for(
+async def arrived(
     running: Running,
     spec: Any,
     wanted: Callable[[Record], bool],
@@ -43,16 +44,16 @@ async def wait_for(
     worker: WorkerProcess | None = None,
     timeout_s: float = 90.0,
 ) -> list[Record]:
-    """Poll the topic until `count` matching records are there (fails after the timeout)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
+    """The topic's records that match `wanted`, once there are `count` of them."""
+
+    async def enough() -> list[Record] | AssertionError:
         found = [r for r in await read_all(running.settings, spec) if wanted(r)]
-        if len(found) >= count:
-            return found
         if worker is not None:
             assert worker.alive(), worker.log_tail()
-        assert time.monotonic() < deadline, f"only {len(found)} of {count} records arrived"
-        await asyncio.sleep(0.2)
+        return found if len(found) >= count else AssertionError(f"only {len(found)} of {count}")
+
+    found: list[Record] = await until(enough, f"{count} records", timeout_s)
+    return found
 
 
 def drive(client: Any, user: str, email: str, title: str) -> list[Exception]:
@@ -70,7 +71,7 @@ def drive(client: Any, user: str, email: str, title: str) -> list[Exception]:
 async def check_delivery(
     running: Running, worker: WorkerProcess, user: str, email: str, role: str, seniority: str
 ) -> None:
-    raw = await wait_for(running, RAW, lambda r: user.encode() in r.value, 4)
+    raw = await arrived(running, RAW, lambda r: user.encode() in r.value, 4)
     assert {r.key for r in raw} == {b"account:acme"}, "identify/group first, then by account"
     kinds = sorted(r.json()["type"] for r in raw)
     assert kinds == ["group", "identify", "page", "track"]
@@ -79,7 +80,7 @@ async def check_delivery(
         assert "receivedAt" in doc and "writeKey" not in doc
         assert doc["context"]["library"]["name"]
 
-    resolved = await wait_for(running, RESOLVED, lambda r: user.encode() in raw_mids(raw, r), 2,
+    resolved = await arrived(running, RESOLVED, lambda r: user.encode() in raw_mids(raw, r), 2,
                               worker=worker)  # fmt: skip
     touchpoints = sorted((Touchpoint.from_json(r.value) for r in resolved), key=lambda t: t.event)
     person = Identity("email", email).pseudonym(running.settings.pseudonym_secret())
