@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from abm.core.mqa_event import MqaEvent
 from abm.core.mqa_event import Owner as EventOwner
-from abm.core.timefmt import iso_ms
+from abm.core.timefmt import iso_ms, when_text
 
 RULE_LABELS = {"threshold": "threshold rule", "act_now": "act now"}
 
@@ -29,13 +29,6 @@ def sla_text(seconds: int) -> str:
     if hours and minutes:
         return f"{hours} h {minutes} min"
     return f"{hours} h" if hours else f"{minutes} min"
-
-
-def when_text(iso: str | None) -> str:
-    """`2026-03-02T09:00:00.000Z` -> `2026-03-02 09:00 UTC`."""
-    if not iso:
-        return "-"
-    return iso.replace("T", " ")[:16] + " UTC"
 
 
 def account_url(base_url: str, account_id: str) -> str:

@@ -13,7 +13,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
 
-from alerting.content import Escalation, MqaAlert, sla_text, when_text
+from abm.core.timefmt import when_text
+from alerting.content import Escalation, MqaAlert, sla_text
 from alerting.render import render_text
 
 _CELL = 'style="padding:2px 10px 2px 0;vertical-align:top"'

@@ -7,14 +7,8 @@ named), so what the AE reads can be traced to touchpoints.
 from __future__ import annotations
 
 from abm.core.mqa_event import MqaEvent
-
-_RULE_NAMES = {"threshold": "threshold rule", "act_now": "act now"}
-
-
-def _when(iso: str | None) -> str:
-    if not iso:
-        return "-"
-    return iso.replace("T", " ")[:16] + " UTC"
+from abm.core.timefmt import when_text
+from alerting.content import rule_label
 
 
 def _sla(seconds: int) -> str:
@@ -31,7 +25,7 @@ def render_text(event: MqaEvent) -> str:
     surge_text = f"surge x{surge.ratio:g}" + (" (surging)" if surge.surging else "")
     lines = [
         f"== MQA  {account.name}  | tier {account.tier} | "
-        f"{_RULE_NAMES.get(event.rule, event.rule)} | {_when(event.qualified_at)} ==",
+        f"{rule_label(event.rule)} | {when_text(event.qualified_at)} ==",
         f"  {event.summary}",
         f"  Why now : score {event.score:g} / threshold {event.threshold:g} | "
         f"ICP fit {account.icp_fit:g} | coverage {event.coverage:.0%} "
@@ -43,12 +37,12 @@ def render_text(event: MqaEvent) -> str:
         active = "" if contact.active else " (inactive)"
         lines.append(
             f"    {contact.contact:<34} {contact.role:<20} {contact.seniority:<10} "
-            f"{contact.points:>6.1f} pts  last {_when(contact.last_touch)}{active}"
+            f"{contact.points:>6.1f} pts  last {when_text(contact.last_touch)}{active}"
         )
     lines.append("  What    :")
     for touch in event.top_touchpoints:
         lines.append(
-            f"    {_when(touch.at)}  {touch.label:<26} {touch.contact:<34} "
+            f"    {when_text(touch.at)}  {touch.label:<26} {touch.contact:<34} "
             f"{touch.points_now:>6.1f} pts"
         )
     owner = event.owner
@@ -57,7 +51,7 @@ def render_text(event: MqaEvent) -> str:
         owner_text += f" (Slack {owner.slack_id})"
     follow = event.follow_up
     lines.append(
-        f"  Owner   : {owner_text} | follow up by {_when(follow.due_at)} "
+        f"  Owner   : {owner_text} | follow up by {when_text(follow.due_at)} "
         f"({_sla(follow.sla_seconds)})"
     )
     lines.append(f"  Id      : {event.mqa_id} | episode {event.episode} | "

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from abm.core.timefmt import iso_ms, parse_iso_ms
-from alerting.content import Escalation, MqaAlert, sla_text, when_text
+from abm.core.timefmt import iso_ms, parse_iso_ms, when_text
+from alerting.content import Escalation, MqaAlert, sla_text
 
 MAX_BLOCKS: Final = 50
 HEADER_MAX: Final = 150

@@ -36,3 +36,11 @@ def iso_ms(epoch_ms: int) -> str:
 def day_index(epoch_ms: int) -> int:
     """The UTC calendar day number of an event time (days since 1970-01-01)."""
     return epoch_ms // DAY_MS
+
+
+def when_text(iso: str | None) -> str:
+    """An ISO time for people, to the minute: `2026-03-02T09:00:00.000Z` -> `2026-03-02 09:00
+    UTC`; `-` for none. What the alerts, the console and the account pages show."""
+    if not iso:
+        return "-"
+    return iso.replace("T", " ")[:16] + " UTC"

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
+from abm.core.timefmt import when_text
+
 CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 
 STYLE: Final = """
@@ -57,11 +59,8 @@ def page(title: str, body: str) -> str:
     )
 
 
-def when(iso: str | None) -> str:
-    """An ISO time as `2026-03-02 09:00 UTC`."""
-    if not iso:
-        return "-"
-    return f"{iso[:10]} {iso[11:16]} UTC"
+when = when_text
+"""An ISO time as `2026-03-02 09:00 UTC` (`abm.core.timefmt.when_text`, as the alerts show it)."""
 
 
 def num(value: float | None, digits: int = 1) -> str:

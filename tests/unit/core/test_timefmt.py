@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from abm.core.timefmt import day_index, iso_ms, parse_iso_ms
+from abm.core.timefmt import day_index, iso_ms, parse_iso_ms, when_text
 from tests.factories import DAY, T0, T0_ISO
 
 
@@ -102,3 +102,16 @@ def test_iso_round_trip_is_exact_to_the_millisecond(
 )
 def test_day_index_is_the_utc_calendar_day(epoch_ms: int, expected: int) -> None:
     assert day_index(epoch_ms) == expected
+
+
+@pytest.mark.parametrize(
+    ("iso", "shown"),
+    [
+        ("2026-03-02T09:00:00.000Z", "2026-03-02 09:00 UTC"),
+        ("2026-12-31T23:59:59.999Z", "2026-12-31 23:59 UTC"),
+        (None, "-"),
+        ("", "-"),
+    ],
+)
+def test_when_text_shows_a_time_to_the_minute(iso: str | None, shown: str) -> None:
+    assert when_text(iso) == shown
