@@ -350,8 +350,10 @@ def simulate(
 ) -> None:
     """Write seeded synthetic ABM traffic and its directory (the bundled sample is seed 7), and
     optionally send the traffic to the collector or to Kafka."""
+    import time
+
     from producers import outputs
-    from producers.replay import latest_timestamp
+    from producers.replay import shift_to_now_ms
     from producers.simulator import SimConfig, Simulator, generate
 
     if to not in ("jsonl", "collector", "kafka"):
@@ -385,12 +387,7 @@ def simulate(
     url = collector_url or f"http://{settings.collector_host}:{settings.collector_port}"
     keys = settings.write_keys()
     key = write_key or (keys[0] if keys else "")
-    shift_ms = 0
-    if shift_to_now:
-        import time
-
-        latest = latest_timestamp(jsonl)
-        shift_ms = int(time.time() * 1000) - latest if latest is not None else 0
+    shift_ms = shift_to_now_ms(jsonl, int(time.time() * 1000)) if shift_to_now else 0
     try:
         posted = asyncio.run(
             outputs.to_collector(

@@ -64,6 +64,7 @@ from stream.topics import (
     MQA,
     SALES_ACTIVITY,
     account_key,
+    header_text,
 )
 
 log = logging.getLogger(__name__)
@@ -659,13 +660,12 @@ class AlertService:
 
 
 def _header_ms(record: ConsumerRecord, name: str) -> int | None:
-    for key, value in record.headers or ():
-        if key == name:
-            try:
-                return int(value.decode())
-            except (ValueError, AttributeError):
-                return None
-    return None
+    """An epoch-ms header of the record (`abm-ingest-ms`), or None when missing or not a number."""
+    text = header_text(record.headers, name)
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 async def produce_activity(settings: Settings, activity: SalesActivity) -> None:

@@ -78,6 +78,13 @@ def read_lines(path: Path, report: ReplayReport) -> Iterator[Line]:
             yield Line(number, doc)
 
 
+def shift_to_now_ms(path: Path, now_ms: int) -> int:
+    """How far `--shift-to-now` moves every event time of the file: its latest event time to
+    `now_ms` (0 for a file without one)."""
+    latest = latest_timestamp(path)
+    return now_ms - latest if latest is not None else 0
+
+
 def latest_timestamp(path: Path) -> int | None:
     """The latest parseable event time in the file (for --shift-to-now)."""
     latest: int | None = None
@@ -115,11 +122,7 @@ async def replay(
     topic: str | None = None,
 ) -> ReplayReport:
     report = ReplayReport()
-    shift_ms = 0
-    if shift_to_now:
-        latest = latest_timestamp(path)
-        if latest is not None:
-            shift_ms = int(time.time() * 1000) - latest
+    shift_ms = shift_to_now_ms(path, int(time.time() * 1000)) if shift_to_now else 0
     total = count_lines(path) if progress else None
     redis_service = waiting.redis(settings.redis_url.get_secret_value())
     await waiting.wait_for_all(waiting.kafka(settings.kafka_bootstrap_servers), redis_service)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from abm.core.channel import channel_of_record
@@ -17,14 +16,7 @@ log = logging.getLogger(__name__)
 
 def header(event: Any, name: str) -> str | None:
     """A header value of the event's Kafka record, decoded, or None."""
-    headers: Iterable[tuple[str, bytes]] | dict[str, bytes] | None = event.message.headers
-    if not headers:
-        return None
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for key, value in pairs:
-        if key == name:
-            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return None
+    return topics.header_text(event.message.headers, name)
 
 
 def source_of(event: Any) -> str:

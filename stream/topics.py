@@ -18,6 +18,7 @@ the engagement table is the exception: Faust names it `{app_id}-{table}-changelo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -176,3 +177,17 @@ def raw_key(message: SegmentMessage | None, account_id: str | None, fallback: st
 
 def account_key(account_id: str) -> bytes:
     return account_id.encode()
+
+
+def header_text(
+    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes] | None, name: str
+) -> str | None:
+    """The value of header `name` of a Kafka record (pairs as aiokafka gives them, or a mapping
+    as Faust may), decoded as UTF-8 (bad bytes replaced), or None when it is not there."""
+    if not headers:
+        return None
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in pairs:
+        if key == name:
+            return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return None

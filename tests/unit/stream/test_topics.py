@@ -1,4 +1,4 @@
-"""The topics' managed configs, from the settings."""
+"""The topics' managed configs, from the settings; reading the engine's record headers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from stream.topics import (
     RAW,
     RESOLVED,
     changelog_configs,
+    header_text,
     retention_ms,
     topic_configs,
 )
@@ -36,3 +37,12 @@ def test_other_topics_keep_their_fixed_retention_or_the_brokers() -> None:
 
 def test_the_changelog_drops_a_replaced_state_within_a_day_by_default() -> None:
     assert changelog_configs(Settings()) == {"max.compaction.lag.ms": str(DAY_MS)}
+
+
+def test_a_header_is_read_from_pairs_or_a_mapping_and_decoded() -> None:
+    pairs = [("abm-reason", b"bad_json"), ("abm-ingest-ms", b"1772442000000")]
+    assert header_text(pairs, "abm-ingest-ms") == "1772442000000"
+    assert header_text(dict(pairs), "abm-reason") == "bad_json"
+    assert header_text([("abm-detail", b"caf\xe9")], "abm-detail") == "caf\ufffd"
+    assert header_text(pairs, "abm-source") is None
+    assert header_text(None, "abm-reason") is None and header_text([], "abm-reason") is None
