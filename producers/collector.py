@@ -33,7 +33,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from redis.exceptions import RedisError
 
 from abm import waiting
-from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from abm.log_limit import configure_logging
 from abm.privacy.suppression import SuppressionList
@@ -42,7 +41,7 @@ from producers import ingest, metrics, regulations, webhooks
 from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
-from producers.routing import Router
+from producers.routing import Router, routable
 from producers.sink import KafkaSink, SeenIds, Unavailable
 from producers.sources import SOURCES, Delivery, Source
 from stream.topics import RAW
@@ -156,8 +155,7 @@ class Collector:
             for p in prepared:
                 if p.message_id in seen:
                     continue
-                parsed = parse_message(p.value, len(p.value) + 1)
-                message = parsed if isinstance(parsed, SegmentMessage) else None
+                message = routable(p.value)
                 if message is not None and self.suppression.suppresses(message):
                     suppressed.add(p.message_id)  # nothing of it is stored, not even its id
                     continue

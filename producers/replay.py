@@ -22,11 +22,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from abm import waiting
-from abm.core.segment import SegmentMessage, parse_message
+from abm.core.segment import SegmentMessage
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.plumbing.redis_clients import open_directory, open_suppression
 from abm.settings import Settings
-from producers.routing import Router
+from producers.routing import Router, routable
 from stream.topics import RAW
 
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
@@ -148,8 +148,7 @@ async def replay(
             if shift_ms:
                 shift_times(line.doc, shift_ms)
             value = orjson.dumps(line.doc)
-            parsed = parse_message(value, max_bytes=len(value) + 1)
-            message = parsed if isinstance(parsed, SegmentMessage) else None
+            message = routable(value)
             if message is not None and suppression.suppresses(message):
                 report.suppressed += 1  # neither sent nor learned from (the router learns)
                 if bar is not None:

@@ -12,9 +12,17 @@ import asyncio
 from collections.abc import Sequence
 
 from abm.core.resolution import LearnedLinks, Unresolved, account_of, learn
-from abm.core.segment import SegmentMessage
+from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from stream.topics import raw_key
+
+
+def routable(value: bytes) -> SegmentMessage | None:
+    """The message a raw record is keyed (and checked against the suppression list) by: the
+    record parsed with no size limit of its own (the sender has applied its limit), or None for
+    one that is not a message, which is keyed by its fallback and dead-lettered by the worker."""
+    parsed = parse_message(value, max_bytes=len(value) + 1)
+    return parsed if isinstance(parsed, SegmentMessage) else None
 
 
 class Router:
