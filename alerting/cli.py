@@ -32,7 +32,7 @@ def alerts() -> None:
     ABM_ALERT_PORT."""
     from abm.log_limit import configure_logging
     from abm.waiting import kafka, redis, wait_for_all
-    from alerting.routing import RoutingError
+    from alerting.recipients import RoutingError
     from alerting.service import AlertService
 
     settings = _settings()

@@ -50,8 +50,8 @@ from alerting.channels.registry import CHANNELS
 from alerting.content import Escalation, Owner, account_url, build_alert
 from alerting.delivery import DeadLetter, Deliverer, Delivery, Outage, RetryPolicy
 from alerting.ledger import Ledger
+from alerting.recipients import Route, enabled_channels, escalation_routes, mqa_routes
 from alerting.retry import Backoff
-from alerting.routing import Route, enabled_channels, escalation_routes, mqa_routes
 from alerting.signing import ack_url, verdict_url
 from alerting.sla import SlaRecord, Transition
 from alerting.sla_store import SlaStore

@@ -127,8 +127,9 @@ def dataset(accounts: int, days: int = 60, seed: int = 7) -> Dataset:
 
 
 def routed_keys(data: Dataset) -> list[bytes]:
-    """The raw-topic key of every message, as `producers.routing.Router` computes it, but from
-    the in-memory directory (the same core functions, no Redis round trip per message)."""
+    """The raw-topic key of every message, as `producers.partition_keys.Router` computes it,
+    but from the in-memory directory (the same core functions, no Redis round trip per
+    message)."""
     accounts, contacts = data.simulator.records()
     directory = InMemoryDirectory.of(accounts, contacts)
     keys = []

@@ -41,7 +41,7 @@ from producers import ingest, metrics, regulations, webhooks
 from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
-from producers.routing import Router, routable
+from producers.partition_keys import Router, routable
 from producers.sink import KafkaSink, SeenIds, Unavailable
 from producers.sources import SOURCES, Delivery, Source
 from stream.topics import RAW

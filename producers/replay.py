@@ -26,7 +26,7 @@ from abm.core.segment import SegmentMessage
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.plumbing.redis_clients import open_directory, open_suppression
 from abm.settings import Settings
-from producers.routing import Router, routable
+from producers.partition_keys import Router, routable
 from stream.topics import RAW
 
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")

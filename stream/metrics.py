@@ -19,7 +19,7 @@ RAW_RECEIVED = Counter(
 )
 RECEIVED = Counter(
     "abm_touchpoints_received_total",
-    "Valid track/page messages entering resolution, by channel (abm.core.channel).",
+    "Valid track/page messages entering resolution, by channel (abm.core.marketing_channel).",
     ["channel"],
 )
 RESOLVED = Counter(

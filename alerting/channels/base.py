@@ -28,8 +28,8 @@ from typing import IO, Any, ClassVar, Literal
 
 from abm.settings import Settings
 from alerting.content import Escalation, MqaAlert, Owner
+from alerting.recipients import Route
 from alerting.retry import Attempt
-from alerting.routing import Route
 
 
 @dataclass(frozen=True)

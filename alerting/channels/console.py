@@ -7,9 +7,9 @@ from typing import IO
 from abm.settings import Settings
 from alerting.channels.base import Channel, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
+from alerting.recipients import CONSOLE, STDOUT_TARGET, Route
 from alerting.render import render_text
 from alerting.retry import Attempt
-from alerting.routing import CONSOLE, STDOUT_TARGET, Route
 
 
 class ConsoleChannel(Channel):

@@ -13,8 +13,8 @@ from abm.settings import Settings
 from alerting import email_render
 from alerting.channels.base import Channel, Found, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
+from alerting.recipients import EMAIL, Route, RoutingError
 from alerting.retry import Attempt
-from alerting.routing import EMAIL, Route, RoutingError
 
 
 class EmailChannel(Channel):

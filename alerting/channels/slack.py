@@ -25,8 +25,8 @@ from alerting import slack_blocks
 from alerting.channels.base import Channel, Found, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
 from alerting.holds import RedisHolds, workspace_id
+from alerting.recipients import SLACK, WEBHOOK_TARGET, Route, RoutingError
 from alerting.retry import Attempt, parse_retry_after
-from alerting.routing import SLACK, WEBHOOK_TARGET, Route, RoutingError
 
 SLACK_TRANSIENT: Final = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "service_unavailable", "request_timeout",

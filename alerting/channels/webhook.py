@@ -38,8 +38,8 @@ from abm.core.timefmt import iso_ms
 from abm.settings import Settings
 from alerting.channels.base import Channel, Needs, Outgoing
 from alerting.content import Escalation, MqaAlert, Owner
+from alerting.recipients import WEBHOOK, WEBHOOK_TARGET, Route, RoutingError
 from alerting.retry import Attempt, classify_http
-from alerting.routing import WEBHOOK, WEBHOOK_TARGET, Route, RoutingError
 
 SECRET_PREFIX: Final = "whsec_"
 MQA_TYPE: Final = "mqa.qualified"

@@ -54,7 +54,7 @@ from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
-from stream.records import header, send_dead_letter
+from stream.record_io import header, send_dead_letter
 from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from abm.core.channel import channel_of
+from abm.core.marketing_channel import channel_of
 from abm.core.resolution import Unresolved, learn, person_of, resolve
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.pseudonym_index import PseudonymIndexer
@@ -24,7 +24,7 @@ from abm.directory.store import DirectoryStore
 from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
-from stream.records import ingest_ms, send_dead_letter
+from stream.record_io import ingest_ms, send_dead_letter
 
 if TYPE_CHECKING:
     from stream.app import Pipeline

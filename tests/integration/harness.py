@@ -20,7 +20,7 @@ from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import Settings
-from producers.routing import Router
+from producers.partition_keys import Router
 from stream.topics import RAW, TopicSpec
 from tests.faults.processes import REPO as REPO
 from tests.faults.processes import AbmProcess

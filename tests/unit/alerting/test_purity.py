@@ -9,7 +9,7 @@ import pytest
 import alerting
 from tests.unit.core.test_purity import forbidden_imports
 
-PURE = ("activity", "content", "email_render", "render", "retry", "routing", "signing", "sla",
+PURE = ("activity", "content", "email_render", "render", "recipients", "retry", "signing", "sla",
         "slack_blocks")  # fmt: skip
 NETWORK = frozenset({"aiohttp", "aiosmtplib", "slack_sdk"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerting.channels.email import EmailChannel
 from alerting.content import Owner
-from alerting.routing import Route
+from alerting.recipients import Route
 from tests.alerting_support import alert_settings
 
 

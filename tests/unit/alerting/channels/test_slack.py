@@ -9,7 +9,7 @@ import pytest
 
 from alerting.channels.slack import SlackChannel, classify_slack
 from alerting.content import Owner
-from alerting.routing import Route
+from alerting.recipients import Route
 from tests.alerting_support import alert_settings
 
 OWNED = Owner("ae@vendor.example", "U0AE")

@@ -15,7 +15,7 @@ from alerting.channels.base import Outgoing
 from alerting.channels.registry import CHANNELS
 from alerting.channels.webhook import WebhookChannel, payload, signature, signing_key
 from alerting.content import Escalation, Owner
-from alerting.routing import Route, RoutingError, enabled_channels
+from alerting.recipients import Route, RoutingError, enabled_channels
 from tests.alerting_support import alert_settings
 from tests.factories import T0, at
 from tests.unit.alerting.fakes import delivery

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from abm.core.resolution import LearnedLinks
 from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
-from producers.routing import Router
+from producers.partition_keys import Router
 from tests import factories
 
 pytestmark = pytest.mark.integration

@@ -1,11 +1,11 @@
-"""Which message a raw record is keyed by (`producers.routing.routable`)."""
+"""Which message a raw record is keyed by (`producers.partition_keys.routable`)."""
 
 from __future__ import annotations
 
 import orjson
 
 from abm.core.segment import SegmentMessage
-from producers.routing import routable
+from producers.partition_keys import routable
 from tests.factories import segment_bytes
 
 

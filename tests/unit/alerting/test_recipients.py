@@ -6,7 +6,7 @@ import pytest
 
 from alerting.channels.registry import CHANNELS
 from alerting.content import Owner
-from alerting.routing import Route, RoutingError, enabled_channels, escalation_routes, mqa_routes
+from alerting.recipients import Route, RoutingError, enabled_channels, escalation_routes, mqa_routes
 from tests.alerting_support import alert_settings
 
 OWNED = Owner("ae@vendor.example", "U0AE")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from abm.core.channel import channel_of_record
+from abm.core.marketing_channel import channel_of_record
 from stream import metrics, topics
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ async def send_dead_letter(
     pipe: Pipeline, event: Any, stage: str, reason: str, detail: str
 ) -> None:
     """Park the record as received, with why, and count it by the channel its bytes still tell
-    (`abm.core.channel.channel_of_record`); the stream goes on."""
+    (`abm.core.marketing_channel.channel_of_record`); the stream goes on."""
     channel = channel_of_record(
         event.message.value or b"", pipe.model, pipe.settings.max_event_bytes
     )
