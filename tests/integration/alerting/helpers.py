@@ -23,7 +23,22 @@ from alerting.service import AlertService, wall_ms
 from alerting.signing import slack_signature
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
 from tests.faults.processes import AbmProcess
-from tests.integration.harness import create_topics
+from tests.integration.harness import create_topics, make_settings
+
+FAST_RETRIES: dict[str, Any] = {
+    "alert_backoff_s": 0.05,
+    "alert_backoff_max_s": 0.5,
+    "alert_timeout_s": 5.0,
+    "alert_claim_lease_s": 3.0,
+    "alert_port": 0,
+    "public_base_url": "https://abm.vendor.example",
+}
+"""What the delivery tests share: short backoffs and leases, a free port, a public base URL."""
+
+
+def alert_test_settings(kafka: str, redis: str, tmp: Path, **values: Any) -> Settings:
+    """Settings of an alert service under test: `FAST_RETRIES`, then `values`."""
+    return make_settings(kafka, redis, tmp, **{**FAST_RETRIES, **values})
 
 
 async def produce_mqas(

@@ -18,8 +18,14 @@ from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.alerting_support import mqa_event
 from tests.faults.providers import TEST_CERT, SlackStandIn, SmtpServer
-from tests.integration.alerting.helpers import alerts_caught_up, metric, produce_mqas, running
-from tests.integration.harness import load_directory, make_settings, read_topic
+from tests.integration.alerting.helpers import (
+    alert_test_settings,
+    alerts_caught_up,
+    metric,
+    produce_mqas,
+    running,
+)
+from tests.integration.harness import load_directory, read_topic
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -43,15 +49,8 @@ class Rig:
             "smtp_port": self.smtp.port,
             "smtp_starttls": False,
             "smtp_from": "ABM <abm@vendor.example>",
-            "alert_backoff_s": 0.05,
-            "alert_backoff_max_s": 0.5,
-            "alert_timeout_s": 5.0,
-            "alert_claim_lease_s": 3.0,
-            "alert_port": 0,
-            "public_base_url": "https://abm.vendor.example",
         }
-        values.update(overrides)
-        return make_settings(self.kafka, self.redis, self.tmp, **values)
+        return alert_test_settings(self.kafka, self.redis, self.tmp, **{**values, **overrides})
 
 
 @pytest.fixture

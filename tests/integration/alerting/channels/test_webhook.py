@@ -25,8 +25,14 @@ from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.alerting_support import mqa_event
-from tests.integration.alerting.helpers import alerts_caught_up, metric, produce_mqas, running
-from tests.integration.harness import make_settings, read_topic
+from tests.integration.alerting.helpers import (
+    alert_test_settings,
+    alerts_caught_up,
+    metric,
+    produce_mqas,
+    running,
+)
+from tests.integration.harness import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -96,19 +102,10 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def settings_for(kafka: str, redis: str, tmp: Path, url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "alert_channels": "webhook",
-        "alert_webhook_url": url,
-        "alert_webhook_secret": SECRET,
-        "alert_backoff_s": 0.05,
-        "alert_backoff_max_s": 0.5,
-        "alert_timeout_s": 5.0,
-        "alert_claim_lease_s": 3.0,
-        "alert_port": 0,
-        "public_base_url": "https://abm.vendor.example",
-        **overrides,
-    }
-    return make_settings(kafka, redis, tmp, **values)
+    return alert_test_settings(
+        kafka, redis, tmp, alert_channels="webhook", alert_webhook_url=url,
+        alert_webhook_secret=SECRET, **overrides,
+    )  # fmt: skip
 
 
 async def test_an_mqa_is_posted_signed_and_once_however_often_it_arrives(
