@@ -17,7 +17,7 @@ from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream import topics
 from stream.schema import StateGuard
-from stream.transport import App
+from stream.transport import App, RawSchema
 from stream.write_behind import StateCache
 
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
@@ -92,10 +92,7 @@ def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
     def topic(spec: topics.TopicSpec) -> Any:
         return app.topic(
             spec.name(settings.topic_prefix),
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
+            schema=RawSchema(),  # bytes in, bytes out
             partitions=settings.partitions,
         )
 
