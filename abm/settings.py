@@ -1,9 +1,27 @@
-"""One typed settings object for every process, read from environment variables.
+"""Typed settings, read from environment variables (and `.env`): one model per process.
 
 Defaults are safe for a laptop: everything on loopback, on ports that do not collide with a
 Kafka or Redis the user may already run (19092 and 16379). `KAFKA_BOOTSTRAP_SERVERS` and
 `REDIS_URL` (the names every Kafka/Redis tool uses) point the engine at existing services; when
 either is set, `abm infra up` starts nothing for it.
+
+The models, so that each process's code can read only what is its own (the type checker holds
+it to that: `stream/` takes a `WorkerSettings`, `producers/` a `CollectorSettings`, `alerting/`
+an `AlertSettings`, the shared plumbing a `CommonSettings`):
+
+- `CommonSettings`: what more than one process reads: Kafka and Redis, the prefixes, the app id,
+  the topics' partitions, replication and retention (every process creates the topics it
+  needs), the local folders, the event size limit, the consumer session timeout, the pseudonym
+  key and the suppression list's refresh, the logging. The rule is plain: a field read by two
+  processes (or by the plumbing they share) is common; there is no mixin per pair.
+- `WorkerSettings`, `CollectorSettings`, `AlertSettings`: the common fields plus the fields only
+  that process reads.
+- `Settings`: all of them (it inherits the three). The command line, the demo, the benchmarks
+  and the tests build it; it passes as any of the process models, and every variable is read
+  and validated whichever process starts.
+
+All share one configuration (the `ABM_` prefix, `.env`) and `to_env`, which passes every field
+of whichever model to a child process, so a field cannot be dropped on the way.
 """
 
 from __future__ import annotations
@@ -36,18 +54,10 @@ def _source_secret_fields() -> dict[str, Any]:
     }
 
 
-# The sources' secrets are fields made from the registry, so a new source needs no line here.
-# The type checker cannot see fields made at run time: code reads them by source
-# (`Settings.webhook_secrets`), never by attribute name.
-if TYPE_CHECKING:
-    _SourceSecrets = BaseSettings
-else:
-    _SourceSecrets = create_model(
-        "_SourceSecrets", __base__=BaseSettings, **_source_secret_fields()
-    )
+class CommonSettings(BaseSettings):
+    """What more than one process reads (module docstring); the configuration every model
+    shares."""
 
-
-class Settings(_SourceSecrets):
     model_config = SettingsConfigDict(
         env_prefix="ABM_",
         env_file=".env",
@@ -76,9 +86,6 @@ class Settings(_SourceSecrets):
     partitions: int = Field(default=4, ge=1, description="Partitions of topics we create.")
     replication_factor: int = Field(default=1, ge=1)
     redis_prefix: str = Field(default="abm", description="Prefix of every Redis key we write.")
-    scoring_model: Path | None = Field(
-        default=None, description="Scoring model YAML; unset means the bundled default."
-    )
     state_dir: Path = Field(
         default=Path(".abm"),
         description="Local working folder: table data, the local broker and Redis, logs.",
@@ -87,12 +94,6 @@ class Settings(_SourceSecrets):
         default=Path(".cache"),
         description="Downloaded artefacts (the Kafka jars); safe to delete, fetched again.",
     )
-    public_base_url: str = Field(
-        default="http://127.0.0.1:6066",
-        description="Where people reach the worker's web pages; alerts link to "
-        "{public_base_url}/accounts/{account_id}.",
-    )
-    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
     max_event_bytes: int = Field(
         default=32 * 1024, ge=1024, description="Larger raw messages are dead-lettered (bytes)."
     )
@@ -102,6 +103,112 @@ class Settings(_SourceSecrets):
         description="Consumer group session timeout: how long a crashed worker's partitions "
         "wait before another worker takes them over (seconds).",
     )
+    raw_retention_days: float = Field(
+        default=7.0,
+        gt=0.0,
+        le=36_500.0,
+        description="How long touchpoints.raw keeps a message (days). It holds the senders' "
+        "identities (e-mail, userId, anonymousId) in the clear, so keep it short; the worker "
+        "needs it only until it has resolved the message. Applied to new topics, and to existing "
+        "ones by `abm topics configure`.",
+    )
+    resolved_retention_days: float = Field(
+        default=400.0,
+        gt=0.0,
+        le=36_500.0,
+        description="How long touchpoints.resolved keeps a touchpoint (days): the history that "
+        "`abm state rebuild` and `abm backtest --from topic` can use. At least the model's "
+        "longest half-life window (90 days); 400 covers a year with a margin. Applied to new "
+        "topics, and to existing ones by `abm topics configure`.",
+    )
+    changelog_compaction_max_lag_s: float = Field(
+        default=86_400.0,
+        ge=60.0,
+        le=31_536_000.0,
+        description="Longest time a replaced record of the engagement table's changelog stays "
+        "on the broker before compaction removes it (seconds; Kafka's max.compaction.lag.ms, "
+        "which also rolls the open segment). A scrubbed or deleted account state therefore "
+        "replaces the old one on disk within this bound, plus the log cleaner's pass.",
+    )
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_PSEUDONYM_KEY.decode()),
+        description="The deployment's secret for persons' keyed pseudonyms (HMAC-SHA256; "
+        "docs/privacy.md). The default is a documented development key: set your own, long "
+        "and random, before real data arrives, and keep it: changing it changes every "
+        "pseudonym (see docs/privacy.md, key rotation).",
+    )
+    privacy_refresh_s: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="How often the collector and the workers look whether the suppression list "
+        "changed (seconds): a newly suppressed person's events are dropped at the latest this "
+        "long after `abm privacy suppress` returns.",
+    )
+    log_level: str = Field(default="info")
+    log_connection_error_interval_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="While Kafka or Redis is down, their connection errors are logged once per "
+        "this interval per service, with the count of those left out (seconds; abm.log_limit).",
+    )
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _pseudonym_key_not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty (a long random secret of the deployment)")
+        return value
+
+    def pseudonym_secret(self) -> bytes:
+        """The pseudonym key as HMAC key bytes (a secret: never log it)."""
+        return self.pseudonym_key.get_secret_value().encode()
+
+    @field_validator("topic_prefix", "app_id", "redis_prefix")
+    @classmethod
+    def _no_blanks(cls, value: str) -> str:
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("must be non-empty and contain no white space")
+        return value
+
+    @property
+    def external_kafka(self) -> bool:
+        """True when the user pointed us at a broker of their own (in the environment, `.env`
+        or the constructor): then `abm infra up` starts none."""
+        return "kafka_bootstrap_servers" in self.model_fields_set
+
+    @property
+    def external_redis(self) -> bool:
+        """True when the user pointed us at a Redis of their own (as `external_kafka`)."""
+        return "redis_url" in self.model_fields_set
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for a child process (contains secrets: pass
+        it to the process, never print it). Every field is passed, under the first name it is
+        read by (`KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, else `ABM_{FIELD}`), except those that
+        are unset (None). Generic on purpose: a field added later (a new alert channel's URL or
+        secret, a new source's secret) reaches child processes without being listed anywhere."""
+        env: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            env[env_name(name, field)] = _env_value(value)
+        return env
+
+    def redis_url_redacted(self) -> str:
+        """The Redis URL with any password replaced, for logs and error messages."""
+        return redact_url(self.redis_url.get_secret_value())
+
+
+class WorkerSettings(CommonSettings):
+    """The worker's own fields (`abm worker`, stream/): its agents, table, producer and web
+    side."""
+
+    scoring_model: Path | None = Field(
+        default=None, description="Scoring model YAML; unset means the bundled default."
+    )
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
     table_store: str = Field(
         default="memory://",
         description="Faust table store: memory:// rebuilds the state from the changelog on every "
@@ -190,63 +297,54 @@ class Settings(_SourceSecrets):
         "on the wire and the broker's disk, for the worker's CPU (on one machine with the "
         "broker, lz4 made the engagement agent slower; see docs/benchmarks.md).",
     )
-    raw_retention_days: float = Field(
-        default=7.0,
-        gt=0.0,
-        le=36_500.0,
-        description="How long touchpoints.raw keeps a message (days). It holds the senders' "
-        "identities (e-mail, userId, anonymousId) in the clear, so keep it short; the worker "
-        "needs it only until it has resolved the message. Applied to new topics, and to existing "
-        "ones by `abm topics configure`.",
+
+    # --- operations: worker web server, account pages, metrics (docs/operations.md) ---
+    web_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the worker's web server listens on (0.0.0.0: every interface).",
     )
-    resolved_retention_days: float = Field(
-        default=400.0,
-        gt=0.0,
-        le=36_500.0,
-        description="How long touchpoints.resolved keeps a touchpoint (days): the history that "
-        "`abm state rebuild` and `abm backtest --from topic` can use. At least the model's "
-        "longest half-life window (90 days); 400 covers a year with a margin. Applied to new "
-        "topics, and to existing ones by `abm topics configure`.",
+    web_host: str = Field(
+        default="127.0.0.1",
+        description="Host name other workers reach this one by: account page requests for an "
+        "account another worker owns are forwarded to http://{web_host}:{web_port}.",
     )
-    changelog_compaction_max_lag_s: float = Field(
-        default=86_400.0,
-        ge=60.0,
-        le=31_536_000.0,
-        description="Longest time a replaced record of the engagement table's changelog stays "
-        "on the broker before compaction removes it (seconds; Kafka's max.compaction.lag.ms, "
-        "which also rolls the open segment). A scrubbed or deleted account state therefore "
-        "replaces the old one on disk within this bound, plus the log cleaner's pass.",
+    account_metrics_interval_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the per-tier account gauges are recomputed (seconds).",
     )
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr(DEFAULT_PSEUDONYM_KEY.decode()),
-        description="The deployment's secret for persons' keyed pseudonyms (HMAC-SHA256; "
-        "docs/privacy.md). The default is a documented development key: set your own, long "
-        "and random, before real data arrives, and keep it: changing it changes every "
-        "pseudonym (see docs/privacy.md, key rotation).",
+    lag_interval_s: float = Field(
+        default=15.0, gt=0, description="How often the consumer lag gauge is refreshed (seconds)."
     )
+    peer_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long the account list waits for another worker's part (seconds).",
+    )
+
+
+# The sources' secrets are fields made from the registry, so a new source needs no line here.
+# The type checker cannot see fields made at run time: code reads them by source
+# (`CollectorSettings.webhook_secrets`), never by attribute name.
+if TYPE_CHECKING:
+    _SourceSecrets = CommonSettings
+else:
+    _SourceSecrets = create_model(
+        "_SourceSecrets", __base__=CommonSettings, **_source_secret_fields()
+    )
+
+
+class CollectorSettings(_SourceSecrets):
+    """The collector's own fields (`abm collector`, producers/; docs/producers.md): its HTTP
+    server, write keys, webhooks (with every registered source's secret, `webhook_{name}_secret`,
+    from `_SourceSecrets`) and the privacy endpoint."""
+
     privacy_admin_key: SecretStr | None = Field(
         default=None,
         description="Bearer key of the collector's POST /v1/regulations (forget, suppress, "
         "unsuppress over HTTP; docs/privacy.md); its own secret, never a write key. Unset: the "
         "endpoint answers 404.",
     )
-    privacy_refresh_s: float = Field(
-        default=1.0,
-        gt=0.0,
-        le=60.0,
-        description="How often the collector and the workers look whether the suppression list "
-        "changed (seconds): a newly suppressed person's events are dropped at the latest this "
-        "long after `abm privacy suppress` returns.",
-    )
-    log_level: str = Field(default="info")
-    log_connection_error_interval_s: float = Field(
-        default=30.0,
-        gt=0.0,
-        description="While Kafka or Redis is down, their connection errors are logged once per "
-        "this interval per service, with the count of those left out (seconds; abm.log_limit).",
-    )
-
-    # --- producers: the HTTP collector and its webhooks (docs/producers.md) ---
     collector_host: str = Field(
         default="127.0.0.1", description="Address the collector listens on (0.0.0.0: all)."
     )
@@ -311,17 +409,6 @@ class Settings(_SourceSecrets):
         description="Kafka acknowledgement wait of a webhook: providers allow about 3 s.",
     )
 
-    @field_validator("pseudonym_key")
-    @classmethod
-    def _pseudonym_key_not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty (a long random secret of the deployment)")
-        return value
-
-    def pseudonym_secret(self) -> bytes:
-        """The pseudonym key as HMAC key bytes (a secret: never log it)."""
-        return self.pseudonym_key.get_secret_value().encode()
-
     def webhook_secrets(self) -> dict[str, str]:
         """The secret of each webhook source that has one set, by source name (secrets: never
         log them); a source without is off."""
@@ -337,7 +424,16 @@ class Settings(_SourceSecrets):
         raw = self.collector_write_keys.get_secret_value()
         return tuple(k.strip() for k in raw.split(",") if k.strip())
 
-    # --- alerting (`abm alerts`, alerting/; docs/alerting.md) ---------------------------------
+
+class AlertSettings(CommonSettings):
+    """The alert service's own fields (`abm alerts`, alerting/; docs/alerting.md): channels,
+    routing, retries, follow-up SLAs and the links its alerts carry."""
+
+    public_base_url: str = Field(
+        default="http://127.0.0.1:6066",
+        description="Where people reach the worker's web pages; alerts link to "
+        "{public_base_url}/accounts/{account_id}.",
+    )
     alert_channels: str = Field(
         default="auto",
         description="Comma-separated channels of `abm alerts`: console, slack, email, webhook; "
@@ -441,65 +537,11 @@ class Settings(_SourceSecrets):
         default=None, description="Tests only: exit hard at this point (after_claim, after_send)."
     )
 
-    # --- operations: worker web server, account pages, metrics (docs/operations.md) ---
-    web_bind: str = Field(
-        default="127.0.0.1",
-        description="Address the worker's web server listens on (0.0.0.0: every interface).",
-    )
-    web_host: str = Field(
-        default="127.0.0.1",
-        description="Host name other workers reach this one by: account page requests for an "
-        "account another worker owns are forwarded to http://{web_host}:{web_port}.",
-    )
-    account_metrics_interval_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="How often the per-tier account gauges are recomputed (seconds).",
-    )
-    lag_interval_s: float = Field(
-        default=15.0, gt=0, description="How often the consumer lag gauge is refreshed (seconds)."
-    )
-    peer_timeout_s: float = Field(
-        default=5.0,
-        gt=0,
-        description="How long the account list waits for another worker's part (seconds).",
-    )
 
-    @field_validator("topic_prefix", "app_id", "redis_prefix")
-    @classmethod
-    def _no_blanks(cls, value: str) -> str:
-        if not value or any(ch.isspace() for ch in value):
-            raise ValueError("must be non-empty and contain no white space")
-        return value
-
-    @property
-    def external_kafka(self) -> bool:
-        """True when the user pointed us at a broker of their own (in the environment, `.env`
-        or the constructor): then `abm infra up` starts none."""
-        return "kafka_bootstrap_servers" in self.model_fields_set
-
-    @property
-    def external_redis(self) -> bool:
-        """True when the user pointed us at a Redis of their own (as `external_kafka`)."""
-        return "redis_url" in self.model_fields_set
-
-    def to_env(self) -> dict[str, str]:
-        """These settings as environment variables, for a child process (contains secrets: pass
-        it to the process, never print it). Every field is passed, under the first name it is
-        read by (`KAFKA_BOOTSTRAP_SERVERS`, `REDIS_URL`, else `ABM_{FIELD}`), except those that
-        are unset (None). Generic on purpose: a field added later (a new alert channel's URL or
-        secret, a new source's secret) reaches child processes without being listed anywhere."""
-        env: dict[str, str] = {}
-        for name, field in type(self).model_fields.items():
-            value = getattr(self, name)
-            if value is None:
-                continue
-            env[env_name(name, field)] = _env_value(value)
-        return env
-
-    def redis_url_redacted(self) -> str:
-        """The Redis URL with any password replaced, for logs and error messages."""
-        return redact_url(self.redis_url.get_secret_value())
+class Settings(WorkerSettings, CollectorSettings, AlertSettings):
+    """Every field of every process, for the command line, the demo, the benchmarks and the
+    tests: it passes wherever a process model is asked for, and `to_env` passes all of it to
+    the processes they start."""
 
 
 def env_name(name: str, field: FieldInfo) -> str:

@@ -1,7 +1,10 @@
-"""Settings: environment variables in, the same settings out in a child process, secrets kept."""
+"""Settings: environment variables in, the same settings out in a child process, secrets kept;
+each process's model holds the fields that process reads."""
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
@@ -9,7 +12,14 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from abm.settings import Settings, redact_url
+from abm.settings import (
+    AlertSettings,
+    CollectorSettings,
+    CommonSettings,
+    Settings,
+    WorkerSettings,
+    redact_url,
+)
 from producers.sources import SOURCES
 
 
@@ -101,19 +111,133 @@ def _another_value(name: str, field: FieldInfo) -> Any:
     raise AssertionError(f"no test value for {name}: {annotation}")
 
 
-def test_every_field_set_reaches_a_child_process(monkeypatch: pytest.MonkeyPatch) -> None:
+PROCESS_MODELS: tuple[type[CommonSettings], ...] = (
+    WorkerSettings,
+    CollectorSettings,
+    AlertSettings,
+)
+MODELS: tuple[type[CommonSettings], ...] = (CommonSettings, *PROCESS_MODELS, Settings)
+
+
+def _values(model: type[CommonSettings]) -> dict[str, Any]:
+    """Every field of `model` set to a valid value other than its default."""
+    return {name: _another_value(name, field) for name, field in model.model_fields.items()}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_every_field_set_reaches_a_child_process(
+    monkeypatch: pytest.MonkeyPatch, model: type[CommonSettings]
+) -> None:
     """Every setting, each set to a value other than its default, comes out the same in a child
-    process: a field that `to_env` leaves out (a new alert channel's URL or secret, say) fails
-    here instead of being dropped silently when `abm up` starts the processes."""
-    fields = Settings.model_fields
-    values = {name: _another_value(name, field) for name, field in fields.items()}
-    parent = Settings(**values)
+    process, whichever model it was started with: a field that `to_env` leaves out (a new alert
+    channel's URL or secret, say) fails here instead of being dropped silently when `abm demo`,
+    the benchmarks or the tests start processes."""
+    fields = model.model_fields
+    parent = model(**_values(model))
     assert all(getattr(parent, n) != f.default for n, f in fields.items())
     for name, value in parent.to_env().items():
         monkeypatch.setenv(name, value)
-    child = Settings()
+    child = model()
     dropped = [n for n in fields if getattr(child, n) != getattr(parent, n)]
     assert dropped == []
+
+
+@pytest.mark.parametrize("model", PROCESS_MODELS, ids=lambda m: m.__name__)
+def test_a_process_started_with_every_setting_reads_all_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, model: type[CommonSettings]
+) -> None:
+    """What `abm demo` and the benchmarks do: the full settings passed down, each process
+    reading its own model."""
+    parent = Settings(**_values(Settings))
+    for name, value in parent.to_env().items():
+        monkeypatch.setenv(name, value)
+    child = model()
+    assert child.model_dump() == {n: getattr(parent, n) for n in model.model_fields}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_the_dotenv_file_counts_for_every_model(
+    tmp_path: Path, model: type[CommonSettings]
+) -> None:
+    """Every field of every model is read from the working folder's `.env` as from the
+    environment."""
+    parent = model(**_values(model))
+    lines = [f"{name}='{value}'" for name, value in parent.to_env().items()]
+    (tmp_path / ".env").write_text("\n".join(lines) + "\n")
+    assert model().model_dump() == parent.model_dump()
+
+
+def _own(model: type[CommonSettings]) -> set[str]:
+    return set(model.model_fields) - set(CommonSettings.model_fields)
+
+
+def test_the_models_split_the_settings_between_the_processes() -> None:
+    """`Settings` is the common fields plus each process's own, and no field is the own of two
+    processes (a field two processes read is common)."""
+    worker, collector, alerts = (_own(m) for m in PROCESS_MODELS)
+    assert not (worker & collector or worker & alerts or collector & alerts)
+    assert (
+        set(Settings.model_fields) == set(CommonSettings.model_fields) | worker | collector | alerts
+    )
+    assert all(issubclass(Settings, m) for m in PROCESS_MODELS)
+    assert {source.setting for source in SOURCES} <= collector
+    assert all(
+        n.startswith(("collector_", "webhook_")) or n == "privacy_admin_key" for n in collector
+    )
+    alerting = ("alert_", "slack_", "smtp_", "escalation_", "crm_")
+    assert all(n.startswith(alerting) or n == "public_base_url" for n in alerts)
+    assert not any(n.startswith(("collector_", "webhook_", *alerting)) for n in worker)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESS_CODE = {WorkerSettings: "stream", CollectorSettings: "producers", AlertSettings: "alerting"}
+SHARED_CODE = ("stream/topics.py",)
+"""Read by every process (the topic contract), so what it reads is common."""
+READ_THROUGH = {"pseudonym_key": "pseudonym_secret", "collector_write_keys": "write_keys"}
+"""Fields code reads through a method of their model, not by name."""
+
+
+@cache
+def _code(package: str) -> str:
+    """The source text of a package (without `abm/settings.py` and the shared modules), or of
+    the shared modules (`shared`)."""
+    if package == "shared":
+        paths = [ROOT / p for p in SHARED_CODE]
+    else:
+        skipped = {ROOT / "abm" / "settings.py", *(ROOT / p for p in SHARED_CODE)}
+        paths = sorted(p for p in (ROOT / package).rglob("*.py") if p not in skipped)
+    return "\n".join(p.read_text() for p in paths)
+
+
+def _reads(package: str, field: str) -> bool:
+    if field in {source.setting for source in SOURCES}:
+        return ".webhook_secrets(" in _code(package)
+    method = READ_THROUGH.get(field)
+    pattern = rf"\.{field}\b" + (rf"|\.{method}\(" if method else "")
+    return re.search(pattern, _code(package)) is not None
+
+
+@pytest.mark.parametrize("model", PROCESS_MODELS, ids=lambda m: m.__name__)
+def test_a_process_model_holds_only_what_that_process_reads(model: type[CommonSettings]) -> None:
+    """Each own field of a process is read by that process's code and by no other process's
+    (the type checker holds the annotated code to its model; this also finds a field left
+    behind when its last reader went)."""
+    own = PROCESS_CODE[model]
+    others = [p for p in PROCESS_CODE.values() if p != own]
+    assert [f for f in _own(model) if not _reads(own, f)] == []
+    assert [(f, p) for f in _own(model) for p in (*others, "shared") if _reads(p, f)] == []
+
+
+def test_a_common_field_is_read_by_the_shared_code_or_by_two_processes() -> None:
+    """Read by `abm/` (the plumbing, the offline tools) or the topic contract, or by two
+    processes; else it belongs to the one process that reads it."""
+    lonely = []
+    for field in CommonSettings.model_fields:
+        processes = [p for p in PROCESS_CODE.values() if _reads(p, field)]
+        shared = _reads("shared", field) or _reads("abm", field)
+        if len(processes) < 2 and not shared:
+            lonely.append((field, processes))
+    assert lonely == []
 
 
 @pytest.mark.parametrize(
