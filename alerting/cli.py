@@ -12,13 +12,13 @@ from typing import Annotated
 import typer
 
 from abm.core.timefmt import parse_iso_ms
-from abm.settings import Settings, get_settings
+from abm.settings import AlertSettings, get_settings
 from alerting.activity import KINDS, ActivityError, SalesActivity
 
 sales_app = typer.Typer(help="Record sales follow-ups (they close an MQA's follow-up SLA).")
 
 
-def _settings() -> Settings:
+def _settings() -> AlertSettings:
     try:
         return get_settings()
     except ValueError as exc:

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting.content import Owner
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Route:
 
 
 def enabled_channels(
-    requested: str, settings: Settings, registry: Mapping[str, type[Channel]]
+    requested: str, settings: AlertSettings, registry: Mapping[str, type[Channel]]
 ) -> tuple[type[Channel], ...]:
     """The channels of `ABM_ALERT_CHANNELS`, in its order (`auto`: the configured channels of
     the registry that `auto` may turn on, in the registry's order; none configured: console).
@@ -73,12 +73,14 @@ def enabled_channels(
     return tuple(registry[name] for name in names)
 
 
-def mqa_routes(channels: Sequence[type[Channel]], settings: Settings, owner: Owner) -> list[Route]:
+def mqa_routes(
+    channels: Sequence[type[Channel]], settings: AlertSettings, owner: Owner
+) -> list[Route]:
     """One route per channel that is on (a route without a target is dead-lettered)."""
     return [channel.mqa_route(settings, owner) for channel in channels]
 
 
-def escalation_routes(channels: Sequence[type[Channel]], settings: Settings) -> list[Route]:
+def escalation_routes(channels: Sequence[type[Channel]], settings: AlertSettings) -> list[Route]:
     """The routes of an escalation: the channels that are on and have an escalation target."""
     routes = (channel.escalation_route(settings) for channel in channels)
     return [route for route in routes if route is not None]

@@ -42,7 +42,7 @@ from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
 from abm.plumbing.redis_clients import open_directory, redis_client
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting import metrics
 from alerting.activity import ActivityError, SalesActivity
 from alerting.channels.base import Channel, Needs, Outgoing
@@ -101,14 +101,14 @@ def backlog_read(
     return all(committed.get(tp, 0) >= end for tp, end in ends.items())
 
 
-def channel_types(settings: Settings) -> tuple[type[Channel], ...]:
+def channel_types(settings: AlertSettings) -> tuple[type[Channel], ...]:
     """The registered channels `ABM_ALERT_CHANNELS` turns on; `RoutingError` names the setting
     that cannot work."""
     return enabled_channels(settings.alert_channels, settings, CHANNELS)
 
 
 def build_channels(
-    settings: Settings,
+    settings: AlertSettings,
     types: Sequence[type[Channel]],
     out: IO[str],
     clock_ms: Callable[[], int],
@@ -123,7 +123,7 @@ def build_channels(
 class AlertService:
     def __init__(
         self,
-        settings: Settings,
+        settings: AlertSettings,
         *,
         out: IO[str] | None = None,
         clock_ms: Callable[[], int] = wall_ms,
@@ -668,7 +668,7 @@ def _header_ms(record: ConsumerRecord, name: str) -> int | None:
         return None
 
 
-async def produce_activity(settings: Settings, activity: SalesActivity) -> None:
+async def produce_activity(settings: AlertSettings, activity: SalesActivity) -> None:
     """One sales activity onto its topic (`abm sales activity`)."""
     await ensure_topics(settings)
     producer = AIOKafkaProducer(

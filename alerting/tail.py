@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from abm.core.mqa_event import MqaEvent
 from abm.core.privacy import pseudonyms_in
 from abm.plumbing.topics_admin import partitions_of
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting.render import render_text
 from stream.topics import MQA
 
@@ -30,7 +30,7 @@ async def tail_text(event: Any, names_of: Callable[[set[str]], Awaitable[dict[st
 
 
 async def mqa_events(
-    settings: Settings,
+    settings: AlertSettings,
     *,
     from_beginning: bool = False,
     idle_timeout_s: float | None = None,

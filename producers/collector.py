@@ -36,7 +36,7 @@ from abm import waiting
 from abm.directory.store import DirectoryStore
 from abm.log_limit import configure_logging
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import CollectorSettings
 from producers import ingest, metrics, regulations, webhooks
 from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
@@ -74,7 +74,7 @@ REDIS_CONNECTIONS: Final = 64
 """Per pool. Many concurrent requests queue for a connection instead of failing."""
 
 
-def _redis(settings: Settings) -> aioredis.Redis:
+def _redis(settings: CollectorSettings) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url.get_secret_value(),
         max_connections=REDIS_CONNECTIONS,
@@ -91,7 +91,7 @@ class Collector:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CollectorSettings,
         sink: KafkaSink,
         seen: SeenIds,
         router: Router,
@@ -112,7 +112,7 @@ class Collector:
         self.webhook_secrets = settings.webhook_secrets()
 
     @classmethod
-    async def open(cls, settings: Settings) -> Collector:
+    async def open(cls, settings: CollectorSettings) -> Collector:
         metrics.start_series()
         sink = KafkaSink(
             settings,
@@ -602,7 +602,7 @@ class CollectorSite(BaseSite):
     def __init__(
         self,
         runner: web.AppRunner,
-        settings: Settings,
+        settings: CollectorSettings,
         host: str | None = None,
         port: int | None = None,
     ) -> None:
@@ -639,7 +639,7 @@ EXAMPLE_WRITE_KEYS: Final = frozenset({DEV_WRITE_KEY, "change-me-write-key"})
 MIN_PUBLIC_KEY_LENGTH: Final = 24
 
 
-def config_problem(settings: Settings) -> str | None:
+def config_problem(settings: CollectorSettings) -> str | None:
     """Why the collector must not start with these settings, if it must not: no key; or,
     listening beyond loopback, a key of the project's examples or one shorter than 24
     characters."""
@@ -672,14 +672,14 @@ def config_problem(settings: Settings) -> str | None:
     return None
 
 
-def run_collector(settings: Settings) -> None:
+def run_collector(settings: CollectorSettings) -> None:
     """Serve until SIGINT/SIGTERM; then stop taking connections, let requests in flight
     finish (their records acknowledged), and close the producer."""
     configure_logging(settings.log_level, settings.log_connection_error_interval_s)
     asyncio.run(_serve(settings))
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: CollectorSettings) -> None:
     # Redis down: the collector listens anyway (503 meanwhile); one line says what it waits for
     redis_up = asyncio.ensure_future(
         waiting.wait_for(waiting.redis(settings.redis_url.get_secret_value()))

@@ -18,7 +18,7 @@ import orjson
 
 from abm.core.records import AccountRecord, ContactRecord
 from abm.plumbing.redis_clients import open_directory
-from abm.settings import Settings
+from abm.settings import CollectorSettings
 from producers.replay import ReplayReport, replay, shift_times
 
 
@@ -41,7 +41,7 @@ class PostReport:
 
 
 async def load_directory(
-    settings: Settings, accounts: list[AccountRecord], contacts: list[ContactRecord]
+    settings: CollectorSettings, accounts: list[AccountRecord], contacts: list[ContactRecord]
 ) -> None:
     store = await open_directory(settings)
     try:
@@ -51,7 +51,12 @@ async def load_directory(
 
 
 async def to_kafka(
-    settings: Settings, jsonl: Path, *, rate: float | None, progress: bool, shift_to_now: bool
+    settings: CollectorSettings,
+    jsonl: Path,
+    *,
+    rate: float | None,
+    progress: bool,
+    shift_to_now: bool,
 ) -> ReplayReport:
     """Produce the JSONL straight into the raw topic (lines that are not JSON are skipped and
     reported, as `abm replay` does)."""

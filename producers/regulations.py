@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from abm.core.privacy import Identity, IdentityError, IdentityKind
 from abm.privacy.forget import forget
 from abm.privacy.suppression import SuppressionFull, SuppressionList
-from abm.settings import Settings
+from abm.settings import CollectorSettings
 
 MAX_SUBJECTS: Final = 100
 """Subjects one request may name."""
@@ -77,7 +77,7 @@ def parse(body: bytes) -> Regulation:
     return Regulation(kind, subjects)
 
 
-def authorized(settings: Settings, header: str | None) -> bool | None:
+def authorized(settings: CollectorSettings, header: str | None) -> bool | None:
     """None when the endpoint is off (no admin key), else whether `header` carries the key."""
     key = settings.privacy_admin_key
     if key is None or not key.get_secret_value():
@@ -86,7 +86,7 @@ def authorized(settings: Settings, header: str | None) -> bool | None:
     return hmac.compare_digest((header or "").encode(), expected)
 
 
-async def apply(settings: Settings, regulation: Regulation) -> list[dict[str, Any]]:
+async def apply(settings: CollectorSettings, regulation: Regulation) -> list[dict[str, Any]]:
     """Carry the regulation out for each subject, in order."""
     redis = aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(), socket_connect_timeout=5, socket_timeout=10
@@ -111,7 +111,7 @@ async def apply(settings: Settings, regulation: Regulation) -> list[dict[str, An
     return results
 
 
-async def handle(settings: Settings, request: web.Request) -> web.Response:
+async def handle(settings: CollectorSettings, request: web.Request) -> web.Response:
     allowed = authorized(settings, request.headers.get("Authorization"))
     if allowed is None:
         return _error(404, "not_configured", "the regulations API is off (ABM_PRIVACY_ADMIN_KEY)")

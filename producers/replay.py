@@ -25,7 +25,7 @@ from abm import waiting
 from abm.core.segment import SegmentMessage
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.plumbing.redis_clients import open_directory, open_suppression
-from abm.settings import Settings
+from abm.settings import CollectorSettings
 from producers.partition_keys import Router, routable
 from stream.topics import RAW
 
@@ -113,7 +113,7 @@ def count_lines(path: Path) -> int:
 
 
 async def replay(
-    settings: Settings,
+    settings: CollectorSettings,
     path: Path,
     *,
     shift_to_now: bool = False,

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from abm import waiting
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import Settings
+from abm.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class KafkaSink:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: CollectorSettings,
         topic: str,
         *,
         ack_timeout_s: float,

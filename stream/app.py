@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from abm.core.model import ScoringModel
 from abm.plumbing.redis_clients import SharedStores, open_suppression
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import WorkerSettings
 from stream import topics
 from stream.schema import StateGuard
 from stream.transport import App, RawSchema
@@ -32,7 +32,7 @@ class Pipeline:
     """Everything an agent needs; agents get this object, never globals."""
 
     app: App
-    settings: Settings
+    settings: WorkerSettings
     model: ScoringModel
     raw: Any
     resolved: Any
@@ -53,7 +53,7 @@ class Pipeline:
         return spec.name(self.settings.topic_prefix)
 
 
-def create_app(settings: Settings, model: ScoringModel) -> Pipeline:
+def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
     from stream import gauges
     from stream.agents import engagement, resolution
     from stream.web import routes

@@ -9,7 +9,7 @@ from typing import Final
 
 import redis.asyncio as aioredis
 
-from abm.settings import Settings
+from abm.settings import WorkerSettings
 
 # KEYS[1] the shared clock; ARGV[1] this worker's latest event time (ms). Raises, never lowers.
 _RAISE_CLOCK: Final = """
@@ -23,7 +23,7 @@ return tostring(current)
 """
 
 
-def clock_key(settings: Settings) -> str:
+def clock_key(settings: WorkerSettings) -> str:
     return f"{settings.redis_prefix}:ops:{settings.app_id}:event-clock-ms"
 
 

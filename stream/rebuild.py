@@ -47,7 +47,7 @@ from abm.plumbing.partition_reader import keyed_records
 from abm.plumbing.redis_clients import open_suppression
 from abm.plumbing.topics_admin import described_partitions
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import WorkerSettings
 from stream import topics
 
 _ACTIVE_STATES = frozenset({"Stable", "PreparingRebalance", "CompletingRebalance"})
@@ -95,7 +95,7 @@ class Progress:
 
 
 async def rebuild(
-    settings: Settings,
+    settings: WorkerSettings,
     model: ScoringModel,
     table_dir: Path,
     progress: TextIO | None = sys.stderr,
@@ -186,7 +186,7 @@ async def _refuse_running_workers(admin: AIOKafkaAdminClient, group: str) -> Non
 
 
 async def _create_changelog(
-    admin: AIOKafkaAdminClient, name: str, partitions: int, settings: Settings
+    admin: AIOKafkaAdminClient, name: str, partitions: int, settings: WorkerSettings
 ) -> None:
     """As Faust creates it: compacted, co-partitioned with the input."""
     topic = NewTopic(name, num_partitions=partitions,

@@ -24,7 +24,7 @@ from typing import Final
 
 from abm.core.resolution import routing_key
 from abm.core.segment import SegmentMessage
-from abm.settings import Settings
+from abm.settings import CommonSettings
 
 # Kafka headers we write (bytes values, UTF-8).
 HEADER_REASON: Final = "abm-reason"
@@ -122,7 +122,7 @@ ENGAGEMENT_TABLE: Final = "engagement"
 DAY_MS: Final = 86_400_000
 
 
-def retention_ms(spec: TopicSpec, settings: Settings) -> int | None:
+def retention_ms(spec: TopicSpec, settings: CommonSettings) -> int | None:
     """How long the topic keeps a record (ms): from the settings for the two topics whose
     retention is a policy (touchpoints.raw holds identities in the clear: short;
     touchpoints.resolved is the history of rebuilds and backtests: long), else the spec's fixed
@@ -134,7 +134,7 @@ def retention_ms(spec: TopicSpec, settings: Settings) -> int | None:
     return spec.retention_ms
 
 
-def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
+def topic_configs(spec: TopicSpec, settings: CommonSettings) -> dict[str, str]:
     """The topic configs the engine manages for `spec` (set at creation, and on existing topics
     by `abm topics configure`); every other config is left to the broker's defaults."""
     configs: dict[str, str] = {}
@@ -146,7 +146,7 @@ def topic_configs(spec: TopicSpec, settings: Settings) -> dict[str, str]:
     return configs
 
 
-def changelog_configs(settings: Settings) -> dict[str, str]:
+def changelog_configs(settings: CommonSettings) -> dict[str, str]:
     """Configs of the engagement table's changelog beyond Faust's own (compaction): a replaced
     account state is compacted away within `max.compaction.lag.ms`, which also rolls the open
     segment (the log cleaner never touches an open one), instead of whenever the segment

@@ -11,13 +11,13 @@ from abm import waiting
 from abm.core.model import ScoringModel, load_model
 from abm.log_limit import configure_logging, limit_handlers
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import Settings
+from abm.settings import WorkerSettings
 from stream.app import Pipeline, create_app
 
 log = logging.getLogger(__name__)
 
 
-def prepare(settings: Settings) -> tuple[ScoringModel, Pipeline]:
+def prepare(settings: WorkerSettings) -> tuple[ScoringModel, Pipeline]:
     """Everything that must fail before the worker starts: the model; then it waits for the
     broker and Redis (one line says which while one is down) and creates missing topics."""
     model = load_model(settings.scoring_model)  # ModelError names the file and the key
@@ -26,7 +26,7 @@ def prepare(settings: Settings) -> tuple[ScoringModel, Pipeline]:
     return model, create_app(settings, model)
 
 
-async def _services(settings: Settings) -> None:
+async def _services(settings: WorkerSettings) -> None:
     await waiting.wait_for_all(
         waiting.kafka(settings.kafka_bootstrap_servers),
         waiting.redis(settings.redis_url.get_secret_value()),
@@ -34,7 +34,7 @@ async def _services(settings: Settings) -> None:
     await ensure_topics(settings)
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: WorkerSettings) -> None:
     """Run until stopped. Raises `StateVersionError` when the worker stopped because the
     engagement table holds states this code cannot read (`stream.schema`)."""
     configure_logging(settings.log_level, settings.log_connection_error_interval_s)

@@ -31,7 +31,7 @@ from abm.core.directory_csv import (
 )
 from abm.core.offline import InMemoryDirectory, resolve_offline
 from abm.core.touchpoint import Touchpoint
-from abm.settings import Settings
+from abm.settings import CommonSettings
 
 
 class SourceError(ValueError):
@@ -159,7 +159,7 @@ def read_raw_jsonl(
 
 
 async def read_topic(
-    settings: Settings, progress: Callable[[int, int], None] | None = None
+    settings: CommonSettings, progress: Callable[[int, int], None] | None = None
 ) -> Touchpoints:
     """touchpoints.resolved from its beginning to its end at the start, partition after
     partition (an account's touchpoints stay in order: they share a partition)."""

@@ -29,7 +29,7 @@ from abm.core.directory_csv import (
 )
 from abm.core.records import AccountRecord, ContactRecord
 from abm.directory.store import DirectoryStore, LoadReport
-from abm.settings import Settings, get_settings
+from abm.settings import CommonSettings, get_settings
 
 app = typer.Typer(
     help="Load and inspect the account directory",
@@ -155,13 +155,15 @@ def _run(work: Callable[[DirectoryStore], Awaitable[T]]) -> T:
     raise typer.Exit(EXIT_UNAVAILABLE)
 
 
-async def _with_store(settings: Settings, work: Callable[[DirectoryStore], Awaitable[T]]) -> T:
+async def _with_store(
+    settings: CommonSettings, work: Callable[[DirectoryStore], Awaitable[T]]
+) -> T:
     async with _redis(settings) as client:
         return await work(DirectoryStore(client, settings.redis_prefix, cache_ttl=0))
 
 
 @asynccontextmanager
-async def _redis(settings: Settings) -> AsyncIterator[aioredis.Redis]:
+async def _redis(settings: CommonSettings) -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(), socket_connect_timeout=5, socket_timeout=30
     )

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from abm.infra.kafka import LocalKafka, broker_ready
 from abm.infra.process import InfraError
 from abm.infra.redis_server import LocalRedis
-from abm.settings import Settings
+from abm.settings import CommonSettings
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -30,7 +30,7 @@ class ServiceStatus:
 
 @dataclass(frozen=True)
 class Stack:
-    settings: Settings
+    settings: CommonSettings
 
     def kafka(self) -> LocalKafka | None:
         if self.settings.external_kafka:
@@ -94,7 +94,7 @@ class Stack:
         ]
 
 
-def _redis_up(settings: Settings) -> bool:
+def _redis_up(settings: CommonSettings) -> bool:
     import redis
 
     client = redis.Redis.from_url(

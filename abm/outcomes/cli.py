@@ -21,7 +21,7 @@ from abm.directory.cli import EXIT_INVALID, EXIT_UNAVAILABLE
 from abm.directory.cli import _fail as fail_with_errors
 from abm.directory.store import DirectoryStore
 from abm.outcomes.store import OutcomesLoad, OutcomeStore
-from abm.settings import Settings, get_settings
+from abm.settings import CommonSettings, get_settings
 
 app = typer.Typer(
     help="Load the CRM's opportunities (the outcomes `abm backtest` measures MQAs against).",
@@ -65,7 +65,7 @@ def load(
     )
 
 
-async def _load(settings: Settings, path: Path) -> OutcomesLoad:
+async def _load(settings: CommonSettings, path: Path) -> OutcomesLoad:
     try:
         data = path.read_bytes()
     except OSError as exc:

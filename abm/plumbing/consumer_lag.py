@@ -11,10 +11,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from abm.plumbing.topics_admin import partitions_of
-from abm.settings import Settings
+from abm.settings import CommonSettings
 
 
-async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) -> dict[str, int]:
+async def group_lag(
+    settings: CommonSettings, group_id: str, topics: Iterable[str]
+) -> dict[str, int]:
     """Records not yet committed by `group_id`, per topic (a partition never committed counts
     from its beginning)."""
     names = list(topics)
@@ -40,7 +42,11 @@ async def group_lag(settings: Settings, group_id: str, topics: Iterable[str]) ->
 
 
 async def wait_caught_up(
-    settings: Settings, group_id: str, topics: Iterable[str], timeout_s: float, poll_s: float = 0.5
+    settings: CommonSettings,
+    group_id: str,
+    topics: Iterable[str],
+    timeout_s: float,
+    poll_s: float = 0.5,
 ) -> float:
     """Wait until the group has committed everything in `topics`; returns the monotonic time it
     was first seen caught up. Raises TimeoutError with the remaining lag."""

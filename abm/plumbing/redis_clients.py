@@ -6,10 +6,10 @@ import redis.asyncio as aioredis
 
 from abm.directory.store import DirectoryStore
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import CommonSettings
 
 
-def redis_client(settings: Settings) -> aioredis.Redis:
+def redis_client(settings: CommonSettings) -> aioredis.Redis:
     return aioredis.Redis.from_url(
         settings.redis_url.get_secret_value(),
         socket_connect_timeout=5,
@@ -18,11 +18,11 @@ def redis_client(settings: Settings) -> aioredis.Redis:
     )
 
 
-async def open_directory(settings: Settings) -> DirectoryStore:
+async def open_directory(settings: CommonSettings) -> DirectoryStore:
     return DirectoryStore(redis_client(settings), settings.redis_prefix)
 
 
-def open_suppression(settings: Settings) -> SuppressionList:
+def open_suppression(settings: CommonSettings) -> SuppressionList:
     """The suppression list, with the copy the hot path reads refreshed every
     `ABM_PRIVACY_REFRESH_S`."""
     return SuppressionList(
@@ -38,7 +38,7 @@ class SharedStores:
     share, opened on first use (inside the worker's event loop, which does not exist yet when
     the app is built)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: CommonSettings) -> None:
         self.settings = settings
         self._opened: tuple[DirectoryStore, aioredis.Redis] | None = None
 

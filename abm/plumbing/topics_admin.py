@@ -11,7 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from abm.settings import Settings
+from abm.settings import CommonSettings
 from stream.topics import (
     ALL_TOPICS,
     TopicSpec,
@@ -25,7 +25,7 @@ DYNAMIC_TOPIC_CONFIG = 1
 
 
 async def ensure_topics(
-    settings: Settings, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0
+    settings: CommonSettings, specs: tuple[TopicSpec, ...] = ALL_TOPICS, timeout_s: float = 30.0
 ) -> list[str]:
     """Create every missing topic with the configured partitions; returns the names created."""
     admin = AIOKafkaAdminClient(
@@ -75,7 +75,7 @@ class ConfigChange:
     wanted: str
 
 
-def managed_configs(settings: Settings) -> dict[str, dict[str, str]]:
+def managed_configs(settings: CommonSettings) -> dict[str, dict[str, str]]:
     """Every topic name the engine manages configs of, with those configs: its own topics and
     the engagement table's changelog (created by Faust, with `changelog_configs` added)."""
     wanted = {
@@ -86,7 +86,7 @@ def managed_configs(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 async def configure_topics(
-    settings: Settings, *, apply: bool = True, timeout_s: float = 30.0
+    settings: CommonSettings, *, apply: bool = True, timeout_s: float = 30.0
 ) -> list[ConfigChange]:
     """Bring the managed configs of the existing topics to the settings (retention of
     touchpoints.raw and .resolved, the changelog's compaction lag); returns what differed.

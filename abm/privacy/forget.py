@@ -32,7 +32,7 @@ from abm.core.privacy import Identity
 from abm.directory.store import DirectoryStore
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import CommonSettings
 from stream.topics import PRIVACY_ERASURE
 
 MAX_AUDIT_ENTRIES: Final = 1_000_000
@@ -67,7 +67,7 @@ async def person_identities(directory: DirectoryStore, person: Identity) -> list
     return sorted(found, key=lambda i: (i.kind, i.value))
 
 
-async def forget(settings: Settings, redis: aioredis.Redis, person: Identity) -> ForgetReport:
+async def forget(settings: CommonSettings, redis: aioredis.Redis, person: Identity) -> ForgetReport:
     secret = settings.pseudonym_secret()
     directory = DirectoryStore(redis, settings.redis_prefix, cache_ttl=0)
     identities = await person_identities(directory, person)
@@ -102,7 +102,7 @@ async def forget(settings: Settings, redis: aioredis.Redis, person: Identity) ->
     return ForgetReport(command.erasure_id, len(identities), erased, partitions)
 
 
-async def _publish(settings: Settings, command: ErasureCommand) -> int:
+async def _publish(settings: CommonSettings, command: ErasureCommand) -> int:
     """The command on every partition of privacy.erasure (each worker owns some)."""
     await ensure_topics(settings, (PRIVACY_ERASURE,))
     name = PRIVACY_ERASURE.name(settings.topic_prefix)

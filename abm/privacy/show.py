@@ -25,11 +25,11 @@ from abm.plumbing.partition_reader import keyed_records
 from abm.plumbing.topics_admin import partitions_of
 from abm.privacy.forget import person_identities
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm.settings import CommonSettings
 from stream.topics import engagement_changelog
 
 
-async def show(settings: Settings, redis: aioredis.Redis, person: Identity) -> dict[str, Any]:
+async def show(settings: CommonSettings, redis: aioredis.Redis, person: Identity) -> dict[str, Any]:
     directory = DirectoryStore(redis, settings.redis_prefix, cache_ttl=0)
     identities = await person_identities(directory, person)
     suppression = SuppressionList(redis, settings.redis_prefix, settings.pseudonym_secret())
@@ -65,7 +65,7 @@ async def show(settings: Settings, redis: aioredis.Redis, person: Identity) -> d
 
 
 async def _accounts_naming(
-    settings: Settings, pseudonyms: set[str], secret: bytes
+    settings: CommonSettings, pseudonyms: set[str], secret: bytes
 ) -> list[dict[str, Any]]:
     """What the latest state of each account says of the persons of `pseudonyms`."""
     name = engagement_changelog(settings.app_id)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any, ClassVar, Literal
 
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting.content import Escalation, MqaAlert, Owner
 from alerting.recipients import Route
 from alerting.retry import Attempt
@@ -76,27 +76,27 @@ class Channel(ABC):
 
     @classmethod
     @abstractmethod
-    def configured(cls, settings: Settings) -> bool:
+    def configured(cls, settings: AlertSettings) -> bool:
         """Whether the settings name this channel's destination (what `auto` looks at)."""
 
     @classmethod
-    def check(cls, settings: Settings) -> None:
+    def check(cls, settings: AlertSettings) -> None:
         """Raise `RoutingError` naming the setting when the channel is on but cannot work."""
         return None
 
     @classmethod
     @abstractmethod
-    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+    def mqa_route(cls, settings: AlertSettings, owner: Owner) -> Route:
         """Where an MQA alert of an account owned by `owner` goes (target None: no route)."""
 
     @classmethod
-    def escalation_route(cls, settings: Settings) -> Route | None:
+    def escalation_route(cls, settings: AlertSettings) -> Route | None:
         """Where a follow-up SLA escalation goes; None: not on this channel."""
         return None
 
     @classmethod
     @abstractmethod
-    def from_settings(cls, settings: Settings, needs: Needs) -> Channel:
+    def from_settings(cls, settings: AlertSettings, needs: Needs) -> Channel:
         """The channel, ready to send (no I/O here: connections open on first use)."""
 
     # --- per delivery ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import IO
 
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting.channels.base import Channel, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
 from alerting.recipients import CONSOLE, STDOUT_TARGET, Route
@@ -23,19 +23,19 @@ class ConsoleChannel(Channel):
         self._out = out
 
     @classmethod
-    def configured(cls, settings: Settings) -> bool:
+    def configured(cls, settings: AlertSettings) -> bool:
         return True
 
     @classmethod
-    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+    def mqa_route(cls, settings: AlertSettings, owner: Owner) -> Route:
         return Route(CONSOLE, STDOUT_TARGET)
 
     @classmethod
-    def escalation_route(cls, settings: Settings) -> Route | None:
+    def escalation_route(cls, settings: AlertSettings) -> Route | None:
         return Route(CONSOLE, STDOUT_TARGET)
 
     @classmethod
-    def from_settings(cls, settings: Settings, needs: Needs) -> ConsoleChannel:
+    def from_settings(cls, settings: AlertSettings, needs: Needs) -> ConsoleChannel:
         return cls(needs.out)
 
     def render(self, item: Outgoing, target: str, mention: bool) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import aiosmtplib
 
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting import email_render
 from alerting.channels.base import Channel, Found, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
@@ -46,24 +46,24 @@ class EmailChannel(Channel):
         self._ca_file = ca_file
 
     @classmethod
-    def configured(cls, settings: Settings) -> bool:
+    def configured(cls, settings: AlertSettings) -> bool:
         return bool(settings.smtp_host)
 
     @classmethod
-    def check(cls, settings: Settings) -> None:
+    def check(cls, settings: AlertSettings) -> None:
         if not cls.configured(settings):
             raise RoutingError("email needs ABM_SMTP_HOST")
 
     @classmethod
-    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+    def mqa_route(cls, settings: AlertSettings, owner: Owner) -> Route:
         return Route(EMAIL, owner.email or settings.alert_fallback_email)
 
     @classmethod
-    def escalation_route(cls, settings: Settings) -> Route | None:
+    def escalation_route(cls, settings: AlertSettings) -> Route | None:
         return Route(EMAIL, settings.escalation_email) if settings.escalation_email else None
 
     @classmethod
-    def from_settings(cls, settings: Settings, needs: Needs) -> EmailChannel:
+    def from_settings(cls, settings: AlertSettings, needs: Needs) -> EmailChannel:
         password = settings.smtp_password
         return cls(
             host=settings.smtp_host or "",

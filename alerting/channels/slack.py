@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol
 
 import aiohttp
 
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting import slack_blocks
 from alerting.channels.base import Channel, Found, Needs, Outgoing
 from alerting.content import MqaAlert, Owner
@@ -140,21 +140,21 @@ class SlackChannel(Channel):
         self._session: aiohttp.ClientSession | None = None
 
     @classmethod
-    def configured(cls, settings: Settings) -> bool:
+    def configured(cls, settings: AlertSettings) -> bool:
         return settings.slack_bot_token is not None or settings.slack_webhook_url is not None
 
     @classmethod
-    def check(cls, settings: Settings) -> None:
+    def check(cls, settings: AlertSettings) -> None:
         if not cls.configured(settings):
             raise RoutingError("slack needs ABM_SLACK_BOT_TOKEN or ABM_SLACK_WEBHOOK_URL")
 
     @staticmethod
-    def _webhook_only(settings: Settings) -> bool:
+    def _webhook_only(settings: AlertSettings) -> bool:
         """An incoming webhook and no bot token: every message goes to the webhook's channel."""
         return settings.slack_bot_token is None and settings.slack_webhook_url is not None
 
     @classmethod
-    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+    def mqa_route(cls, settings: AlertSettings, owner: Owner) -> Route:
         """A direct message to the owner; with `ABM_SLACK_CHANNEL` or an incoming webhook, a
         post there mentioning the owner; unowned: `ABM_SLACK_FALLBACK_CHANNEL`."""
         has_owner = bool(owner.slack_id)
@@ -167,7 +167,7 @@ class SlackChannel(Channel):
         return Route(SLACK, settings.slack_fallback_channel, mention=False)
 
     @classmethod
-    def escalation_route(cls, settings: Settings) -> Route | None:
+    def escalation_route(cls, settings: AlertSettings) -> Route | None:
         if not settings.escalation_slack_channel:
             return None
         if cls._webhook_only(settings):
@@ -175,7 +175,7 @@ class SlackChannel(Channel):
         return Route(SLACK, settings.escalation_slack_channel, mention=True)
 
     @classmethod
-    def from_settings(cls, settings: Settings, needs: Needs) -> SlackChannel:
+    def from_settings(cls, settings: AlertSettings, needs: Needs) -> SlackChannel:
         """With the service's Redis, Retry-After holds are shared by every instance."""
         token, hook = settings.slack_bot_token, settings.slack_webhook_url
         bot_token = token.get_secret_value() if token else None

@@ -35,7 +35,7 @@ import aiohttp
 import orjson
 
 from abm.core.timefmt import iso_ms
-from abm.settings import Settings
+from abm.settings import AlertSettings
 from alerting.channels.base import Channel, Needs, Outgoing
 from alerting.content import Escalation, MqaAlert, Owner
 from alerting.recipients import WEBHOOK, WEBHOOK_TARGET, Route, RoutingError
@@ -133,11 +133,11 @@ class WebhookChannel(Channel):
         self._hidden = [url] + ([path] if len(path) > 1 else [])
 
     @classmethod
-    def configured(cls, settings: Settings) -> bool:
+    def configured(cls, settings: AlertSettings) -> bool:
         return settings.alert_webhook_url is not None
 
     @classmethod
-    def check(cls, settings: Settings) -> None:
+    def check(cls, settings: AlertSettings) -> None:
         url, secret = settings.alert_webhook_url, settings.alert_webhook_secret
         if url is None:
             raise RoutingError("webhook needs ABM_ALERT_WEBHOOK_URL")
@@ -151,16 +151,16 @@ class WebhookChannel(Channel):
             raise RoutingError(f"ABM_ALERT_WEBHOOK_SECRET: {exc}") from None
 
     @classmethod
-    def mqa_route(cls, settings: Settings, owner: Owner) -> Route:
+    def mqa_route(cls, settings: AlertSettings, owner: Owner) -> Route:
         """Every MQA, whoever owns the account (the receiver routes it further)."""
         return Route(WEBHOOK, WEBHOOK_TARGET)
 
     @classmethod
-    def escalation_route(cls, settings: Settings) -> Route | None:
+    def escalation_route(cls, settings: AlertSettings) -> Route | None:
         return Route(WEBHOOK, WEBHOOK_TARGET)
 
     @classmethod
-    def from_settings(cls, settings: Settings, needs: Needs) -> WebhookChannel:
+    def from_settings(cls, settings: AlertSettings, needs: Needs) -> WebhookChannel:
         cls.check(settings)
         assert settings.alert_webhook_url is not None and settings.alert_webhook_secret is not None
         return cls(
