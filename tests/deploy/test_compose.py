@@ -15,7 +15,7 @@ from pydantic import AliasChoices
 from abm.ops import dashboard
 from abm.ops.catalog import PROCESSES
 from abm.settings import Settings
-from tests.integration.ops_tools import REPO, need
+from tests.support.ops_tools import REPO, need
 
 COMPOSE = REPO / "docker-compose.yml"
 EXTERNAL_KAFKA = REPO / "deploy" / "compose.external-kafka.yml"

@@ -15,7 +15,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from abm.ops import dashboard
 from abm.ops.catalog import PROCESSES, STANDARD, Process, process_of
-from tests.integration.ops_tools import REPO
+from tests.support.ops_tools import REPO
 
 DASHBOARD_FILE = REPO / "deploy" / "grafana" / "dashboards" / "abm.json"
 FORBIDDEN_LABELS = {"account", "account_id", "contact", "email", "user", "user_id", "person",

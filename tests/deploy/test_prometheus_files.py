@@ -10,7 +10,7 @@ import yaml
 
 from abm.ops.catalog import PROCESSES, STANDARD, process_of
 from abm.ops.dashboard import metrics_used
-from tests.integration.ops_tools import PROMETHEUS_DIR, REPO, need
+from tests.support.ops_tools import PROMETHEUS_DIR, REPO, need
 
 RULES = sorted((PROMETHEUS_DIR / "rules").glob("*.yml"))
 RULE_TESTS = sorted((PROMETHEUS_DIR / "tests").glob("*.yml"))

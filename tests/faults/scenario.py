@@ -41,13 +41,13 @@ from abm.infra.redis_server import LocalRedis
 from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER, MQA
-from tests.factories import account, contact_record
 from tests.faults.processes import AbmProcess
 from tests.faults.providers import SlackStandIn, SmtpServer
 from tests.faults.services import outage, start_kafka, start_redis
 from tests.faults.tally import DeadLetter, Row, tally
-from tests.integration.harness import create_topics, load_directory
-from tests.integration.producers.helpers import auth, collector_settings
+from tests.support.collector import auth, collector_settings
+from tests.support.factories import account, contact_record
+from tests.support.harness import create_topics, load_directory
 
 PROCESSES: Final = ("worker", "alerts", "collector")
 """The long-running processes of the alert path, each killed with `kill -9`."""

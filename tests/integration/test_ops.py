@@ -42,9 +42,9 @@ from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import produce_activity
 from stream.topics import MQA, RAW, RESOLVED
-from tests.factories import DAY, HOUR, T0, account, contact_record, segment_message
 from tests.faults.providers import SmtpServer
-from tests.integration.harness import (
+from tests.support.factories import DAY, HOUR, T0, account, contact_record, segment_message
+from tests.support.harness import (
     WorkerProcess,
     create_topics,
     load_directory,
@@ -52,7 +52,7 @@ from tests.integration.harness import (
     produce_raw,
     read_topic,
 )
-from tests.integration.ops_tools import (
+from tests.support.ops_tools import (
     RUNNING,
     PrometheusServer,
     ServiceProcess,
@@ -71,8 +71,8 @@ from tests.integration.ops_tools import (
     screenshot,
     wait_group_stable,
 )
-from tests.integration.stories import Story, buying_group, lone_reader, malformed, page_view
-from tests.polling import until, until_blocking
+from tests.support.polling import until, until_blocking
+from tests.support.stories import Story, buying_group, lone_reader, malformed, page_view
 
 pytestmark = pytest.mark.integration
 

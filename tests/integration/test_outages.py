@@ -27,13 +27,13 @@ from abm.settings import Settings
 from stream.topics import DEAD_LETTER, RAW
 from tests.faults.processes import AbmProcess
 from tests.faults.services import LatePort, start_kafka
-from tests.integration.harness import (
+from tests.support.collector import auth, collector_settings
+from tests.support.harness import (
     create_topics,
     make_settings,
     produce_raw,
     read_topic,
 )
-from tests.integration.producers.helpers import auth, collector_settings
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,8 @@ from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.topics_admin import configure_topics, managed_configs
 from abm.settings import Settings
 from stream.topics import DEAD_LETTER, MQA, RESOLVED, engagement_changelog
-from tests.factories import DAY, T0
-from tests.integration.harness import (
+from tests.support.factories import DAY, T0
+from tests.support.harness import (
     Record,
     WorkerProcess,
     by_account,
@@ -31,7 +31,7 @@ from tests.integration.harness import (
     produce_raw,
     read_topic,
 )
-from tests.integration.stories import (
+from tests.support.stories import (
     MALFORMED_REASONS,
     Story,
     buying_group,

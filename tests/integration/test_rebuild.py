@@ -26,8 +26,9 @@ from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream.rebuild import rebuild
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog, engagement_group
-from tests.factories import CHAMPION, DM, acts, replay
-from tests.integration.harness import (
+from tests.integration.test_recovery import sample
+from tests.support.factories import CHAMPION, DM, acts, replay
+from tests.support.harness import (
     REPO,
     Record,
     WorkerProcess,
@@ -38,8 +39,7 @@ from tests.integration.harness import (
     read_topic,
     topic,
 )
-from tests.integration.ops_tools import wait_group_stable
-from tests.integration.test_recovery import sample
+from tests.support.ops_tools import wait_group_stable
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
 from stream.topics import MQA, RESOLVED
-from tests.integration.harness import (
+from tests.support.harness import (
     WorkerProcess,
     create_topics,
     load_directory,

@@ -18,15 +18,15 @@ from abm.core.touchpoint import Touchpoint
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.settings import Settings
 from stream.topics import RESOLVED, account_key, engagement_changelog, engagement_group
-from tests.factories import HOUR, T0, account, page, replay
-from tests.integration.harness import (
+from tests.support.factories import HOUR, T0, account, page, replay
+from tests.support.harness import (
     WorkerProcess,
     create_topics,
     make_settings,
     read_topic,
     topic,
 )
-from tests.integration.ops_tools import samples, scrape
+from tests.support.ops_tools import samples, scrape
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.polling import until, until_blocking
+from tests.support.polling import until, until_blocking
 
 
 async def test_until_returns_the_first_truthy_answer_of_a_plain_or_async_check() -> None:

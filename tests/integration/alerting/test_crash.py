@@ -22,11 +22,11 @@ from abm.plumbing.redis_clients import redis_client
 from abm.settings import Settings
 from alerting.delivery import CRASH_EXIT_CODE
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import mqa_event
-from tests.factories import HOUR, T0
 from tests.faults.providers import SlackStandIn, SmtpServer
-from tests.integration.alerting.helpers import AlertProcess, alerts_caught_up, produce_mqas
-from tests.integration.harness import create_topics, make_settings, read_topic
+from tests.support.alert_service import AlertProcess, alerts_caught_up, produce_mqas
+from tests.support.alerting import mqa_event
+from tests.support.factories import HOUR, T0
+from tests.support.harness import create_topics, make_settings, read_topic
 
 pytestmark = pytest.mark.integration
 

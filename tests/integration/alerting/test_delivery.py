@@ -16,17 +16,17 @@ from slack_sdk.models.blocks import Block
 from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import mqa_event
 from tests.faults.providers import TEST_CERT, SlackStandIn, SmtpServer
-from tests.integration.alerting.helpers import (
+from tests.support.alert_service import (
     alert_test_settings,
     alerts_caught_up,
     metric,
     produce_mqas,
     running,
 )
-from tests.integration.harness import load_directory, read_topic
-from tests.polling import until
+from tests.support.alerting import mqa_event
+from tests.support.harness import load_directory, read_topic
+from tests.support.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -168,7 +168,7 @@ async def test_smtp_down_then_up_delivers_the_email_once(rig: Rig) -> None:
 
 
 async def test_routing_uses_the_directory_owner_and_the_fallbacks(rig: Rig) -> None:
-    from tests.factories import account
+    from tests.support.factories import account
 
     settings = rig.settings(
         slack_fallback_channel="#abm-unowned", alert_fallback_email="revops@vendor.example"

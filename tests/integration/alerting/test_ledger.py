@@ -16,7 +16,7 @@ from abm.infra.redis_server import LocalRedis
 from alerting.channels.base import Outgoing
 from alerting.ledger import Ledger
 from alerting.retry import Attempt
-from tests.unit.alerting.fakes import DeadLetters, ScriptedChannel, deliverer, delivery
+from tests.support.alert_fakes import DeadLetters, ScriptedChannel, deliverer, delivery
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ from abm.core.privacy import clear_key_pseudonym, visitor_label
 from abm.directory.store import DirectoryStore
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics
-from tests.alerting_support import mqa_event
-from tests.integration.alerting.helpers import alerts_caught_up, produce_mqas, running
-from tests.integration.harness import make_settings
+from tests.support.alert_service import alerts_caught_up, produce_mqas, running
+from tests.support.alerting import mqa_event
+from tests.support.harness import make_settings
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,8 @@ from abm.infra.process import free_port
 from abm.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.signing import ack_url
-from tests.alerting_support import mqa_event
-from tests.factories import HOUR, MINUTE, T0
 from tests.faults.providers import SlackStandIn
-from tests.integration.alerting.helpers import (
+from tests.support.alert_service import (
     SIGNING_SECRET,
     Clock,
     activities_caught_up,
@@ -30,8 +28,10 @@ from tests.integration.alerting.helpers import (
     running,
     signed,
 )
-from tests.integration.harness import make_settings
-from tests.polling import until
+from tests.support.alerting import mqa_event
+from tests.support.factories import HOUR, MINUTE, T0
+from tests.support.harness import make_settings
+from tests.support.polling import until
 
 pytestmark = pytest.mark.integration
 

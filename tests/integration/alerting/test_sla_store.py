@@ -11,8 +11,8 @@ from abm.core.mqa_event import MqaEvent
 from abm.infra.process import free_port
 from alerting.sla import FollowUp
 from alerting.sla_store import LATE_MAX, SlaStore
-from tests.alerting_support import mqa_event, typed_mqa_event
-from tests.factories import HOUR, MINUTE, T0
+from tests.support.alerting import mqa_event, typed_mqa_event
+from tests.support.factories import HOUR, MINUTE, T0
 
 pytestmark = pytest.mark.integration
 

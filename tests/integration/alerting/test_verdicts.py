@@ -19,9 +19,7 @@ from abm.outcomes.verdicts import MAX_GIVERS, VERDICT_TTL_S, Verdict, VerdictSto
 from alerting.signing import verdict_url
 from stream.web.routes import add_verdicts
 from stream.web.templates.account import render_account
-from tests.alerting_support import mqa_event
-from tests.factories import MINUTE, T0, account, default_model, qualifying_group, replay
-from tests.integration.alerting.helpers import (
+from tests.support.alert_service import (
     SIGNING_SECRET,
     Clock,
     alerts_caught_up,
@@ -31,7 +29,9 @@ from tests.integration.alerting.helpers import (
     running,
     signed,
 )
-from tests.integration.harness import make_settings
+from tests.support.alerting import mqa_event
+from tests.support.factories import MINUTE, T0, account, default_model, qualifying_group, replay
+from tests.support.harness import make_settings
 
 pytestmark = pytest.mark.integration
 

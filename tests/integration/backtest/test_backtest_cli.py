@@ -19,7 +19,7 @@ from abm.outcomes.verdicts import Verdict, VerdictStore
 from abm.settings import Settings, get_settings
 from abm_cli.main import app
 from stream.topics import RESOLVED
-from tests.factories import (
+from tests.support.factories import (
     DAY,
     TECH,
     account,
@@ -30,7 +30,7 @@ from tests.factories import (
     qualifying_group,
     replay,
 )
-from tests.integration.harness import REPO, create_topics, make_settings, topic
+from tests.support.harness import REPO, create_topics, make_settings, topic
 
 pytestmark = pytest.mark.integration
 

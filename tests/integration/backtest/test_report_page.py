@@ -20,9 +20,9 @@ from abm.core.backtest import in_window, run_model, window_of
 from abm.outcomes.verdicts import Verdict, VerdictStore
 from abm.settings import Settings, get_settings
 from abm_cli.main import app
-from tests.factories import default_model
-from tests.integration.harness import REPO, make_settings
-from tests.integration.ops_tools import png_size, rendered_dom, screenshot
+from tests.support.factories import default_model
+from tests.support.harness import REPO, make_settings
+from tests.support.ops_tools import png_size, rendered_dom, screenshot
 
 pytestmark = pytest.mark.integration
 

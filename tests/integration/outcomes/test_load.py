@@ -16,7 +16,7 @@ from abm.core.opportunities import Opportunity
 from abm.outcomes.store import OutcomeStore
 from abm.settings import get_settings
 from abm_cli.main import app
-from tests.factories import at
+from tests.support.factories import at
 
 pytestmark = pytest.mark.integration
 

@@ -17,16 +17,16 @@ from abm.directory.store import DirectoryStore
 from abm.infra.process import free_port
 from abm.outcomes.store import MQA_HORIZON_DAYS, MQAS_PER_ACCOUNT, OutcomeStore
 from abm.settings import Settings
-from tests.alerting_support import mqa_event
-from tests.factories import T0, account, opportunity
-from tests.integration.alerting.helpers import (
+from tests.support.alert_service import (
     Clock,
     alerts_caught_up,
     metric,
     produce_mqas,
     running,
 )
-from tests.integration.harness import make_settings
+from tests.support.alerting import mqa_event
+from tests.support.factories import T0, account, opportunity
+from tests.support.harness import make_settings
 
 pytestmark = pytest.mark.integration
 

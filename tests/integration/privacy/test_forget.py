@@ -23,8 +23,9 @@ from abm.core.state import AccountState
 from abm.settings import Settings, get_settings
 from abm_cli.main import app
 from stream.topics import MQA, RESOLVED, engagement_changelog
-from tests.factories import account, touchpoint
-from tests.integration.harness import (
+from tests.integration.privacy.helpers import everything_stored
+from tests.support.factories import account, touchpoint
+from tests.support.harness import (
     WorkerProcess,
     create_topics,
     load_directory,
@@ -34,9 +35,8 @@ from tests.integration.harness import (
     topic,
     worker_metric,
 )
-from tests.integration.privacy.helpers import everything_stored
-from tests.integration.stories import buying_group, page_view
-from tests.polling import until
+from tests.support.polling import until
+from tests.support.stories import buying_group, page_view
 
 pytestmark = pytest.mark.integration
 

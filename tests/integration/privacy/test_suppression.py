@@ -11,8 +11,8 @@ import redis.asyncio as aioredis
 from abm.core.privacy import Identity
 from abm.core.segment import SegmentMessage, parse_message
 from abm.privacy.suppression import SuppressionFull, SuppressionList
-from tests.factories import segment_bytes
 from tests.integration.privacy.helpers import everything_stored
+from tests.support.factories import segment_bytes
 
 pytestmark = pytest.mark.integration
 

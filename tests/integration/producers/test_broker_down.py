@@ -19,7 +19,7 @@ from abm.core.timefmt import iso_ms
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port_pair
 from tests.conftest import REPO
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     Running,
     collector_settings,
     post,

@@ -20,14 +20,14 @@ from aiohttp import web
 from abm.infra.process import free_port
 from stream.topics import RAW
 from tests.conftest import REPO
-from tests.integration.chromium import Chromium
-from tests.integration.harness import WorkerProcess
-from tests.integration.producers.helpers import (
+from tests.integration.producers.test_sdks import arrived, check_delivery
+from tests.support.chromium import Chromium
+from tests.support.collector import (
     WRITE_KEY,
     Running,
     running_stack,
 )
-from tests.integration.producers.test_sdks import arrived, check_delivery
+from tests.support.harness import WorkerProcess
 
 pytestmark = pytest.mark.integration
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.harness import REPO
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     collector_settings,
     post,
     prepare_services,
     read_all,
 )
+from tests.support.harness import REPO
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.privacy.suppression import SuppressionList
 from producers import metrics
 from producers.sources import email, linkedin, zoom
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     EMAIL_SECRET,
     LINKEDIN_SECRET,
     WRITE_KEY,

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from producers.sources import linkedin
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     LINKEDIN_SECRET,
     WRITE_KEY,
     Running,

@@ -15,7 +15,7 @@ from abm.core.resolution import LearnedLinks
 from abm.core.segment import SegmentMessage, parse_message
 from abm.directory.store import DirectoryStore
 from producers.partition_keys import Router
-from tests import factories
+from tests.support import factories
 
 pytestmark = pytest.mark.integration
 

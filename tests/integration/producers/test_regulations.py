@@ -12,14 +12,14 @@ from abm.core.privacy import Identity
 from abm.directory.store import DirectoryKeys
 from abm.privacy.suppression import SuppressionList
 from stream.topics import PRIVACY_ERASURE
-from tests.integration.harness import read_topic
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     Running,
     collector_settings,
     post,
     prepare_services,
     running_collector,
 )
+from tests.support.harness import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from abm.directory.store import DirectoryKeys
 from abm.privacy.suppression import SuppressionList
 from producers.replay import replay
 from stream.topics import RAW
-from tests.factories import segment_message
-from tests.integration.harness import create_topics, make_settings, read_topic
+from tests.support.factories import segment_message
+from tests.support.harness import create_topics, make_settings, read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -15,14 +15,14 @@ from abm.core.privacy import Identity
 from abm.core.touchpoint import Touchpoint
 from abm.plumbing.redis_clients import open_directory, redis_client
 from stream.topics import RAW, RESOLVED
-from tests.integration.harness import Record, WorkerProcess
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     WRITE_KEY,
     Running,
     read_all,
     running_stack,
 )
-from tests.polling import until
+from tests.support.harness import Record, WorkerProcess
+from tests.support.polling import until
 
 pytestmark = pytest.mark.integration
 

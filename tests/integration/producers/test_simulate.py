@@ -15,13 +15,13 @@ import pytest
 
 from abm.settings import Settings
 from producers.simulator import SimConfig, Simulator
-from tests.integration.harness import REPO, create_topics
-from tests.integration.producers.helpers import (
+from tests.support.collector import (
     WRITE_KEY,
     collector_settings,
     read_all,
     running_collector,
 )
+from tests.support.harness import REPO, create_topics
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from abm.plumbing.topics_admin import ConfigChange, configure_topics, ensure_topics
 from abm.settings import Settings
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog
-from tests.integration.harness import make_settings
+from tests.support.harness import make_settings
 
 DAY_MS = 86_400_000
 

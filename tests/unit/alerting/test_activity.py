@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from alerting.activity import ActivityError, SalesActivity
-from tests.factories import T0, T0_ISO
+from tests.support.factories import T0, T0_ISO
 
 GOOD: dict[str, Any] = {"activity_id": "a1", "account_id": "acme", "kind": "call", "at": T0_ISO}
 

@@ -1,5 +1,5 @@
 """The deliverer's order of work and its answers to a failing ledger, with the ledger in memory
-(tests/unit/alerting/fakes.py) and no network: a delivery is `sending` only while its request
+(tests/support/alert_fakes.py) and no network: a delivery is `sending` only while its request
 is on its way, and a Redis error inside a live instance does not turn its own deliveries into
 `unconfirmed` ones."""
 
@@ -10,8 +10,7 @@ import pytest
 from alerting.channels.base import Found
 from alerting.channels.slack import SlackChannel
 from alerting.retry import Attempt
-from tests.unit.alerting.channels.test_slack_pacing import FakeTime
-from tests.unit.alerting.fakes import (
+from tests.support.alert_fakes import (
     DeadLetters,
     Killed,
     MemoryLedger,
@@ -19,6 +18,7 @@ from tests.unit.alerting.fakes import (
     deliverer,
     delivery,
 )
+from tests.unit.alerting.channels.test_slack_pacing import FakeTime
 
 
 @pytest.mark.parametrize("wait", ["pacing", "retry_after"])

@@ -8,8 +8,8 @@ from email.message import EmailMessage
 from alerting.content import Escalation, Owner, account_url, build_alert
 from alerting.email_render import escalation_email, message_id, mqa_email
 from alerting.render import render_text
-from tests.alerting_support import typed_mqa_event
-from tests.factories import HOUR, T0
+from tests.support.alerting import typed_mqa_event
+from tests.support.factories import HOUR, T0
 
 
 def sent(message: EmailMessage) -> EmailMessage:

@@ -7,7 +7,7 @@ import pytest
 from alerting.channels.registry import CHANNELS
 from alerting.content import Owner
 from alerting.recipients import Route, RoutingError, enabled_channels, escalation_routes, mqa_routes
-from tests.alerting_support import alert_settings
+from tests.support.alerting import alert_settings
 
 OWNED = Owner("ae@vendor.example", "U0AE")
 BOT = {"slack_bot_token": "xoxb-t"}

@@ -15,7 +15,7 @@ from abm.core.mqa_event import MqaEvent
 from abm.settings import Settings
 from alerting.delivery import Outage
 from alerting.service import AlertService, backlog_read, parse_mqa
-from tests.alerting_support import mqa_event
+from tests.support.alerting import mqa_event
 
 A0, A1 = TopicPartition("t.sales.activity", 0), TopicPartition("t.sales.activity", 1)
 

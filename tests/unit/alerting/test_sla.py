@@ -6,8 +6,8 @@ import pytest
 
 from abm.core.mqa_event import MqaEvent
 from alerting.sla import FollowUp, SlaRecord, check_due, escalated, follow_up, open_record, window
-from tests.alerting_support import typed_mqa_event
-from tests.factories import HOUR, MINUTE, T0
+from tests.support.alerting import typed_mqa_event
+from tests.support.factories import HOUR, MINUTE, T0
 
 TIER1 = 4 * HOUR
 

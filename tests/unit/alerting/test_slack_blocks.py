@@ -23,8 +23,8 @@ from alerting.slack_blocks import (
     mention,
     mqa_message,
 )
-from tests.alerting_support import mqa_event
-from tests.factories import HOUR, T0
+from tests.support.alerting import mqa_event
+from tests.support.factories import HOUR, T0
 
 
 def alert_of(event: dict[str, Any], owner: Owner | None = None) -> MqaAlert:

@@ -8,7 +8,7 @@ from abm.core.mqa_event import MqaEvent, MqaEventError
 from abm.core.privacy import pseudonyms_in
 from alerting.render import render_text
 from alerting.tail import tail_text
-from tests.alerting_support import mqa_event
+from tests.support.alerting import mqa_event
 
 
 async def test_the_text_names_the_persons_the_directory_knows() -> None:

@@ -10,7 +10,7 @@ import pytest
 from abm.backtest.cli import parse_days, summary_lines
 from abm.backtest.html import render
 from abm.core.backtest import BacktestMqa, ModelRun, Window, compare
-from tests.factories import T0, at, opportunity
+from tests.support.factories import T0, at, opportunity
 
 
 def report(

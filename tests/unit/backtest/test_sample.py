@@ -6,7 +6,7 @@ from pathlib import Path
 
 from abm.backtest.sample import sample_backtest_lines
 from abm.core.backtest import ModelRun, Window, compare, figures_of
-from tests.factories import T0, at, default_model, opportunity
+from tests.support.factories import T0, at, default_model, opportunity
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 

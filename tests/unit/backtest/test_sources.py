@@ -15,7 +15,7 @@ from abm.backtest.sources import SourceError, is_resolved, read_raw_jsonl, read_
 from abm.core.backtest import BacktestError
 from abm.core.segment import SegmentMessage, parse_message
 from abm.core.timefmt import parse_iso_ms
-from tests.factories import segment_message, touchpoint
+from tests.support.factories import segment_message, touchpoint
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 

@@ -13,7 +13,7 @@ from abm.core.assessment import account_score
 from abm.core.model import ScoringModel
 from abm.core.timefmt import day_index
 from abm.core.touchpoint import Touchpoint
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DAY,
     DM,

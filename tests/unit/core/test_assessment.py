@@ -14,7 +14,7 @@ from abm.core.assessment import (
 )
 from abm.core.state import AccountState, ContactState
 from abm.core.timefmt import day_index
-from tests.factories import DAY, T0, account, at, default_model, model_with
+from tests.support.factories import DAY, T0, account, at, default_model, model_with
 
 MODEL = default_model()
 

@@ -20,7 +20,7 @@ from abm.core.engagement import apply
 from abm.core.state import AccountState
 from abm.core.timefmt import day_index
 from abm.core.touchpoint import Touchpoint
-from tests.factories import (
+from tests.support.factories import (
     DAY,
     DM,
     T0,

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from abm.core import decay
-from tests.factories import DAY, T0
+from tests.support.factories import DAY, T0
 
 WEEK = 7 * DAY
 

@@ -14,7 +14,7 @@ from abm.core.engagement import MQA_HISTORY_SIZE, apply, new_state
 from abm.core.model import ScoringModel
 from abm.core.state import AccountState, message_digest
 from abm.core.touchpoint import Touchpoint
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DAY,
     DM,

@@ -11,7 +11,7 @@ import pytest
 from abm.core.assessment import account_score, assess
 from abm.core.engagement import apply
 from abm.core.state import BOUNDS, MAX_STATE_BYTES, AccountState, Bounds
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     MINUTE,
@@ -199,7 +199,7 @@ def test_the_cap_ledger_keeps_the_newest_days() -> None:
 
 
 def test_old_explanations_are_shortened_past_the_byte_budget() -> None:
-    from tests.factories import model_with
+    from tests.support.factories import model_with
 
     model = model_with(**{"mqa.cooldown_days": 0})
     bounds = Bounds(mqa_event_bytes=1)

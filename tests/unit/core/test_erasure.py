@@ -11,7 +11,7 @@ from abm.core.privacy import Identity
 from abm.core.pseudonymize import pseudonymize_state
 from abm.core.state import AccountState
 from abm.core.timefmt import DAY_MS
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     T0,

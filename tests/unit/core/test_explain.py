@@ -17,7 +17,7 @@ from abm.core.explain import (
     mqa_id,
 )
 from abm.core.state import AccountState
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     HOUR,

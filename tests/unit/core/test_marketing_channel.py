@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abm.core.marketing_channel import CHANNELS, channel_of, channel_of_record
-from tests.factories import default_model, segment_bytes
+from tests.support.factories import default_model, segment_bytes
 
 MODEL = default_model()
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from abm.core.model import DAY_MS, ModelError, ScoringModel, load_model, parse_model
-from tests.factories import DELETE, model_data, set_path
+from tests.support.factories import DELETE, model_data, set_path
 
 
 def invalid(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

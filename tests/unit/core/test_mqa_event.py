@@ -16,8 +16,8 @@ from abm.core.mqa_event import SCHEMA, MqaEvent, MqaEventError, json_schema
 from abm.core.privacy import pseudonyms_in
 from abm.core.state import AccountState
 from abm.mqa_event_schema import COMMAND, SCHEMA_PATH, render
-from tests.alerting_support import mqa_event
-from tests.factories import T0, account, default_model
+from tests.support.alerting import mqa_event
+from tests.support.factories import T0, account, default_model
 
 DATA = Path(__file__).parents[2] / "data"
 KEY = b"k" * 32

@@ -11,7 +11,7 @@ from abm.core.opportunities import (
     parse_opportunities,
     parse_opportunity_object,
 )
-from tests.factories import T0, at, opportunity
+from tests.support.factories import T0, at, opportunity
 
 HEADER = "account_id,opportunity_id,created_at,stage,amount,closed_at,outcome"
 

@@ -21,7 +21,7 @@ from abm.core.privacy import (
     visitor_label,
 )
 from abm.core.segment import SegmentMessage, parse_message
-from tests.factories import segment_bytes
+from tests.support.factories import segment_bytes
 
 KEY = b"a deployment's secret"
 

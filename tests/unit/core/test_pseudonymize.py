@@ -14,7 +14,7 @@ from abm.core.privacy import clear_key_pseudonym, is_pseudonym
 from abm.core.pseudonymize import pseudonymize_state, pseudonymous_bytes
 from abm.core.state import AccountState, has_clear_keys, stored_version
 from abm.core.touchpoint import Touchpoint, pseudonymous
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     USER,

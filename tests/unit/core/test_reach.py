@@ -17,7 +17,7 @@ from abm.core.reach import (
     standing,
     summarize,
 )
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DAY,
     DM,

@@ -8,7 +8,7 @@ import pytest
 
 from abm.core.model import SENIORITIES
 from abm.core.records import AccountRecord, ContactRecord, infer_role, infer_seniority
-from tests.factories import account, contact_record
+from tests.support.factories import account, contact_record
 
 
 @pytest.mark.parametrize(

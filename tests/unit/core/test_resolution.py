@@ -25,7 +25,7 @@ from abm.core.resolution import (
 from abm.core.resolution import resolve as resolve_with_key
 from abm.core.segment import FREE_MAIL_DOMAINS, SegmentMessage, parse_message
 from abm.core.touchpoint import Touchpoint
-from tests.factories import T0, account, contact_record, segment_bytes
+from tests.support.factories import T0, account, contact_record, segment_bytes
 
 ACME = account("acme", domains=("acme.com",))
 BETA = account("beta", name="Beta GmbH", domains=("beta.de",), tier=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abm.core.scoring import Activity, classify, multiplier, page_category
-from tests.factories import account, default_model, model_with, page, touchpoint
+from tests.support.factories import account, default_model, model_with, page, touchpoint
 
 
 @pytest.mark.parametrize(

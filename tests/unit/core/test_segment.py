@@ -24,7 +24,7 @@ from abm.core.segment import (
     email_domain,
     parse_message,
 )
-from tests.factories import DELETE, T0, segment_bytes, segment_message, set_path
+from tests.support.factories import DELETE, T0, segment_bytes, segment_message, set_path
 
 LIMIT = 32_768
 

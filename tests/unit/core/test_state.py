@@ -19,7 +19,7 @@ from abm.core.state import (
     has_clear_keys,
     stored_version,
 )
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     T0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from abm.core.timefmt import day_index, iso_ms, parse_iso_ms, when_text
-from tests.factories import DAY, T0, T0_ISO
+from tests.support.factories import DAY, T0, T0_ISO
 
 
 @pytest.mark.parametrize(

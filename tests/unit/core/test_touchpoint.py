@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from abm.core.touchpoint import SCHEMA_VERSION, Touchpoint
-from tests.factories import T0, account, page, touchpoint
+from tests.support.factories import T0, account, page, touchpoint
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from producers import ingest
 from producers.ingest import Limits, RequestError
 from producers.sources import SOURCES, Delivery
 from producers.webhooks import WebhookError
-from tests.factories import T0
+from tests.support.factories import T0
 
 json_values = st.recursive(
     st.none()

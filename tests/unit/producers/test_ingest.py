@@ -14,7 +14,7 @@ import pytest
 
 from producers import ingest
 from producers.ingest import Limits, RequestError
-from tests.factories import T0, T0_ISO, at
+from tests.support.factories import T0, T0_ISO, at
 
 LIMITS = Limits(max_event_bytes=1024, max_batch_bytes=4096)
 

@@ -6,7 +6,7 @@ import orjson
 
 from abm.core.segment import SegmentMessage
 from producers.partition_keys import routable
-from tests.factories import segment_bytes
+from tests.support.factories import segment_bytes
 
 
 def test_a_message_is_keyed_by_itself_whatever_its_size() -> None:

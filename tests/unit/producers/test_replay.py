@@ -9,7 +9,7 @@ import orjson
 
 from abm.core.timefmt import iso_ms
 from producers.replay import shift_times, shift_to_now_ms
-from tests.factories import T0
+from tests.support.factories import T0
 
 
 def write(path: Path, *times: str | None) -> Path:

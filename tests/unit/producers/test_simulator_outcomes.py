@@ -26,7 +26,7 @@ from abm.core.model import ScoringModel
 from abm.core.offline import InMemoryDirectory, resolve_offline
 from abm.core.opportunities import parse_opportunities
 from producers.simulator import SimConfig, Simulator, generate
-from tests.factories import default_model, model_with
+from tests.support.factories import default_model, model_with
 
 REPO = Path(__file__).resolve().parents[3]
 

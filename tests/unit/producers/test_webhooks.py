@@ -10,7 +10,7 @@ import pytest
 from producers import webhooks
 from producers.sources import email, linkedin, zoom
 from producers.webhooks import WebhookError
-from tests.factories import T0
+from tests.support.factories import T0
 
 ZOOM_SECRET = "zoom-secret-token"
 

@@ -8,7 +8,7 @@ import pytest
 
 from abm.core.state import StateVersionError
 from stream.schema import StateGuard, first_unreadable
-from tests.factories import page, replay
+from tests.support.factories import page, replay
 
 READABLE = replay([page("/a")])[0].to_bytes()
 FUTURE = orjson.dumps({"v": 99})

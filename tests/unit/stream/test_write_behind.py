@@ -12,7 +12,7 @@ from abm.core.engagement import apply as real_apply
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
 from stream.write_behind import Item, StateCache, apply_batch
-from tests.factories import (
+from tests.support.factories import (
     CHAMPION,
     DM,
     T0,

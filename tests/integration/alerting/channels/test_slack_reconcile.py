@@ -12,7 +12,7 @@ import pytest
 from alerting.channels.base import Outgoing
 from alerting.channels.slack import RECONCILE_MAX_MESSAGES, SlackChannel
 from tests.faults.providers import SlackStandIn
-from tests.unit.alerting.fakes import delivery
+from tests.support.alert_fakes import delivery
 
 pytestmark = pytest.mark.integration
 

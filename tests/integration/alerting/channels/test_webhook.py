@@ -24,15 +24,15 @@ from aiohttp import web
 from abm.infra.process import free_port
 from abm.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
-from tests.alerting_support import mqa_event
-from tests.integration.alerting.helpers import (
+from tests.support.alert_service import (
     alert_test_settings,
     alerts_caught_up,
     metric,
     produce_mqas,
     running,
 )
-from tests.integration.harness import read_topic
+from tests.support.alerting import mqa_event
+from tests.support.harness import read_topic
 
 pytestmark = pytest.mark.integration
 

@@ -19,8 +19,8 @@ from abm.directory.store import DirectoryKeys
 from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream.topics import RAW, RESOLVED
-from tests import factories
-from tests.integration.harness import (
+from tests.support import factories
+from tests.support.harness import (
     WorkerProcess,
     create_topics,
     load_directory,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alerting.channels.email import EmailChannel
 from alerting.content import Owner
 from alerting.recipients import Route
-from tests.alerting_support import alert_settings
+from tests.support.alerting import alert_settings
 
 
 def test_mqa_to_the_owner_else_the_fallback_else_no_route() -> None:

@@ -10,7 +10,7 @@ import pytest
 from alerting.channels.slack import SlackChannel, classify_slack
 from alerting.content import Owner
 from alerting.recipients import Route
-from tests.alerting_support import alert_settings
+from tests.support.alerting import alert_settings
 
 OWNED = Owner("ae@vendor.example", "U0AE")
 UNOWNED = Owner(None, None)

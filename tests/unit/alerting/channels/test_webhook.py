@@ -16,9 +16,9 @@ from alerting.channels.registry import CHANNELS
 from alerting.channels.webhook import WebhookChannel, payload, signature, signing_key
 from alerting.content import Escalation, Owner
 from alerting.recipients import Route, RoutingError, enabled_channels
-from tests.alerting_support import alert_settings
-from tests.factories import T0, at
-from tests.unit.alerting.fakes import delivery
+from tests.support.alert_fakes import delivery
+from tests.support.alerting import alert_settings
+from tests.support.factories import T0, at
 
 KEY = b"abm-webhook-test-key"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

@@ -17,7 +17,7 @@ from producers.sources.email import (
     verify_standard,
 )
 from producers.webhooks import BAD_SIGNATURE, STALE, WebhookError
-from tests.factories import T0, T0_ISO
+from tests.support.factories import T0, T0_ISO
 from tests.unit.producers.sources.messages import as_segment
 
 NOW_S = T0 // 1000

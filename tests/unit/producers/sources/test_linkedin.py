@@ -11,7 +11,7 @@ import pytest
 
 from producers.sources.linkedin import linkedin_challenge, map_linkedin, verify_linkedin
 from producers.webhooks import BAD_SIGNATURE, INVALID, STALE, WebhookError
-from tests.factories import T0
+from tests.support.factories import T0
 from tests.unit.producers.sources.messages import as_segment
 
 LINKEDIN_SECRET = "linkedin-client-secret"

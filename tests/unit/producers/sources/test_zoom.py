@@ -12,7 +12,7 @@ import pytest
 
 from producers.sources.zoom import map_zoom, sign_zoom, verify_zoom
 from producers.webhooks import BAD_SIGNATURE, STALE, WebhookError
-from tests.factories import T0
+from tests.support.factories import T0
 from tests.unit.producers.sources.messages import as_segment
 
 NOW_S = T0 // 1000

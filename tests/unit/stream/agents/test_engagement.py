@@ -24,7 +24,7 @@ from stream.agents import engagement
 from stream.app import Pipeline
 from stream.schema import StateGuard
 from stream.write_behind import StateCache, Unwritten
-from tests.factories import T0, account, page, qualifying_group
+from tests.support.factories import T0, account, page, qualifying_group
 
 RESOLVED = "t.touchpoints.resolved"
 

@@ -11,7 +11,7 @@ from stream.web.templates.account import render_account
 from stream.web.templates.account_list import render_account_list
 from stream.web.templates.base import account_href
 from stream.web.templates.svg import score_chart
-from tests.factories import (
+from tests.support.factories import (
     DM,
     HOUR,
     T0,

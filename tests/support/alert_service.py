@@ -1,5 +1,5 @@
-"""Helpers of the alerting integration tests: the service in-process or as a process, MQA
-records on the real broker."""
+"""The alert service under test, in-process or as a process, and its input on the real broker:
+MQA and sales-activity records (used by the alerting and outcomes integration tests)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from alerting.service import AlertService, wall_ms
 from alerting.signing import slack_signature
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, SALES_ACTIVITY
 from tests.faults.processes import AbmProcess
-from tests.integration.harness import create_topics, make_settings
+from tests.support.harness import create_topics, make_settings
 
 FAST_RETRIES: dict[str, Any] = {
     "alert_backoff_s": 0.05,

@@ -19,8 +19,8 @@ from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.collector import Collector, CollectorSite, make_app, make_runner
 from stream.topics import RAW, TopicSpec
-from tests import factories
-from tests.integration.harness import (
+from tests.support import factories
+from tests.support.harness import (
     Record,
     WorkerProcess,
     create_topics,

@@ -1,5 +1,5 @@
 """Test support for alerting: MQA events made by the real engine (the polls are
-`tests.polling`). The Slack and SMTP stand-ins are in `tests.faults.providers`."""
+`tests.support.polling`). The Slack and SMTP stand-ins are in `tests.faults.providers`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from abm.core.mqa_event import MqaEvent
 from abm.core.privacy import clear_key_pseudonym
 from abm.core.records import AccountRecord
 from abm.settings import Settings
-from tests.factories import T0, account, mqas, qualifying_group, replay, touchpoint
+from tests.support.factories import T0, account, mqas, qualifying_group, replay, touchpoint
 
 
 def mqa_event(

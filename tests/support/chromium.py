@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.integration.ops_tools import CHROMIUM_FLAGS, need
+from tests.support.ops_tools import CHROMIUM_FLAGS, need
 
 START_GUARD_S = 60.0
 """How long Chromium may take to open its DevTools port before the test fails."""

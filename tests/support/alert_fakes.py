@@ -14,7 +14,7 @@ from alerting.content import Owner
 from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
 from alerting.ledger import Claim, Ledger
 from alerting.retry import Attempt
-from tests.alerting_support import mqa_event
+from tests.support.alerting import mqa_event
 
 
 class Killed(BaseException):

@@ -10,7 +10,7 @@ import orjson
 
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.timefmt import iso_ms
-from tests.factories import DAY, account, contact_record, segment_message
+from tests.support.factories import DAY, account, contact_record, segment_message
 
 SITE = "https://www.vendor.example"
 # (role, seniority, title) of a buying group that covers every default requirement.
