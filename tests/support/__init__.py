@@ -5,7 +5,8 @@ Data and waiting, for every test:
 
 - `factories`: builders of directory records, touchpoints, Segment messages, scoring models and
   engine replays, with explicit times from `T0`;
-- `polling`: the one way a test waits for another process or task (`until`, `until_blocking`).
+- `polling`: the one way a test waits for another process or task (`until`, `until_blocking`);
+- `purity`: the import check of the modules that must stay pure.
 
 The real services and processes, for the integration tests (the broker and Redis themselves are
 the `services` fixture of `tests/conftest.py`):
@@ -23,7 +24,8 @@ Alerting:
 - `alerting`: MQA events made by the real engine, the alert service's settings;
 - `alert_service`: the alert service in-process or as a process, MQA and sales-activity records
   on the broker, Slack signatures, its metrics;
-- `alert_fakes`: the deliverer's collaborators in memory (ledger, channel, dead letters).
+- `alert_fakes`: the deliverer's collaborators in memory (ledger, channel, dead letters) and a
+  clock for the Slack channel's pacing.
 
 Elsewhere: the fault harness (`tests/faults/`: processes killed, services stopped, Slack and SMTP
 stand-ins, the chaos run) stays a package of its own because `./dev.sh chaos` runs it as

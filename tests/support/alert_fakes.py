@@ -1,6 +1,7 @@
 """Test doubles of the deliverer's collaborators: the ledger's state machine in memory (the
-rules of alerting/ledger.py's scripts, on a clock the test sets), a scripted channel, and a
-sleep that records what the ledger said while it waited."""
+rules of alerting/ledger.py's scripts, on a clock the test sets), a scripted channel, a
+sleep that records what the ledger said while it waited, and a clock for the Slack channel's
+pacing."""
 
 from __future__ import annotations
 
@@ -15,6 +16,22 @@ from alerting.delivery import DeadLetter, Deliverer, Delivery, RetryPolicy
 from alerting.ledger import Claim, Ledger
 from alerting.retry import Attempt
 from tests.support.alerting import mqa_event
+
+
+class FakeTime:
+    """A monotonic clock and a sleep that only moves it, for the Slack channel's pacing and
+    holds: `slept` lists each wait."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
 
 
 class Killed(BaseException):

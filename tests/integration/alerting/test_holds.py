@@ -11,8 +11,7 @@ from alerting.channels.base import Outgoing
 from alerting.channels.slack import SlackChannel
 from alerting.holds import RedisHolds, workspace_id
 from tests.faults.providers import SlackStandIn
-from tests.support.alert_fakes import delivery
-from tests.unit.alerting.channels.test_slack_pacing import FakeTime
+from tests.support.alert_fakes import FakeTime, delivery
 
 pytestmark = pytest.mark.integration
 

@@ -12,13 +12,13 @@ from alerting.channels.slack import SlackChannel
 from alerting.retry import Attempt
 from tests.support.alert_fakes import (
     DeadLetters,
+    FakeTime,
     Killed,
     MemoryLedger,
     ScriptedChannel,
     deliverer,
     delivery,
 )
-from tests.unit.alerting.channels.test_slack_pacing import FakeTime
 
 
 @pytest.mark.parametrize("wait", ["pacing", "retry_after"])

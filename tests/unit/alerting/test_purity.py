@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import alerting
-from tests.unit.core.test_purity import forbidden_imports
+from tests.support.purity import forbidden_imports
 
 PURE = ("activity", "content", "email_render", "render", "recipients", "retry", "signing", "sla",
         "slack_blocks")  # fmt: skip

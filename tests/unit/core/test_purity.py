@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import abm.core
+from tests.support.purity import forbidden_imports
 
-FORBIDDEN = frozenset({"faust", "mode", "aiokafka", "kafka", "redis"})
 CORE_DIR = Path(abm.core.__file__).parent
 CORE_MODULES = sorted(CORE_DIR.rglob("*.py"))
-
-
-def forbidden_imports(source: str) -> list[str]:
-    """Top-level packages from FORBIDDEN that `source` imports, in order of appearance."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        else:
-            continue
-        found.extend(name for name in names if name.split(".")[0] in FORBIDDEN)
-    return found
 
 
 def test_the_core_package_has_modules_to_check() -> None:

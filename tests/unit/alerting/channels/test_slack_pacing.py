@@ -4,19 +4,7 @@ Retry-After, with the clock and the sleep under the test's control."""
 from __future__ import annotations
 
 from alerting.channels.slack import SlackChannel
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(round(seconds, 6))
-        self.now += seconds
+from tests.support.alert_fakes import FakeTime
 
 
 def channel(clock: FakeTime) -> SlackChannel:
