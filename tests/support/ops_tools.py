@@ -28,7 +28,7 @@ from tests.faults.processes import AbmProcess
 from tests.faults.providers import SmtpServer
 
 RUNNING = ("worker", "collector", "alerts")
-"""The processes the operations tests start and check (tests/integration/test_ops.py): every
+"""The processes the operations tests start and check (tests/integration/ops/): every
 dashboard query, scrape job, catalog entry and promtool check of theirs is covered."""
 
 REPO = Path(__file__).resolve().parents[2]
