@@ -8,7 +8,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -16,7 +15,6 @@ from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
-from producers.simulator import SimConfig, Simulator
 from stream.topics import MQA, RESOLVED
 from tests.support.harness import (
     WorkerProcess,
@@ -27,14 +25,9 @@ from tests.support.harness import (
     read_topic,
     topic,
 )
+from tests.support.stories import simulated_sample
 
 pytestmark = pytest.mark.integration
-
-
-def sample() -> tuple[Simulator, list[bytes]]:
-    simulator = Simulator(SimConfig(accounts=150, seed=11))
-    lines = [m.encode() if isinstance(m, str) else orjson.dumps(m) for m in simulator.messages()]
-    return simulator, lines
 
 
 async def resolved_count(settings: Settings) -> int:
@@ -60,7 +53,7 @@ async def run_sample(
     """Replay the sample through one worker (killed and restarted when `kill_at_share` is set);
     returns (distinct MQAs, reference MQAs, MQA records on the topic)."""
     settings = make_settings(kafka, redis, tmp, partitions=partitions, table_store=store)
-    simulator, lines = sample()
+    simulator, lines = simulated_sample()
     accounts, contacts = simulator.records()
     reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
     await create_topics(settings)

@@ -1,5 +1,5 @@
 """Stories for the integration tests: accounts, their people and what they do, as Segment
-messages with explicit event times."""
+messages with explicit event times; and the simulator's sample for the replay comparisons."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import orjson
 
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.timefmt import iso_ms
+from producers.simulator import SimConfig, Simulator
 from tests.support.factories import DAY, account, contact_record, segment_message
 
 SITE = "https://www.vendor.example"
@@ -139,3 +140,11 @@ MALFORMED_REASONS = [
     "bad_timestamp",
     "unknown_type",
 ]
+
+
+def simulated_sample() -> tuple[Simulator, list[bytes]]:
+    """The simulator's 150 accounts (seed 11) and their messages as raw-topic bytes: the sample
+    the recovery and rebuild tests replay and compare with the in-memory reference."""
+    simulator = Simulator(SimConfig(accounts=150, seed=11))
+    lines = [m.encode() if isinstance(m, str) else orjson.dumps(m) for m in simulator.messages()]
+    return simulator, lines

@@ -26,7 +26,6 @@ from abm.privacy.suppression import SuppressionList
 from abm.settings import Settings
 from stream.rebuild import rebuild
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog, engagement_group
-from tests.integration.test_recovery import sample
 from tests.support.factories import CHAMPION, DM, acts, replay
 from tests.support.harness import (
     REPO,
@@ -40,6 +39,7 @@ from tests.support.harness import (
     topic,
 )
 from tests.support.ops_tools import wait_group_stable
+from tests.support.stories import simulated_sample
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ async def test_an_unreadable_state_stops_the_worker_until_the_rebuild(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, store: str
 ) -> None:
     settings = make_settings(kafka_bootstrap, redis_url, tmp_path, table_store=store)
-    simulator, lines = sample()
+    simulator, lines = simulated_sample()
     accounts, contacts = simulator.records()
     reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
     await create_topics(settings)
