@@ -1,11 +1,13 @@
-"""The collector in the test's event loop, on a free loopback port, against the real services."""
+"""The collector in the test's event loop, on a free loopback port, against the real services;
+what a tracker's calls became on the raw and resolved topics (the SDK and browser tests)."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
 import gzip
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,14 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from abm.core.privacy import Identity
+from abm.core.touchpoint import Touchpoint
 from abm.infra.process import free_port
+from abm.plumbing.redis_clients import open_directory, redis_client
 from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.collector import Collector, CollectorSite, make_app, make_runner
-from stream.topics import RAW, TopicSpec
+from stream.topics import RAW, RESOLVED, TopicSpec
 from tests.support import factories
 from tests.support.harness import (
     Record,
@@ -27,6 +32,7 @@ from tests.support.harness import (
     load_directory,
     make_settings,
 )
+from tests.support.polling import until
 
 WRITE_KEY = "test-write-key"
 EMAIL_SECRET = "whsec_" + base64.b64encode(b"email-signing-key-for-tests").decode()
@@ -158,3 +164,85 @@ async def read_all(settings: Settings, spec: TopicSpec = RAW) -> list[Record]:
     finally:
         await consumer.stop()
     return records
+
+
+# --- what a tracker's calls became ------------------------------------------------------------
+
+
+async def arrived(
+    running: Running,
+    spec: Any,
+    wanted: Callable[[Record], bool],
+    count: int,
+    worker: WorkerProcess | None = None,
+    timeout_s: float = 90.0,
+) -> list[Record]:
+    """The topic's records that match `wanted`, once there are `count` of them."""
+
+    async def enough() -> list[Record] | AssertionError:
+        found = [r for r in await read_all(running.settings, spec) if wanted(r)]
+        if worker is not None:
+            assert worker.alive(), worker.log_tail()
+        return found if len(found) >= count else AssertionError(f"only {len(found)} of {count}")
+
+    found: list[Record] = await until(enough, f"{count} records", timeout_s)
+    return found
+
+
+async def check_delivery(
+    running: Running, worker: WorkerProcess, user: str, email: str, role: str, seniority: str
+) -> None:
+    raw = await arrived(running, RAW, lambda r: user.encode() in r.value, 4)
+    assert {r.key for r in raw} == {b"account:acme"}, "identify/group first, then by account"
+    kinds = sorted(r.json()["type"] for r in raw)
+    assert kinds == ["group", "identify", "page", "track"]
+    for record in raw:
+        doc = record.json()
+        assert "receivedAt" in doc and "writeKey" not in doc
+        assert doc["context"]["library"]["name"]
+
+    resolved = await arrived(running, RESOLVED, lambda r: user.encode() in raw_mids(raw, r), 2,
+                              worker=worker)  # fmt: skip
+    touchpoints = sorted((Touchpoint.from_json(r.value) for r in resolved), key=lambda t: t.event)
+    person = Identity("email", email).pseudonym(running.settings.pseudonym_secret())
+    assert [
+        (t.event, t.account.account_id, t.contact, t.role, t.seniority) for t in touchpoints
+    ] == [
+        ("Demo Requested", "acme", person, role, seniority),
+        ("Page Viewed", "acme", person, role, seniority),
+    ]
+    assert not any(email.encode() in r.value or user.encode() in r.value for r in resolved)
+    assert touchpoints[1].path == "/pricing"
+    assert {t.message_id for t in touchpoints} == {
+        r.json()["messageId"] for r in raw if r.json()["type"] in ("track", "page")
+    }
+    for t in touchpoints:  # skew-corrected client time: within the run, not far off
+        assert abs(t.at_ms - time.time() * 1000) < 600_000
+
+    store = await open_directory(running.settings)
+    client = redis_client(running.settings)
+    try:
+        assert await store.names_of([person]) == {person: email}  # how the edges name them
+        link = await client.hgetall(store.keys.person(f"user:{user}"))
+    finally:
+        await store.close()
+        await client.aclose()
+    assert {_str(k): _str(v) for k, v in link.items()} == {
+        "account_id": "acme",
+        "email": email,
+        "title": {"dana@acme.com": "CTO", "sam@acme.com": "Head of IT"}[email],
+    }
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def raw_mids(raw: list[Record], resolved: Record) -> bytes:
+    """The user of a resolved touchpoint's raw record (the touchpoint names the person by
+    pseudonym only)."""
+    mid = resolved.json()["mid"]
+    for record in raw:
+        if record.json()["messageId"] == mid:
+            return record.value
+    return b""

@@ -19,15 +19,15 @@ from aiohttp import web
 
 from abm.infra.process import free_port
 from stream.topics import RAW
-from tests.conftest import REPO
-from tests.integration.producers.test_sdks import arrived, check_delivery
 from tests.support.chromium import Chromium
 from tests.support.collector import (
     WRITE_KEY,
     Running,
+    arrived,
+    check_delivery,
     running_stack,
 )
-from tests.support.harness import WorkerProcess
+from tests.support.harness import REPO, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
