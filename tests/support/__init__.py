@@ -13,8 +13,10 @@ the `services` fixture of `tests/conftest.py`):
 
 - `harness`: a test's own settings, topics and directory, the worker as a real process, Kafka
   reads and writes;
-- `stories`: accounts, their people and what they do, as Segment messages;
-- `collector`: the collector in the test's event loop, and what it wrote to Kafka;
+- `stories`: accounts, their people and what they do, as Segment messages; the simulator's
+  sample;
+- `collector`: the collector in the test's event loop, what it wrote to Kafka, and what a
+  tracker's calls became on the raw and resolved topics;
 - `ops_tools`: the stack's other processes, a real Prometheus, /metrics parsing, a busy SMTP
   server, page screenshots;
 - `chromium`: headless Chromium over the DevTools protocol.
@@ -30,5 +32,6 @@ Alerting:
 Elsewhere: the fault harness (`tests/faults/`: processes killed, services stopped, Slack and SMTP
 stand-ins, the chaos run) stays a package of its own because `./dev.sh chaos` runs it as
 `python -m tests.faults.chaos`; a helper that one folder's tests alone use stays in that folder
-(`tests/unit/producers/fakes.py`, `tests/integration/privacy/helpers.py`, ...).
+(`tests/unit/producers/fakes.py`, `tests/integration/privacy/helpers.py`, the operations
+tests' stack in `tests/integration/ops/`, ...).
 """
