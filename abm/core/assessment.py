@@ -1,6 +1,8 @@
 """How an account stands at a moment of event time: score, coverage, stakeholders, surge.
 
 Used by the MQA rule, by its explanation and by the account view; it never changes the state.
+The rules it computes: docs/scoring.md ("The MQA rules", "Buying group: stakeholders and
+coverage", "Surge").
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class Assessment:
 
     @property
     def qualifies(self) -> bool:
-        """The threshold rule (README, "The MQA rule"), every condition at once."""
+        """The threshold rule (docs/scoring.md, "The threshold rule"), every condition at once."""
         return not self.missing()
 
     def missing(self) -> list[str]:
@@ -99,7 +101,8 @@ def contact_points(contact: ContactState, at_ms: int, model: ScoringModel) -> fl
 
 
 def share_cap(state: AccountState, model: ScoringModel) -> float:
-    """The most one contact adds to the score: a share of the account's tier threshold."""
+    """The most one contact adds to the score: a share of the account's tier threshold
+    (docs/scoring.md, "Per-contact share of the threshold")."""
     return model.caps.per_contact_share_of_threshold * model.threshold(state.account.tier)
 
 
@@ -142,6 +145,8 @@ def _score_and_contributions(
 
 
 def is_active(contact: ContactState, at_ms: int, model: ScoringModel) -> bool:
+    """An active stakeholder: a known person with a scored touch in the active window
+    (docs/scoring.md, "Buying group: stakeholders and coverage")."""
     window_ms = model.buying_group.active_window_days * DAY_MS
     return (
         contact.known
@@ -185,7 +190,8 @@ def assess(state: AccountState, model: ScoringModel, at_ms: int | None = None) -
 
 
 def surge(state: AccountState, model: ScoringModel, at_ms: int) -> SurgeInfo:
-    """Points of the recent days against the weekly average of the days before them.
+    """Points of the recent days against the weekly average of the days before them
+    (docs/scoring.md, "Surge"; not a condition of the MQA rules).
 
     The baseline is floored at one point a week, so a first burst from silence has a finite
     ratio (its recent points) instead of an infinite one.

@@ -4,7 +4,7 @@ A contribution of p points at time t is worth p * 2^(-(T - t) / half_life) at ti
 the sum rebased to a reference time r (value = sum of p_i * 2^(-(r - t_i) / h)) makes adding a
 touchpoint O(1) and exact whatever the arrival order: a late touchpoint is simply discounted to
 r, a newer one moves r forward. Accumulators are plain (value, reference ms) pairs so that
-state serializes as JSON.
+state serializes as JSON. The rule and the half-lives: docs/scoring.md, "Decay".
 """
 
 from __future__ import annotations

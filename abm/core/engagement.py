@@ -2,8 +2,8 @@
 
 `apply(state, touchpoint, model) -> Outcome` is the whole per-event business logic of the
 engagement step: dedupe, lateness, caps, decay, buying-group bookkeeping, hysteresis, cooldown
-and the MQA rule. The state is updated in place and returned; the stream agent only stores it
-and sends `outcome.mqa`.
+and the MQA rule, as docs/scoring.md states them. The state is updated in place and returned;
+the stream agent only stores it and sends `outcome.mqa`.
 
 Its cost does not grow with the account's history: every structure of the state is bounded
 (`abm.core.state.Bounds`), old detail is pruned once per day of the account's clock, and the
@@ -89,7 +89,8 @@ def apply(
     """`source` names the input record (`partition/offset`). A record at or below the state's
     offset watermark of its partition was applied before: a redelivery, which re-sends the MQA
     it triggered, if any. A known message id from a newer record is a sender's retry and changes
-    nothing (the recent `bounds.seen_digests` ids are remembered)."""
+    nothing (the recent `bounds.seen_digests` ids are remembered). A touchpoint behind the
+    lateness horizon is too late (docs/scoring.md, "Dedupe and late touchpoints")."""
     if state is None:
         state = new_state(touchpoint)
 
@@ -158,7 +159,8 @@ def _remember(state: AccountState, digest: str, bounds: Bounds) -> None:
 
 def _hysteresis_exit(state: AccountState, clock: int, model: ScoringModel) -> bool:
     """A qualified account whose score, decayed to `clock` and before this touchpoint, fell
-    under the exit share of its threshold leaves qualified (a new episode becomes possible)."""
+    under the exit share of its threshold leaves qualified (a new episode becomes possible;
+    docs/scoring.md, "One MQA per episode: leaving qualified and the cool-down")."""
     if not state.qualified:
         return False
     tier = state.account.tier
@@ -186,7 +188,8 @@ def _grant(
     bounds: Bounds,
 ) -> float:
     """Daily caps. A single touchpoint always counts in full; the caps stop *repeats* of one
-    activity (and of low-intent web reading) by one contact in one UTC day from piling up."""
+    activity (and of low-intent web reading) by one contact in one UTC day from piling up
+    (docs/scoring.md, "Daily caps (per person, per UTC day)")."""
     if raw_points <= 0:
         return 0.0
     day = day_index(touchpoint.at_ms)
@@ -410,6 +413,8 @@ def _rule_fired(
     granted: float,
     model: ScoringModel,
 ) -> str | None:
+    """The rule this touchpoint fires, act now first, or None (docs/scoring.md, "The MQA
+    rules")."""
     if state.qualified:
         return None
     rule = model.mqa

@@ -3,7 +3,8 @@
 Content is a pure function of the account state and the model, so the same touchpoints give the
 same event, byte for byte; the id is derived from the content's identity (account, episode,
 qualification time, rule, model version). The event is typed (`abm.core.mqa_event.MqaEvent`);
-the state stores its dict form (`MqaEvent.to_dict`).
+the state stores its dict form (`MqaEvent.to_dict`). What it holds: docs/scoring.md, "The
+explanation an MQA carries".
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def activity_label(activity: str) -> str:
 
 
 def follow_up_ms(rule: str, tier: int, model: ScoringModel) -> int:
+    """The follow-up SLA (docs/scoring.md, "Follow-up")."""
     if rule == RULE_ACT_NOW:
         return int(model.mqa.act_now_follow_up_minutes * MINUTE_MS)
     return int(model.tiers[tier].follow_up_hours * HOUR_MS)

@@ -3,6 +3,7 @@
 Every number that decides who becomes an MQA lives here, so sales and marketing can read and
 change the agreement without touching code. Validation is strict (unknown keys are errors) so
 that a typo stops start-up with the key named instead of silently falling back to a default.
+What each key does, with its shipped default: docs/scoring.md ("Every setting").
 """
 
 from __future__ import annotations

@@ -11,12 +11,14 @@ Definitions (each a pure function of the account state and the scoring model):
 - **reached**: the account had at least one touchpoint (scored or not, anyone, known or
   anonymous) in the `REACH_WINDOW_DAYS` before `at_ms`.
 - **engaged**: at least one active stakeholder at `at_ms`: a known contact with a scored touch
-  in the model's active window (30 days), the same notion the MQA rule counts.
+  in the model's active window (30 days), the same notion the MQA rule counts
+  (docs/scoring.md, "Buying group: stakeholders and coverage").
 - **coverage**: the buying-group coverage at `at_ms` (`abm.core.assessment`); its distribution
   is reported over engaged accounts (an account that is not engaged covers nothing).
 - **in an MQA episode**: the account qualified and its score at `at_ms` has not fallen under the
-  hysteresis exit (the share of the threshold the engine applies at the next touchpoint).
-- **surging**: the surge rule of the model holds at `at_ms`.
+  hysteresis exit (the share of the threshold the engine applies at the next touchpoint;
+  docs/scoring.md, "One MQA per episode: leaving qualified and the cool-down").
+- **surging**: the surge rule of the model holds at `at_ms` (docs/scoring.md, "Surge").
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
 """What one touchpoint is worth: activity, base points, signal class, multiplier.
 
+The rules, with the shipped points: docs/scoring.md, "What a touchpoint scores".
+
 Pure lookups in the scoring model. Unknown event names are not the sender's error: they score 0
 (class `web`, so they never count as intent) and are flagged so the caller can count them.
 """
@@ -56,7 +58,8 @@ def _first_match(path: str, rules: tuple[tuple[re.Pattern[str], str], ...]) -> s
 
 
 def multiplier(touchpoint: Touchpoint, model: ScoringModel) -> float:
-    """Seniority multiplier; 0 for accounts whose lifecycle never scores (competitors)."""
+    """Seniority multiplier; 0 for accounts whose lifecycle never scores (competitors;
+    docs/scoring.md, "Seniority and lifecycle")."""
     if touchpoint.account.lifecycle in model.zero_score_lifecycles:
         return 0.0
     factors = model.seniority_multipliers

@@ -349,7 +349,8 @@ class AccountState:
     """"day|digest(contact|bucket)" -> points granted so far, for the daily caps: the latest
     `Bounds.cap_days` days, at most `Bounds.cap_entries` entries, oldest day first out."""
     intent_ms: int | None = None
-    """Latest touch of an intent class (high_intent, form)."""
+    """Latest touch of an intent class (high_intent, form) worth points before the caps
+    (docs/scoring.md, "The threshold rule")."""
     timeline: list[TouchRecord] = field(default_factory=list)
     """Most recent scored touchpoints, oldest first (the model's `state.timeline_size`)."""
     seen: dict[str, None] = field(default_factory=dict)

@@ -36,7 +36,8 @@ class Touchpoint:
     else their anonymousId (`abm.core.resolution.person_of`); in a schema-1 record, the clear
     key (the e-mail, `user:<userId>`, `anon:<anonymousId>`) until `pseudonymous`."""
     known_person: bool
-    """False for anonymous visitors: they add points but are never stakeholders."""
+    """False for anonymous visitors: they add points but are never stakeholders
+    (docs/scoring.md, "Known people and anonymous visitors")."""
     role: str
     seniority: str
     title: str | None
