@@ -14,13 +14,11 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.core.privacy import Identity
 from abm.core.touchpoint import Touchpoint
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory, redis_client
-from abm.plumbing.topics_admin import partitions_of
 from abm.settings import Settings
 from producers.collector import Collector, CollectorSite, make_app, make_runner
 from stream.topics import RAW, RESOLVED, TopicSpec
@@ -28,9 +26,11 @@ from tests.support import factories
 from tests.support.harness import (
     Record,
     WorkerProcess,
+    as_record,
     create_topics,
     load_directory,
     make_settings,
+    reading_from_start,
 )
 from tests.support.polling import until
 
@@ -133,36 +133,15 @@ async def post(
 async def read_all(settings: Settings, spec: TopicSpec = RAW) -> list[Record]:
     """Every record of the topic up to its current end: what was acknowledged so far (no
     waiting for records that might still come)."""
-    name = spec.name(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
     records: list[Record] = []
-    try:
-        partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
-        tps = [TopicPartition(name, p) for p in partitions[name]]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with reading_from_start(settings, spec.name(settings.topic_prefix)) as (consumer, tps):
         ends = await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, items in batch.items():
-                for r in items:
-                    if r.offset < ends[tp]:
-                        records.append(
-                            Record(
-                                key=r.key,
-                                value=r.value,
-                                headers={k: v.decode() for k, v in (r.headers or ())},
-                                partition=r.partition,
-                                offset=r.offset,
-                            )
-                        )
+                records.extend(as_record(r) for r in items if r.offset < ends[tp])
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
     return records
 
 

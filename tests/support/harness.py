@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,16 +115,8 @@ async def read_topic(
     `worker`, fails at once (with its log) if that worker dies meanwhile. `spec` may be a
     topic's full name (a changelog)."""
     name = spec if isinstance(spec, str) else topic(settings, spec)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
     records: list[Record] = []
-    try:
-        partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
-        tps = [TopicPartition(name, p) for p in partitions[name]]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with reading_from_start(settings, name) as (consumer, _):
         deadline = time.monotonic() + timeout_s
         settle_until: float | None = None
         while time.monotonic() < (settle_until or deadline):
@@ -131,23 +124,43 @@ async def read_topic(
                 raise AssertionError(f"the worker died:\n{worker.log_tail()}")
             batch = await consumer.getmany(timeout_ms=300)
             for batch_records in batch.values():
-                for r in batch_records:
-                    records.append(
-                        Record(
-                            key=r.key,
-                            value=r.value,
-                            headers={k: v.decode() for k, v in (r.headers or ())},
-                            partition=r.partition,
-                            offset=r.offset,
-                        )
-                    )
+                records.extend(as_record(r) for r in batch_records)
             if settle_until is None and until is not None and len(records) >= until:
                 settle_until = time.monotonic() + settle_s
             if until is None and not batch and time.monotonic() > deadline - timeout_s + 2:
                 break
+    return records
+
+
+@contextlib.asynccontextmanager
+async def reading_from_start(
+    settings: Settings, name: str
+) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """A consumer without a group, assigned every partition of topic `name` (its full name)
+    from the first record, and those partitions; stopped on leaving."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = await partitions_of(settings.kafka_bootstrap_servers, [name])
+        tps = [TopicPartition(name, p) for p in partitions[name]]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        yield consumer, tps
     finally:
         await consumer.stop()
-    return records
+
+
+def as_record(r: Any) -> Record:
+    """A fetched record (aiokafka's `ConsumerRecord`) as the tests compare it."""
+    return Record(
+        key=r.key,
+        value=r.value,
+        headers={k: v.decode() for k, v in (r.headers or ())},
+        partition=r.partition,
+        offset=r.offset,
+    )
 
 
 def by_account(mqas: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
