@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AliasChoices, Field, SecretStr, create_model, field_validator
@@ -37,6 +37,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abm.core.privacy import DEFAULT_PSEUDONYM_KEY
 from producers.sources import SOURCES
+
+if TYPE_CHECKING:
+    import typer
 
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
@@ -575,3 +578,20 @@ def redact_url(url: str) -> str:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+Model = TypeVar("Model", bound=CommonSettings)
+
+
+def command_settings(context: typer.Context, model: type[Model]) -> Model:
+    """The settings of the running command, as `model`: those the `abm` command line keeps in
+    its root context (`get_settings`: the full settings, every variable read and validated,
+    once per process), else, for a command run on its own, `model` read now. The
+    commands of the lower layers (`abm privacy`, `abm alerts`, ...) read their settings through
+    this, so they need not import the model of every process. Raises `ValueError` (a pydantic
+    `ValidationError`) for invalid settings."""
+    load = context.find_root().obj
+    settings = load() if callable(load) else model()
+    if not isinstance(settings, model):
+        raise TypeError(f"the command line's settings are no {model.__name__}")
+    return settings

@@ -44,6 +44,13 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(state_app, name="state")
 
 
+@app.callback()
+def _command_line(context: typer.Context) -> None:
+    """Every command reads the full settings (`get_settings`, once per process); those of the
+    lower layers (`abm privacy`, `abm alerts`, ...) find them here (`command_settings`)."""
+    context.obj = get_settings
+
+
 def _settings() -> Settings:
     try:
         return get_settings()

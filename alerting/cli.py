@@ -12,21 +12,21 @@ from typing import Annotated
 import typer
 
 from abm.core.timefmt import parse_iso_ms
-from abm.settings import AlertSettings, get_settings
+from abm.settings import AlertSettings, command_settings
 from alerting.activity import KINDS, ActivityError, SalesActivity
 
 sales_app = typer.Typer(help="Record sales follow-ups (they close an MQA's follow-up SLA).")
 
 
-def _settings() -> AlertSettings:
+def _settings(context: typer.Context) -> AlertSettings:
     try:
-        return get_settings()
+        return command_settings(context, AlertSettings)
     except ValueError as exc:
         typer.secho(f"error: invalid settings: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
 
 
-def alerts() -> None:
+def alerts(context: typer.Context) -> None:
     """Run the alert service: MQA alerts to the account owner (Slack, e-mail or the console),
     once per MQA per channel; follow-up SLA tracking and escalations; /metrics on
     ABM_ALERT_PORT."""
@@ -35,7 +35,7 @@ def alerts() -> None:
     from alerting.recipients import RoutingError
     from alerting.service import AlertService
 
-    settings = _settings()
+    settings = _settings(context)
     configure_logging(settings.log_level, settings.log_connection_error_interval_s)
     try:
         service = AlertService(settings)
@@ -60,6 +60,7 @@ def alerts() -> None:
 
 @sales_app.command("activity")
 def activity(
+    context: typer.Context,
     account_id: Annotated[str, typer.Argument(help="The account followed up.")],
     kind: Annotated[str, typer.Option(help="meeting, call or email.")] = "meeting",
     by: Annotated[str | None, typer.Option(help="Who (AE e-mail or Slack id).")] = None,
@@ -84,7 +85,7 @@ def activity(
     except (ValueError, ActivityError) as exc:
         typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
         raise typer.Exit(2) from None
-    settings = _settings()
+    settings = _settings(context)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(produce_activity(settings, record))
     typer.echo(f"recorded {record.kind} on {record.account_id} at {record.to_dict()['at']} "

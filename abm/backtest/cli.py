@@ -27,7 +27,7 @@ from abm.core.backtest import (
 )
 from abm.core.model import ModelError, ScoringModel, load_model
 from abm.core.opportunities import OpportunitiesError, Opportunity, parse_opportunities
-from abm.settings import Settings, get_settings
+from abm.settings import CommonSettings, WorkerSettings, command_settings
 
 if TYPE_CHECKING:
     from abm.backtest.sources import Touchpoints
@@ -54,6 +54,7 @@ def _fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
 
 
 def backtest(
+    context: typer.Context,
     model: Annotated[
         Path,
         typer.Option("--model", help="The candidate scoring model (YAML).", show_default=False),
@@ -124,11 +125,11 @@ def backtest(
         since_days, warmup_days = parse_days(since), parse_days(warmup)
     except ValueError as exc:
         _fail(f"--since/--warmup: {exc}")
-    candidate_model, baseline_model, baseline_source = _models(model, baseline)
-    settings: Settings | None = None
+    candidate_model, baseline_model, baseline_source = _models(context, model, baseline)
+    settings: CommonSettings | None = None
     if source == TOPIC or outcomes is None or verdicts_wanted:
         try:
-            settings = get_settings()
+            settings = command_settings(context, CommonSettings)
         except ValueError as exc:
             _fail(f"invalid settings: {exc}")
 
@@ -215,7 +216,9 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _models(candidate: Path, baseline: Path | None) -> tuple[ScoringModel, ScoringModel, str]:
+def _models(
+    context: typer.Context, candidate: Path, baseline: Path | None
+) -> tuple[ScoringModel, ScoringModel, str]:
     try:
         candidate_model = load_model(candidate)
     except ModelError as exc:
@@ -224,7 +227,7 @@ def _models(candidate: Path, baseline: Path | None) -> tuple[ScoringModel, Scori
         where = str(baseline)
     else:
         try:
-            live = get_settings().scoring_model
+            live = command_settings(context, WorkerSettings).scoring_model
         except ValueError as exc:
             _fail(f"invalid settings: {exc}")
         baseline, where = live, f"live ({live or 'the bundled model'})"
@@ -238,7 +241,7 @@ def _touchpoints(
     source: str,
     accounts: Path | None,
     contacts: Path | None,
-    settings: Settings | None,
+    settings: CommonSettings | None,
     progress: bool,
 ) -> Touchpoints:
     from abm.backtest.sources import (
@@ -289,7 +292,7 @@ def _touchpoints(
         _fail(str(exc))
 
 
-def _opportunities(path: Path | None, settings: Settings | None) -> list[Opportunity] | None:
+def _opportunities(path: Path | None, settings: CommonSettings | None) -> list[Opportunity] | None:
     """The opportunities of the file, or the stored ones; None when none are stored."""
     if path is not None:
         try:
@@ -311,7 +314,7 @@ def _opportunities(path: Path | None, settings: Settings | None) -> list[Opportu
     return stored or None
 
 
-async def _stored_opportunities(settings: Settings) -> list[Opportunity]:
+async def _stored_opportunities(settings: CommonSettings) -> list[Opportunity]:
     import redis.asyncio as aioredis
 
     from abm.outcomes.store import OutcomeStore
@@ -326,7 +329,7 @@ async def _stored_opportunities(settings: Settings) -> list[Opportunity]:
 
 
 def _verdicts(
-    settings: Settings | None, wanted: bool
+    settings: CommonSettings | None, wanted: bool
 ) -> tuple[dict[str, list[str]] | None, str | None]:
     """The AE verdicts stored by the alert service (MQA id -> each person's verdict), or None
     and why not. Redis that cannot be reached is not an error here: the report says so."""
@@ -343,7 +346,7 @@ def _verdicts(
     return stored, None
 
 
-async def _stored_verdicts(settings: Settings) -> dict[str, list[str]]:
+async def _stored_verdicts(settings: CommonSettings) -> dict[str, list[str]]:
     import redis.asyncio as aioredis
 
     from abm.outcomes.verdicts import VerdictStore

@@ -29,7 +29,7 @@ from abm.core.directory_csv import (
 )
 from abm.core.records import AccountRecord, ContactRecord
 from abm.directory.store import DirectoryStore, LoadReport
-from abm.settings import CommonSettings, get_settings
+from abm.settings import CommonSettings, command_settings
 
 app = typer.Typer(
     help="Load and inspect the account directory",
@@ -45,6 +45,7 @@ T = TypeVar("T")
 
 @app.command()
 def load(
+    context: typer.Context,
     accounts: Annotated[
         Path, typer.Argument(metavar="ACCOUNTS.csv", help="Accounts CSV (see docs/directory.md).")
     ],
@@ -53,7 +54,7 @@ def load(
     ] = None,
 ) -> None:
     """Validate the files, then load them in one transaction (all or nothing)."""
-    report, totals = _run(lambda store: _load(store, accounts, contacts))
+    report, totals = _run(context, lambda store: _load(store, accounts, contacts))
     typer.echo(
         f"loaded {report.accounts} accounts ({report.accounts_replaced} replaced), "
         f"{report.domains} domains ({report.domains_removed} released), "
@@ -64,9 +65,11 @@ def load(
 
 
 @app.command()
-def show(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")]) -> None:
+def show(
+    context: typer.Context, account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")]
+) -> None:
     """Print an account's record as JSON."""
-    record = _run(lambda store: store.account(account_id))
+    record = _run(context, lambda store: store.account(account_id))
     if record is None:
         typer.echo(f"no account `{account_id}` in the directory", err=True)
         raise typer.Exit(EXIT_UNAVAILABLE)
@@ -74,9 +77,9 @@ def show(account_id: Annotated[str, typer.Argument(metavar="ACCOUNT_ID")]) -> No
 
 
 @app.command()
-def forget(email: Annotated[str, typer.Argument(metavar="EMAIL")]) -> None:
+def forget(context: typer.Context, email: Annotated[str, typer.Argument(metavar="EMAIL")]) -> None:
     """Erase a contact and every person link to its e-mail (GDPR)."""
-    if _run(lambda store: store.forget_contact(email)):
+    if _run(context, lambda store: store.forget_contact(email)):
         typer.echo(f"erased the contact record and person links of {email}")
     else:
         typer.echo(f"nothing stored for {email}")
@@ -135,10 +138,10 @@ def _fail(errors: list[RowError]) -> NoReturn:
     raise typer.Exit(EXIT_INVALID)
 
 
-def _run(work: Callable[[DirectoryStore], Awaitable[T]]) -> T:
+def _run(context: typer.Context, work: Callable[[DirectoryStore], Awaitable[T]]) -> T:
     """Run `work` against the directory of the configured Redis, with a clear message when
     Redis cannot be reached (the URL may carry a password: only its redacted form is shown)."""
-    settings = get_settings()
+    settings = command_settings(context, CommonSettings)
     try:
         return asyncio.run(_with_store(settings, work))
     except AuthenticationError:

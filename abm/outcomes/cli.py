@@ -21,7 +21,7 @@ from abm.directory.cli import EXIT_INVALID, EXIT_UNAVAILABLE
 from abm.directory.cli import _fail as fail_with_errors
 from abm.directory.store import DirectoryStore
 from abm.outcomes.store import OutcomesLoad, OutcomeStore
-from abm.settings import CommonSettings, get_settings
+from abm.settings import CommonSettings, command_settings
 
 app = typer.Typer(
     help="Load the CRM's opportunities (the outcomes `abm backtest` measures MQAs against).",
@@ -34,6 +34,7 @@ __all__ = ["EXIT_INVALID", "app"]
 
 @app.command()
 def load(
+    context: typer.Context,
     opportunities: Annotated[
         Path,
         typer.Argument(
@@ -43,7 +44,7 @@ def load(
 ) -> None:
     """Validate the file against the directory, then store it in one transaction (all or
     nothing)."""
-    settings = get_settings()
+    settings = command_settings(context, CommonSettings)
     try:
         report = asyncio.run(_load(settings, opportunities))
     except AuthenticationError:

@@ -25,7 +25,7 @@ from redis.exceptions import AuthenticationError, RedisError
 from abm.core.privacy import Identity, IdentityError, IdentityKind
 from abm.directory.store import DirectoryStore
 from abm.privacy.suppression import SuppressionFull, SuppressionList
-from abm.settings import Settings, get_settings
+from abm.settings import CommonSettings, command_settings
 
 app = typer.Typer(
     help="Suppress a person's new events, lift it, check it (docs/privacy.md).",
@@ -47,12 +47,17 @@ AnonymousId = Annotated[
 
 
 @app.command()
-def suppress(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+def suppress(
+    context: typer.Context,
+    email: Email = None,
+    user_id: UserId = None,
+    anonymous_id: AnonymousId = None,
+) -> None:
     """Drop the person's new events from now on (within ABM_PRIVACY_REFRESH_S) in the collector
     and the workers; nothing already stored is touched."""
     person = _person(email, user_id, anonymous_id)
 
-    async def run(settings: Settings, redis: aioredis.Redis) -> tuple[int, int]:
+    async def run(settings: CommonSettings, redis: aioredis.Redis) -> tuple[int, int]:
         linked: list[Identity] = []
         if person.kind == "email":
             directory = DirectoryStore(redis, settings.redis_prefix)
@@ -63,7 +68,7 @@ def suppress(email: Email = None, user_id: UserId = None, anonymous_id: Anonymou
         added = await _list(settings, redis).add(person, linked)
         return added, len(linked)
 
-    added, linked = _run(run)
+    added, linked = _run(context, run)
     also = f" and {linked} linked userId/anonymousId(s)" if linked else ""
     state = "suppressed" if added else "already suppressed"
     typer.echo(f"{state}: the {_label(person)}{also} ({added} new on the list)")
@@ -71,11 +76,14 @@ def suppress(email: Email = None, user_id: UserId = None, anonymous_id: Anonymou
 
 @app.command()
 def unsuppress(
-    email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None
+    context: typer.Context,
+    email: Email = None,
+    user_id: UserId = None,
+    anonymous_id: AnonymousId = None,
 ) -> None:
     """Lift a suppression (with the identities suppressed with it): new events count again."""
     person = _person(email, user_id, anonymous_id)
-    removed = _run(lambda settings, redis: _list(settings, redis).remove(person))
+    removed = _run(context, lambda settings, redis: _list(settings, redis).remove(person))
     if not removed:
         typer.echo(f"the {_label(person)} is not on the suppression list", err=True)
         raise typer.Exit(EXIT_NOT_FOUND)
@@ -83,10 +91,15 @@ def unsuppress(
 
 
 @app.command()
-def check(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+def check(
+    context: typer.Context,
+    email: Email = None,
+    user_id: UserId = None,
+    anonymous_id: AnonymousId = None,
+) -> None:
     """Say whether a person is suppressed (exit 0) or not (exit 1)."""
     person = _person(email, user_id, anonymous_id)
-    if _run(lambda settings, redis: _list(settings, redis).holds(person)):
+    if _run(context, lambda settings, redis: _list(settings, redis).holds(person)):
         typer.echo(f"suppressed: the {_label(person)}")
         return
     typer.echo(f"not suppressed: the {_label(person)}")
@@ -113,16 +126,21 @@ def _label(person: Identity) -> str:
     return {"email": "e-mail", "user_id": "userId", "anonymous_id": "anonymousId"}[person.kind]
 
 
-def _list(settings: Settings, redis: aioredis.Redis) -> SuppressionList:
+def _list(settings: CommonSettings, redis: aioredis.Redis) -> SuppressionList:
     return SuppressionList(redis, settings.redis_prefix, settings.pseudonym_secret())
 
 
-def _run(work: Callable[[Settings, aioredis.Redis], Awaitable[T]], *, kafka_failure: str = "") -> T:
+def _run(
+    context: typer.Context,
+    work: Callable[[CommonSettings, aioredis.Redis], Awaitable[T]],
+    *,
+    kafka_failure: str = "",
+) -> T:
     """`work` with a Redis client of the settings; Redis, Kafka (when `kafka_failure` says
     what failed: `{}` becomes the broker and the error's type) and a full list end the command
     with exit code 1 and one line."""
     try:
-        settings = get_settings()
+        settings = command_settings(context, CommonSettings)
     except ValueError as exc:
         _fail(f"invalid settings: {exc}", EXIT_UNAVAILABLE)
 
@@ -158,7 +176,12 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 @app.command()
-def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+def forget(
+    context: typer.Context,
+    email: Email = None,
+    user_id: UserId = None,
+    anonymous_id: AnonymousId = None,
+) -> None:
     """Erase a person (GDPR art. 17): suppress them, scrub them from every account state (the
     workers apply it), delete their contact record and links, and record the erasure in the
     audit log by pseudonym only."""
@@ -167,6 +190,7 @@ def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousI
 
     person = _person(email, user_id, anonymous_id)
     report: ForgetReport = _run(
+        context,
         lambda settings, redis: run_forget(settings, redis, person),
         kafka_failure="cannot send the erasure to Kafka ({}); the person is suppressed already: "
         "run the command again once Kafka answers",
@@ -179,13 +203,19 @@ def forget(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousI
 
 
 @app.command()
-def show(email: Email = None, user_id: UserId = None, anonymous_id: AnonymousId = None) -> None:
+def show(
+    context: typer.Context,
+    email: Email = None,
+    user_id: UserId = None,
+    anonymous_id: AnonymousId = None,
+) -> None:
     """What is held about a person (an access request, GDPR art. 15), as JSON: the directory's
     records and links, whether suppressed, and the account states that name them."""
     from abm.privacy.show import show as run_show
 
     person = _person(email, user_id, anonymous_id)
     held = _run(
+        context,
         lambda settings, redis: run_show(settings, redis, person),
         kafka_failure="cannot read the account states from Kafka ({})",
     )
