@@ -14,47 +14,37 @@ an `AlertSettings`, the shared plumbing a `CommonSettings`):
   needs), the local folders, the event size limit, the consumer session timeout, the pseudonym
   key and the suppression list's refresh, the logging. The rule is plain: a field read by two
   processes (or by the plumbing they share) is common; there is no mixin per pair.
-- `WorkerSettings`, `CollectorSettings`, `AlertSettings`: the common fields plus the fields only
-  that process reads.
-- `Settings`: all of them (it inherits the three). The command line, the demo, the benchmarks
-  and the tests build it; it passes as any of the process models, and every variable is read
-  and validated whichever process starts.
+- `WorkerSettings`, `AlertSettings` (here) and `CollectorSettings` (`producers/settings.py`, next
+  to the webhook sources' registry its secrets' fields are made from): the common fields plus
+  the fields only that process reads.
+- `Settings` (`abm_cli/settings.py`, above every process): all of them (it inherits the three).
+  The command line, the demo, the benchmarks and the tests build it; it passes as any of the
+  process models, and every variable is read and validated whichever process starts.
 
 All share one configuration (the `ABM_` prefix, `.env`) and `to_env`, which passes every field
 of whichever model to a child process, so a field cannot be dropped on the way.
+
+This module is in layer 1 (docs/architecture.md, Layers): it imports nothing of the processes
+(`stream/`, `producers/`, `alerting/`) nor of the command line.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field, SecretStr, create_model, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from abm.core.privacy import DEFAULT_PSEUDONYM_KEY
-from producers.sources import SOURCES
 
 if TYPE_CHECKING:
     import typer
 
 LOCAL_KAFKA_PORT = 19092
 LOCAL_REDIS_PORT = 16379
-
-
-def _source_secret_fields() -> dict[str, Any]:
-    """`webhook_{name}_secret` (`ABM_WEBHOOK_{NAME}_SECRET`) of every registered webhook source:
-    unset, the source's webhook answers 404."""
-    return {
-        source.setting: (
-            SecretStr | None,
-            Field(default=None, description=source.secret_description),
-        )
-        for source in SOURCES
-    }
 
 
 class CommonSettings(BaseSettings):
@@ -326,108 +316,6 @@ class WorkerSettings(CommonSettings):
     )
 
 
-# The sources' secrets are fields made from the registry, so a new source needs no line here.
-# The type checker cannot see fields made at run time: code reads them by source
-# (`CollectorSettings.webhook_secrets`), never by attribute name.
-if TYPE_CHECKING:
-    _SourceSecrets = CommonSettings
-else:
-    _SourceSecrets = create_model(
-        "_SourceSecrets", __base__=CommonSettings, **_source_secret_fields()
-    )
-
-
-class CollectorSettings(_SourceSecrets):
-    """The collector's own fields (`abm collector`, producers/; docs/producers.md): its HTTP
-    server, write keys, webhooks (with every registered source's secret, `webhook_{name}_secret`,
-    from `_SourceSecrets`) and the privacy endpoint."""
-
-    privacy_admin_key: SecretStr | None = Field(
-        default=None,
-        description="Bearer key of the collector's POST /v1/regulations (forget, suppress, "
-        "unsuppress over HTTP; docs/privacy.md); its own secret, never a write key. Unset: the "
-        "endpoint answers 404.",
-    )
-    collector_host: str = Field(
-        default="127.0.0.1", description="Address the collector listens on (0.0.0.0: all)."
-    )
-    collector_port: int = Field(default=8088, ge=0, le=65535, description="Collector HTTP port.")
-    collector_write_keys: SecretStr = Field(
-        default=SecretStr("abm-dev-write-key"),
-        description="Accepted write keys, comma-separated. The default is a documented "
-        "development key: set your own before the collector listens beyond loopback.",
-    )
-    collector_max_batch_bytes: int = Field(
-        default=500 * 1024, ge=1024, description="Largest /v1/batch body after decompression."
-    )
-    collector_ack_timeout_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="How long a request waits for Kafka's acknowledgement before it is "
-        "answered 503 (seconds; below the SDKs' 15 s request timeout).",
-    )
-    collector_retry_after_s: int = Field(
-        default=5, ge=1, description="Retry-After of a 503 answer (seconds)."
-    )
-    collector_max_pending: int = Field(
-        default=100_000, ge=1, description="Records waiting for Kafka before new requests get 503."
-    )
-    collector_header_timeout_s: float = Field(
-        default=10.0,
-        gt=0,
-        description="Longest wait for a request's line and headers, from the connection's "
-        "opening or the previous answer; also how long an idle keep-alive connection stays "
-        "open (seconds).",
-    )
-    collector_body_timeout_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="Longest wait for a request's whole body once its headers arrived; a slower "
-        "upload is answered 408 and its connection closed (seconds).",
-    )
-    collector_max_connections: int = Field(
-        default=512,
-        ge=1,
-        description="Open client connections at most; more are answered 503 and closed at once "
-        "(keep it below the process's file descriptor limit).",
-    )
-    collector_cors_origins: str = Field(
-        default="",
-        description="Web pages (origins, comma-separated: https://www.example.com) whose "
-        "browser trackers may send to the collector; `*`: any. Pages on loopback always may.",
-    )
-    collector_dedupe_ttl_s: int = Field(
-        default=86_400,
-        ge=0,
-        description="How long accepted messageIds are remembered to drop SDK retries "
-        "(seconds; 0 turns it off).",
-    )
-    # webhook_{name}_secret of each webhook source: in _SourceSecrets, from producers.sources
-    webhook_tolerance_s: int = Field(
-        default=300, ge=1, description="Replay window of signed webhook timestamps (seconds)."
-    )
-    webhook_ack_timeout_s: float = Field(
-        default=2.5,
-        gt=0,
-        description="Kafka acknowledgement wait of a webhook: providers allow about 3 s.",
-    )
-
-    def webhook_secrets(self) -> dict[str, str]:
-        """The secret of each webhook source that has one set, by source name (secrets: never
-        log them); a source without is off."""
-        secrets: dict[str, str] = {}
-        for source in SOURCES:
-            secret = getattr(self, source.setting)
-            if isinstance(secret, SecretStr) and secret.get_secret_value():
-                secrets[source.name] = secret.get_secret_value()
-        return secrets
-
-    def write_keys(self) -> tuple[str, ...]:
-        """The accepted collector write keys (secrets: never log them)."""
-        raw = self.collector_write_keys.get_secret_value()
-        return tuple(k.strip() for k in raw.split(",") if k.strip())
-
-
 class AlertSettings(CommonSettings):
     """The alert service's own fields (`abm alerts`, alerting/; docs/alerting.md): channels,
     routing, retries, follow-up SLAs and the links its alerts carry."""
@@ -541,12 +429,6 @@ class AlertSettings(CommonSettings):
     )
 
 
-class Settings(WorkerSettings, CollectorSettings, AlertSettings):
-    """Every field of every process, for the command line, the demo, the benchmarks and the
-    tests: it passes wherever a process model is asked for, and `to_env` passes all of it to
-    the processes they start."""
-
-
 def env_name(name: str, field: FieldInfo) -> str:
     """The environment variable a field is read from (its first, if several)."""
     alias = field.validation_alias
@@ -575,18 +457,13 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
 
 
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
-
-
 Model = TypeVar("Model", bound=CommonSettings)
 
 
 def command_settings(context: typer.Context, model: type[Model]) -> Model:
     """The settings of the running command, as `model`: those the `abm` command line keeps in
-    its root context (`get_settings`: the full settings, every variable read and validated,
-    once per process), else, for a command run on its own, `model` read now. The
+    its root context (`abm_cli.settings.get_settings`: the full settings, every variable read
+    and validated, once per process), else, for a command run on its own, `model` read now. The
     commands of the lower layers (`abm privacy`, `abm alerts`, ...) read their settings through
     this, so they need not import the model of every process. Raises `ValueError` (a pydantic
     `ValidationError`) for invalid settings."""

@@ -39,7 +39,7 @@ from abm.plumbing.consumer_lag import wait_caught_up
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics
 from abm.privacy.forget import forget
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.service import AlertService
 from producers.replay import replay
 from stream.topics import MQA, RAW, RESOLVED

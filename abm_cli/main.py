@@ -19,7 +19,7 @@ from abm.log_limit import configure_logging
 from abm.ops.cli import app as ops_app
 from abm.outcomes.cli import app as outcomes_app
 from abm.privacy.cli import app as privacy_app
-from abm.settings import Settings, get_settings
+from abm_cli.settings import Settings, get_settings
 from alerting.cli import alerts as alerts_command
 from alerting.cli import sales_app
 

@@ -37,7 +37,7 @@ from abm.core.timefmt import iso_ms
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings, get_settings
+from abm_cli.settings import Settings, get_settings
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RAW
 
 REPO = Path(__file__).resolve().parents[1]

@@ -32,7 +32,7 @@ from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port, port_open
 from abm.infra.redis_server import LocalRedis
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.outputs import load_directory
 from producers.simulator import SimConfig, Simulator
 from stream.topics import RAW

@@ -35,7 +35,7 @@ from abm.infra.process import free_port, free_port_pair
 from abm.infra.redis_server import LocalRedis
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.simulator import SimConfig, Simulator
 from stream.topics import RAW, raw_key
 

@@ -53,7 +53,7 @@ from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from bench.common import (
     Services,
     Worker,

@@ -38,7 +38,7 @@ from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from bench.common import REPO, Worker, dataset, line, routed_keys, say, services
 from stream.topics import HEADER_EMITTED_MS, HEADER_INGEST_MS, MQA, RAW
 

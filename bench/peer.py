@@ -38,7 +38,7 @@ from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from bench.common import (
     REPO,
     Worker,

@@ -37,7 +37,7 @@ from abm.core.timefmt import DAY_MS, iso_ms
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from bench.common import (
     Services,
     Worker,

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from abm.infra.process import free_port
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.plumbing.topics_admin import partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from bench.common import (
     Dataset,
     Services,

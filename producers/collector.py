@@ -36,12 +36,12 @@ from abm import waiting
 from abm.directory.store import DirectoryStore
 from abm.log_limit import configure_logging
 from abm.privacy.suppression import SuppressionList
-from abm.settings import CollectorSettings
 from producers import ingest, metrics, regulations, webhooks
 from producers.cors import CorsPolicy
 from producers.ingest import Limits, Prepared, RequestError
 from producers.openapi import openapi_document
 from producers.partition_keys import Router, routable
+from producers.settings import CollectorSettings
 from producers.sink import KafkaSink, SeenIds, Unavailable
 from producers.sources import SOURCES, Delivery, Source
 from stream.topics import RAW

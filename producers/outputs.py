@@ -18,8 +18,8 @@ import orjson
 
 from abm.core.records import AccountRecord, ContactRecord
 from abm.plumbing.redis_clients import open_directory
-from abm.settings import CollectorSettings
 from producers.replay import ReplayReport, replay, shift_times
+from producers.settings import CollectorSettings
 
 
 @dataclass

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from abm.core.privacy import Identity, IdentityError, IdentityKind
 from abm.privacy.forget import forget
 from abm.privacy.suppression import SuppressionFull, SuppressionList
-from abm.settings import CollectorSettings
+from producers.settings import CollectorSettings
 
 MAX_SUBJECTS: Final = 100
 """Subjects one request may name."""

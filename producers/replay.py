@@ -25,8 +25,8 @@ from abm import waiting
 from abm.core.segment import SegmentMessage
 from abm.core.timefmt import iso_ms, parse_iso_ms
 from abm.plumbing.redis_clients import open_directory, open_suppression
-from abm.settings import CollectorSettings
 from producers.partition_keys import Router, routable
+from producers.settings import CollectorSettings
 from stream.topics import RAW
 
 _TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")

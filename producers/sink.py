@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaProducer
 
 from abm import waiting
 from abm.plumbing.topics_admin import ensure_topics
-from abm.settings import CollectorSettings
+from producers.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ class Source(ABC):
 
     @property
     def setting(self) -> str:
-        """The field of `abm.settings.CollectorSettings` that holds the secret."""
+        """The field of `producers.settings.CollectorSettings` that holds the secret."""
         return f"webhook_{self.name}_secret"
 
     @property

@@ -14,7 +14,7 @@ from pydantic import AliasChoices
 
 from abm.ops import dashboard
 from abm.ops.catalog import PROCESSES
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from tests.support.ops_tools import REPO, need
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -102,7 +102,7 @@ def test_every_command_in_the_file_is_one_of_the_cli() -> None:
 
 
 def setting_names() -> set[str]:
-    """Every environment variable abm/settings.py reads."""
+    """Every environment variable the settings read (`Settings`: every process's model)."""
     names: set[str] = set()
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from abm.settings import Settings
+from abm_cli.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 

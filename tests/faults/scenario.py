@@ -39,7 +39,7 @@ from abm.infra.kafka import LocalKafka
 from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
 from abm.plumbing.topics_admin import partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER, MQA
 from tests.faults.processes import AbmProcess
 from tests.faults.providers import SlackStandIn, SmtpServer

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from abm.settings import get_settings
 from abm_cli.main import app
+from abm_cli.settings import get_settings
 
 DAY_MS = 86_400_000
 

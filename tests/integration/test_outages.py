@@ -23,7 +23,7 @@ import pytest
 
 from abm.infra.process import free_port
 from abm.infra.redis_server import LocalRedis
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import DEAD_LETTER, RAW
 from tests.faults.processes import AbmProcess
 from tests.faults.services import LatePort, start_kafka

@@ -18,7 +18,7 @@ import pytest
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.topics_admin import configure_topics, managed_configs
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import DEAD_LETTER, MQA, RESOLVED, engagement_changelog
 from tests.support.factories import DAY, T0
 from tests.support.harness import (

@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from abm.core.model import load_model
 from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.topics_admin import partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import MQA, RESOLVED
 from tests.support.harness import (
     WorkerProcess,

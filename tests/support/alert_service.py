@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client import REGISTRY
 
 from abm.plumbing.consumer_lag import wait_caught_up
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import AlertService, wall_ms
 from alerting.signing import slack_signature

@@ -9,7 +9,7 @@ from typing import Any
 from abm.core.mqa_event import MqaEvent
 from abm.core.privacy import clear_key_pseudonym
 from abm.core.records import AccountRecord
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from tests.support.factories import T0, account, mqas, qualifying_group, replay, touchpoint
 
 

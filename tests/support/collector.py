@@ -19,7 +19,7 @@ from abm.core.privacy import Identity
 from abm.core.touchpoint import Touchpoint
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory, redis_client
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.collector import Collector, CollectorSite, make_app, make_runner
 from stream.topics import RAW, RESOLVED, TopicSpec
 from tests.support import factories

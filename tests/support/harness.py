@@ -20,7 +20,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import open_directory
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.partition_keys import Router
 from stream.topics import RAW, TopicSpec
 from tests.faults.processes import REPO as REPO

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from abm.infra.process import free_port
 from abm.ops.catalog import PROCESSES, Process
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from tests.faults.processes import AbmProcess
 from tests.faults.providers import SmtpServer
 

@@ -12,15 +12,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from abm.settings import (
-    AlertSettings,
-    CommonSettings,
-    Settings,
-    WorkerSettings,
-    command_settings,
-    get_settings,
-)
+from abm.settings import AlertSettings, CommonSettings, WorkerSettings, command_settings
 from abm_cli import main
+from abm_cli.settings import Settings, get_settings
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@
 3. `abm_cli` (the command line and the demo) and `bench`: on top.
 
 A module imports only from its own layer and below, wherever the import sits (module level,
-inside a function, under TYPE_CHECKING), and the imports that run (all but TYPE_CHECKING's,
-deferred ones inside functions included) form no circle.
+inside a function, under TYPE_CHECKING), with no exception, and the imports that run (all but
+TYPE_CHECKING's, deferred ones inside functions included) form no circle.
 """
 
 from __future__ import annotations
@@ -22,17 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("abm", "abm_cli", "stream", "producers", "alerting", "bench")
 PROCESSES = ("stream", "producers", "alerting")
-
-EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        # The collector's settings (CollectorSettings) read the webhook sources' registry for
-        # their secrets' fields (ABM_WEBHOOK_{NAME}_SECRET): one module and one registry line add
-        # a source. The full Settings inherits that model and is imported from abm.settings by
-        # the layer-1 tools, so the model stays in layer 1 (docs/architecture.md, Layers).
-        ("abm.settings", "producers.sources"),
-    }
-)
-"""Arrows that run up, each with the reason it is allowed."""
 
 
 def layer(module: str) -> int:
@@ -97,7 +86,7 @@ def test_no_arrow_runs_up() -> None:
     upward = sorted(
         (source, target)
         for source, target in arrows(runtime_only=False)
-        if layer(target) > layer(source) and (source, target) not in EXCEPTIONS
+        if layer(target) > layer(source)
     )
     assert upward == [], "imports that run up a layer:\n" + "\n".join(
         f"  {s} (layer {layer(s)}) -> {t} (layer {layer(t)})" for s, t in upward
@@ -113,10 +102,6 @@ def test_the_processes_do_not_import_each_other() -> None:
     assert across == [], "\n".join(f"  {s} -> {t}" for s, t in across)
 
 
-def test_every_allowed_exception_is_still_needed() -> None:
-    assert arrows(runtime_only=False) >= EXCEPTIONS
-
-
 def test_the_imports_that_run_form_no_circle() -> None:
     graph: dict[str, set[str]] = {name: set() for name in modules()}
     for source, target in arrows(runtime_only=True):
@@ -130,6 +115,7 @@ def test_the_layers_are_read_as_documented() -> None:
     assert layer("abm.core.state") == 0 and layer("abm.settings") == 1
     assert layer("stream.topics") == 1 and layer("stream.app") == 2
     assert layer("abm_cli.main") == 3 and layer("bench.common") == 3
+    assert layer("producers.settings") == 2 and layer("abm_cli.settings") == 3
     assert ("abm_cli.main", "stream.worker") in arrows(runtime_only=False)
     circle = strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}})
     assert sorted(map(sorted, circle)) == [["a", "b", "c"], ["d"]]

@@ -12,14 +12,9 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from abm.settings import (
-    AlertSettings,
-    CollectorSettings,
-    CommonSettings,
-    Settings,
-    WorkerSettings,
-    redact_url,
-)
+from abm.settings import AlertSettings, CommonSettings, WorkerSettings, redact_url
+from abm_cli.settings import Settings
+from producers.settings import CollectorSettings
 from producers.sources import SOURCES
 
 
@@ -193,18 +188,20 @@ ROOT = Path(__file__).resolve().parents[2]
 PROCESS_CODE = {WorkerSettings: "stream", CollectorSettings: "producers", AlertSettings: "alerting"}
 SHARED_CODE = ("stream/topics.py",)
 """Read by every process (the topic contract), so what it reads is common."""
+MODEL_CODE = ("abm/settings.py", "producers/settings.py")
+"""Where the models are defined: their own methods are no process reading a field."""
 READ_THROUGH = {"pseudonym_key": "pseudonym_secret", "collector_write_keys": "write_keys"}
 """Fields code reads through a method of their model, not by name."""
 
 
 @cache
 def _code(package: str) -> str:
-    """The source text of a package (without `abm/settings.py` and the shared modules), or of
+    """The source text of a package (without the models' modules and the shared modules), or of
     the shared modules (`shared`)."""
     if package == "shared":
         paths = [ROOT / p for p in SHARED_CODE]
     else:
-        skipped = {ROOT / "abm" / "settings.py", *(ROOT / p for p in SHARED_CODE)}
+        skipped = {ROOT / p for p in (*MODEL_CODE, *SHARED_CODE)}
         paths = sorted(p for p in (ROOT / package).rglob("*.py") if p not in skipped)
     return "\n".join(p.read_text() for p in paths)
 

@@ -19,7 +19,7 @@ import pytest
 
 from abm.infra.process import free_port
 from abm.plumbing.redis_clients import redis_client
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.delivery import CRASH_EXIT_CODE
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.faults.providers import SlackStandIn, SmtpServer

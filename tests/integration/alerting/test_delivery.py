@@ -14,7 +14,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from abm.infra.process import free_port
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.faults.providers import TEST_CERT, SlackStandIn, SmtpServer
 from tests.support.alert_service import (

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from abm.infra.process import free_port
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.signing import ack_url
 from tests.faults.providers import SlackStandIn

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from abm.core.touchpoint import Touchpoint
 from abm.outcomes.verdicts import Verdict, VerdictStore
-from abm.settings import Settings, get_settings
 from abm_cli.main import app
+from abm_cli.settings import Settings, get_settings
 from stream.topics import RESOLVED
 from tests.support.factories import (
     DAY,

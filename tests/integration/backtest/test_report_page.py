@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from abm.backtest.sources import read_raw_jsonl
 from abm.core.backtest import in_window, run_model, window_of
 from abm.outcomes.verdicts import Verdict, VerdictStore
-from abm.settings import Settings, get_settings
 from abm_cli.main import app
+from abm_cli.settings import Settings, get_settings
 from tests.support.factories import default_model
 from tests.support.harness import REPO, make_settings
 from tests.support.ops_tools import png_size, rendered_dom, screenshot

@@ -31,7 +31,7 @@ from abm.core.segment import SegmentMessage, parse_message
 from abm.core.touchpoint import Touchpoint
 from abm.directory.cli import app
 from abm.directory.store import DirectoryStore
-from abm.settings import get_settings
+from abm_cli.settings import get_settings
 
 pytestmark = pytest.mark.integration
 

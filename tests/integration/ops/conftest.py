@@ -20,7 +20,7 @@ from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
 from abm.infra.process import free_port
 from abm.ops.catalog import WORKER
 from abm.plumbing.consumer_lag import wait_caught_up
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.activity import SalesActivity
 from alerting.service import produce_activity
 from stream.topics import MQA, RAW, RESOLVED

@@ -15,7 +15,7 @@ from typing import Any
 
 from abm.core.offline import OfflineResult
 from abm.core.timefmt import iso_ms
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from tests.faults.providers import SmtpServer
 from tests.support.factories import DAY, T0, account, contact_record, segment_message
 from tests.support.harness import WorkerProcess

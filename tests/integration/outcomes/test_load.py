@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from abm.core.opportunities import Opportunity
 from abm.outcomes.store import OutcomeStore
-from abm.settings import get_settings
 from abm_cli.main import app
+from abm_cli.settings import get_settings
 from tests.support.factories import at
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from abm.directory.store import DirectoryStore
 from abm.infra.process import free_port
 from abm.outcomes.store import MQA_HORIZON_DAYS, MQAS_PER_ACCOUNT, OutcomeStore
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from tests.support.alert_service import (
     Clock,
     alerts_caught_up,

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from abm.core.resolution import LearnedLinks
 from abm.directory.store import DirectoryStore
-from abm.settings import get_settings
 from abm_cli.main import app
+from abm_cli.settings import get_settings
 from tests.integration.privacy.helpers import everything_stored
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from abm.core.privacy import Identity
 from abm.core.state import AccountState
-from abm.settings import Settings, get_settings
 from abm_cli.main import app
+from abm_cli.settings import Settings, get_settings
 from stream.topics import MQA, RESOLVED, engagement_changelog
 from tests.integration.privacy.helpers import everything_stored
 from tests.support.factories import account, touchpoint

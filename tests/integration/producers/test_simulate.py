@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.simulator import SimConfig, Simulator
 from tests.support.collector import (
     WRITE_KEY,

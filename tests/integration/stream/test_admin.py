@@ -10,7 +10,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from abm.plumbing.topics_admin import ConfigChange, configure_topics, ensure_topics
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog
 from tests.support.harness import make_settings
 

@@ -23,7 +23,7 @@ from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
 from abm.plumbing.consumer_lag import wait_caught_up
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.rebuild import rebuild
 from stream.topics import MQA, RAW, RESOLVED, engagement_changelog, engagement_group
 from tests.support.factories import CHAMPION, DM, acts, replay

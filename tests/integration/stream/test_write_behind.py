@@ -16,7 +16,7 @@ from abm.core.privacy import DEFAULT_PSEUDONYM_KEY, clear_key_pseudonym
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
 from abm.plumbing.consumer_lag import wait_caught_up
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import RESOLVED, account_key, engagement_changelog, engagement_group
 from tests.support.factories import HOUR, T0, account, page, replay
 from tests.support.harness import (

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 
 from abm.core.mqa_event import MqaEvent
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from alerting.delivery import Outage
 from alerting.service import AlertService, backlog_read, parse_mqa
 from tests.support.alerting import mqa_event

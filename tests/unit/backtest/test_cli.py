@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from abm.core.segment import SegmentMessage, parse_message
-from abm.settings import get_settings
 from abm_cli.main import app
+from abm_cli.settings import get_settings
 
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 MODEL = Path(__file__).resolve().parents[3] / "abm" / "core" / "default_model.yaml"

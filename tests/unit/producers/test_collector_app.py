@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.collector import EXAMPLE_WRITE_KEYS, Collector, config_problem, make_app
 from producers.openapi import openapi_document
 from tests.conftest import REPO

@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from abm.core.privacy import Identity
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from producers.regulations import MAX_SUBJECTS, Invalid, authorized, parse
 
 

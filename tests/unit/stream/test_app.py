@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abm.core.model import load_model
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.app import create_app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import (
     ALERTS_DEAD_LETTER,
     MQA,

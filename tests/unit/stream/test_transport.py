@@ -12,7 +12,7 @@ from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
 
 from abm.core.model import load_model
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.app import create_app
 from stream.transport import App, RawSchema
 

@@ -22,7 +22,7 @@ import pytest
 from aiohttp import web
 
 from abm.infra.process import free_port
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import ALERTS_DEAD_LETTER
 from tests.support.alert_service import (
     alert_test_settings,

@@ -17,7 +17,7 @@ from abm.core.privacy import Identity
 from abm.core.timefmt import iso_ms
 from abm.directory.store import DirectoryKeys
 from abm.privacy.suppression import SuppressionList
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream.topics import RAW, RESOLVED
 from tests.support import factories
 from tests.support.harness import (

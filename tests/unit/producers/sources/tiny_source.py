@@ -70,7 +70,7 @@ async def observe() -> dict[str, Any]:
     from aiohttp.test_utils import TestClient, TestServer
     from prometheus_client import REGISTRY
 
-    from abm.settings import Settings
+    from abm_cli.settings import Settings
     from producers import ingest
     from producers.collector import Collector, make_app
     from producers.openapi import openapi_document

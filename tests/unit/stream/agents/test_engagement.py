@@ -18,7 +18,7 @@ import pytest
 from faust.types import TP
 from mode import Signal
 
-from abm.settings import Settings
+from abm_cli.settings import Settings
 from stream import topics
 from stream.agents import engagement
 from stream.app import Pipeline
