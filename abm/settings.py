@@ -272,6 +272,19 @@ class WorkerSettings(CommonSettings):
         "a backlog (measured in docs/benchmarks.md). Memory: a held record takes about 1-2 KB, "
         "so 16,384 per stream is about 20-30 MB at most, reached only during a backlog.",
     )
+    fetch_wait_s: float = Field(
+        default=0.02,
+        gt=0.0,
+        le=1.5,
+        description="Longest time the broker holds the worker's fetch request when none of its "
+        "partitions has new records (seconds). The Kafka client keeps one fetch in flight per "
+        "broker and fetches a partition again only once its prefetched records are used up, so "
+        "while the busy partitions are still prefetched the request asks for the idle ones "
+        "only (the raw topic, the erasure commands), and the busy ones, once used up, wait for "
+        "it to come back. Faust holds it 1.5 s, which left the engagement agent idle for half "
+        "of a backlog (docs/benchmarks.md). An idle worker sends one small fetch per this "
+        "interval.",
+    )
     producer_buffer_messages: int = Field(
         default=10_000,
         ge=100,

@@ -88,6 +88,7 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         autodiscover=False,
         stream_buffer_maxsize=settings.stream_buffer_records,
     )
+    app.fetch_wait_s = settings.fetch_wait_s
 
     def topic(spec: topics.TopicSpec) -> Any:
         return app.topic(

@@ -7,28 +7,45 @@
   not serve).
 - The topics' records become events without a serializer lookup (`RawSchema`): every topic of
   the worker holds bytes that the agents decode themselves.
+- The Kafka client's fetch waits `App.fetch_wait_s` for idle partitions (`ConsumerThread`),
+  where Faust has it wait 1.5 s.
+- The consumer (`Consumer`, for `kafka://` brokers) runs Faust's per-record race (the
+  conductor's hand-off against a flow suspension) with one task instead of four
+  (`Consumer.wait_first`).
 
-A direct hand-off of each fetched record to the streams (awaiting the conductor's callback in
-the fetch loop instead of Faust's race against a flow suspension) was here from 2026-12-07 and
-is withdrawn: with it a worker restarted after a kill -9 sometimes stopped taking records after
-its first, until its next restart (`./dev.sh chaos`: 2 of 4 worker kills; without it, 0 of 8,
-same seed); docs/benchmarks.md has its figures and what they cost. A second try (2026-12-07,
-sixth run) ran the hand-off up to its first wait in the fetch loop and put only a waiting rest
-into Faust's race, so that nothing could wait outside the race: it stalled the same way (in
-about one worker kill of eight). With a turn for the event loop after each record it no longer
-stalled (0 of 28 kills), and it was no faster than Faust's race: what the race costs is mostly
-that turn per record, and something in a restarting worker depends on it.
+Why the last one. Faust's fetch loop (`Consumer._drain_messages`) hands every record over as
+`wait_first(callback(message), suspend_flow.wait())`. mode's `wait_first` makes a task of each
+argument and of the consumer's stop and crash events, waits on the four with `asyncio.wait`,
+and cancels the three losers, each cancellation one more step of the event loop: about 25 us
+per record, where the whole step costs 150-250 us. The race exists so that a rebalance, which
+suspends the flow, can abandon a hand-off that waits (for room in a full stream buffer, for the
+producer's buffer, for the app's flow control). This consumer runs the same race with the
+hand-off in a task of its own and one future that the hand-off's end and the three events
+complete (about 9 us): the same outcomes (the hand-off's error raised in the fetch loop, the
+hand-off cancelled when the flow is suspended or the consumer stops or crashes first) and the
+same turn of the event loop per record.
+
+That turn stays on purpose. Two hand-offs without it were tried on 2026-12-07 and withdrawn: one
+awaited the conductor's callback in the fetch loop, one ran it there up to its first wait and
+raced only the rest. Both were faster (1.07x Quix Streams for the second), and with both a
+worker restarted after a kill -9 sometimes stopped taking records until its next restart
+(`./dev.sh chaos`: about 1 in 7 worker kills; with a turn per record, none in 28).
+docs/benchmarks.md has their figures and what a stalled worker showed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 import faust
+from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import Message
+from mode.services import WaitResults
+from mode.utils.locks import Event as ModeEvent
 
 
 class RawSchema(faust.Schema[bytes, bytes]):
@@ -54,18 +71,151 @@ class RawSchema(faust.Schema[bytes, bytes]):
         return decode
 
 
+Event = asyncio.Event | ModeEvent
+"""The events a race watches: the consumer's flow suspension is asyncio's, its stop and crash
+events are mode's; both wake the futures in their `_waiters` when set."""
+
+
+class Handoff:
+    """One fetched record on its way to the conductor, so `Consumer.wait_first` can tell the
+    fetch loop's race from the consumer's other waits (the callback's coroutine is made when
+    the race starts)."""
+
+    __slots__ = ("deliver", "message")
+
+    def __init__(self, deliver: Callable[[Message], Awaitable[None]], message: Message) -> None:
+        self.deliver = deliver
+        self.message = message
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        return self.deliver(self.message).__await__()
+
+
+async def race(handoff: Awaitable[Any], events: tuple[Event, ...]) -> WaitResults:
+    """Run `handoff` in a task of its own until it ends or one of `events` is set, whichever
+    comes first; a hand-off still running then is cancelled. An error of the hand-off is raised
+    here. `stopped` in the result: an event other than the first (the flow suspension) was set.
+
+    The outcome of mode's `Service.wait_first(handoff, events[0].wait())` on a service whose
+    stop and crash events are `events[1:]`, with one task and one future instead of four tasks:
+    the hand-off's task is made first and gets its first step before the race can end, even
+    when an event is set already, as in mode's race.
+    """
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(_awaited(handoff))
+    ended = loop.create_future()
+
+    def end(_: object = None) -> None:
+        if not ended.done():
+            ended.set_result(None)
+
+    task.add_done_callback(end)
+    watched: list[Event] = []
+    for event in events:
+        if event.is_set():
+            loop.call_soon(end)  # after the hand-off's first step, which is scheduled first
+        else:
+            event._waiters.append(ended)
+            watched.append(event)
+    try:
+        await ended
+    finally:
+        for event in watched:
+            with contextlib.suppress(ValueError):
+                event._waiters.remove(ended)
+        if not task.done():
+            task.remove_done_callback(end)
+            task.cancel()
+    if task.done():
+        if task.cancelled():
+            raise asyncio.CancelledError()
+        result = task.result()  # raises the hand-off's error
+        return WaitResults([handoff], [result], _stopped(events))
+    return WaitResults([], [], _stopped(events))
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _stopped(events: tuple[Event, ...]) -> bool:
+    return any(event.is_set() for event in events[1:])
+
+
+class ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, its Kafka client's fetches held by the broker for at most the
+    app's `fetch_wait_s` when their partitions have no new records.
+
+    The client keeps one fetch request in flight per broker, and asks again for a partition
+    only once its prefetched records are used up. During a backlog the busy partitions are
+    still prefetched when the next request goes out, so it asks for the idle partitions only
+    (the raw topic of a worker that has no new messages, the erasure commands), and the broker
+    holds it until they get a record or the wait ends. The busy partitions, used up meanwhile,
+    wait for it to come back: with Faust's 1.5 s the engagement agent sat idle for about half
+    of a backlog (docs/benchmarks.md).
+    """
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        client = super()._create_worker_consumer(transport)
+        # aiokafka 0.14 keeps the constructor's value here and hands it to its fetcher at start
+        client._fetch_max_wait_ms = int(getattr(self.app, "fetch_wait_s", 1.5) * 1000)
+        return client
+
+
+class Consumer(kafka_driver.Consumer):
+    """Faust's aiokafka consumer, running the fetch loop's per-record race with one task
+    (`race`; see the module's docstring), on `ConsumerThread`."""
+
+    def _new_consumer_thread(self) -> kafka_driver.AIOKafkaConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        deliver = self.callback
+
+        def handoff(message: Message) -> Handoff:
+            return Handoff(deliver, message)
+
+        self.callback = handoff
+
+    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
+        """The fetch loop's race (a `Handoff` against `suspend_flow.wait()`) through `race`;
+        anything else through mode's."""
+        first = coros[0] if coros else None
+        if not isinstance(first, Handoff) or len(coros) != 2 or timeout is not None:
+            return await super().wait_first(*coros, timeout=timeout)
+        _close(coros[1:])  # the race watches the suspension event itself
+        return await race(first, (self.suspend_flow, self._stopped, self._crashed))
+
+
+def _close(coros: tuple[Any, ...]) -> None:
+    """Close coroutines that will not run (the fetch loop's `suspend_flow.wait()`), so Python
+    does not warn that they were never awaited."""
+    for other in coros:
+        if inspect.iscoroutine(other):
+            other.close()
+
+
+class Transport(kafka_driver.Transport):
+    Consumer = Consumer
+
+
 DRAIN_TICK_S = 0.1
 """How often the app's drain hooks run while it waits for its events to be acked (seconds)."""
 
 
 class App(faust.App):
-    """Faust's app with drain hooks (see the module's docstring).
+    """Faust's app with drain hooks, on `Transport` (see the module's docstring).
 
     Without Faust's in-memory `Monitor` among its sensors: the monitor keeps per-event
     statistics for Faust's own web pages, which this project does not serve (its metrics are
     Prometheus's, `stream.metrics`), at about 2% of the engagement worker's time. The monitor
     itself stays (the consumer reports commits to it).
     """
+
+    fetch_wait_s: float = 1.5
+    """Longest time the broker holds a fetch of partitions without new records (seconds;
+    `ConsumerThread`); the worker sets its `ABM_FETCH_WAIT_S`, Faust's own is 1.5 s."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -94,3 +244,10 @@ class App(faust.App):
         dependencies = super().on_init_dependencies()
         self.sensors.remove(self.monitor)
         return dependencies
+
+    def _new_transport(self) -> Any:
+        """`Transport` for `kafka://` brokers; any other scheme gets Faust's own."""
+        urls = self.conf.broker_consumer
+        if urls[0].scheme == "kafka":
+            return Transport(urls, self)
+        return super()._new_transport()

@@ -257,6 +257,8 @@ def test_a_common_field_is_read_by_the_shared_code_or_by_two_processes() -> None
         ("ABM_ENGAGEMENT_CACHE_ACCOUNTS", "2000000", "engagement_cache_accounts"),
         ("ABM_STREAM_BUFFER_RECORDS", "10", "stream_buffer_records"),
         ("ABM_STREAM_BUFFER_RECORDS", "1000000", "stream_buffer_records"),
+        ("ABM_FETCH_WAIT_S", "0", "fetch_wait_s"),
+        ("ABM_FETCH_WAIT_S", "2", "fetch_wait_s"),
     ],
 )
 def test_a_bad_variable_is_refused_by_name(

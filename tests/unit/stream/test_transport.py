@@ -1,30 +1,28 @@
-"""The worker's Faust app: drain hooks while it waits for acks, no in-memory Monitor, Faust's
-own per-record hand-off, and raw events made without Faust's serializer registry."""
+"""The worker's Faust app: drain hooks while it waits for acks, no in-memory Monitor, the fetch
+loop's per-record race with one task (the same outcomes as mode's race, which each test runs
+too), and raw events made without Faust's serializer registry.
+
+Real Faust objects (app, consumer), no broker: a race is decided before anything is fetched.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
+from mode.services import WaitResults
 
 from abm.core.model import load_model
 from abm_cli.settings import Settings
 from stream.app import create_app
-from stream.transport import App, RawSchema
-
-
-def test_the_worker_hands_records_over_the_way_faust_does() -> None:
-    """The direct hand-off was withdrawn (a restarted worker could stop after its first
-    record): the consumer is Faust's own, with its race against a flow suspension."""
-    pipe = create_app(Settings(), load_model())
-    assert isinstance(pipe.app, App)
-    assert type(pipe.app.transport) is kafka_driver.Transport
-    assert pipe.app.transport.Consumer is kafka_driver.Consumer
-
+from stream.transport import App, Consumer, RawSchema, Transport
 
 TOPIC = "touchpoints"
 ROUTED = TP(TOPIC, 0)
@@ -32,7 +30,196 @@ ROUTED = TP(TOPIC, 0)
 
 @pytest.fixture
 def app(tmp_path: Path) -> App:
-    return App("schema-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path))
+    return App("transport-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path))
+
+
+def message(offset: int = 0) -> Message:
+    return Message(TOPIC, 0, offset, 0.0, 0, None, b"k", b"v", None, tp=ROUTED)
+
+
+@dataclass
+class Deliverer:
+    """A conductor callback that may wait for `gate` (when one is set), and records its steps
+    and the task each ran in."""
+
+    gate: asyncio.Event | None = None
+    fail_at: str | None = None
+    steps: list[tuple[str, asyncio.Task[Any] | None]] = field(default_factory=list)
+
+    async def deliver(self, message: Message) -> str:
+        self.step("started")
+        if self.gate is not None:
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.step("cancelled")
+                raise
+        self.step("delivered")
+        return "handed over"
+
+    def step(self, name: str) -> None:
+        self.steps.append((name, asyncio.current_task()))
+        if name == self.fail_at:
+            raise RuntimeError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _ in self.steps]
+
+
+async def rebalanced(tps: Any) -> None:
+    """Rebalances do not happen here."""
+
+
+Race = Callable[[Consumer, Message], Awaitable[WaitResults]]
+
+
+async def ours(consumer: Consumer, record: Message) -> WaitResults:
+    """What Faust's fetch loop does with each record (`Consumer._drain_messages`)."""
+    return await consumer.wait_first(consumer.callback(record), consumer.suspend_flow.wait())
+
+
+async def modes(consumer: Consumer, record: Message) -> WaitResults:
+    """The same with Faust's consumer: mode's race over the callback itself."""
+    deliver = consumer.deliver_for_test  # type: ignore[attr-defined]
+    return await kafka_driver.Consumer.wait_first(
+        consumer, deliver(record), consumer.suspend_flow.wait()
+    )
+
+
+RACES = pytest.mark.parametrize("hand_off", [ours, modes], ids=["ours", "modes"])
+
+
+def consumer_for(app: App, deliverer: Deliverer) -> Consumer:
+    consumer = app.transport.create_consumer(
+        callback=deliverer.deliver,
+        on_partitions_revoked=rebalanced,
+        on_partitions_assigned=rebalanced,
+    )
+    assert isinstance(consumer, Consumer)
+    consumer.deliver_for_test = deliverer.deliver  # type: ignore[attr-defined]
+    return consumer
+
+
+async def waiters(consumer: Consumer) -> int:
+    """Futures left waiting on the events a race watches once the race is over (each race must
+    take its own back; mode's cancelled tasks take theirs a turn later)."""
+    await asyncio.sleep(0)
+    events = (consumer.suspend_flow, consumer._stopped, consumer._crashed)
+    return sum(len(event._waiters) for event in events)
+
+
+def test_the_worker_runs_on_this_transport() -> None:
+    pipe = create_app(Settings(), load_model())
+    assert isinstance(pipe.app, App)
+    assert isinstance(pipe.app.transport, Transport)
+    assert pipe.app.transport.Consumer is Consumer
+
+
+@RACES
+async def test_a_hand_off_runs_in_a_task_of_its_own(app: App, hand_off: Race) -> None:
+    """The fetch loop gives the event loop a turn per record, as Faust's race does: two
+    hand-offs without that turn stalled restarted workers."""
+    deliverer = Deliverer()
+    consumer = consumer_for(app, deliverer)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the unused suspend_flow.wait() must be closed
+        results = await hand_off(consumer, message())
+    assert deliverer.names == ["started", "delivered"]
+    (_, started_in), (_, delivered_in) = deliverer.steps
+    assert started_in is delivered_in is not asyncio.current_task()
+    assert results.results == ["handed over"] and not results.stopped
+    assert await waiters(consumer) == 0
+
+
+@RACES
+async def test_a_hand_off_that_waits_is_waited_for(app: App, hand_off: Race) -> None:
+    deliverer = Deliverer(gate=asyncio.Event())
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(hand_off(consumer, message()))
+    await asyncio.sleep(0.05)
+    assert deliverer.names == ["started"]
+    assert not handing.done()
+    assert deliverer.gate is not None
+    deliverer.gate.set()
+    results = await asyncio.wait_for(handing, timeout=5)
+    assert deliverer.names == ["started", "delivered"]
+    assert results.results == ["handed over"] and not results.stopped
+    assert await waiters(consumer) == 0
+
+
+@RACES
+@pytest.mark.parametrize("event", ["suspend_flow", "_stopped", "_crashed"])
+async def test_a_suspended_flow_a_stop_or_a_crash_abandons_a_waiting_hand_off(
+    app: App, hand_off: Race, event: str
+) -> None:
+    """What the race is for: a rebalance suspends the flow, the fetch loop goes on and the
+    waiting hand-off is cancelled; so too when the consumer stops or crashes."""
+    deliverer = Deliverer(gate=asyncio.Event())
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(hand_off(consumer, message()))
+    await asyncio.sleep(0.05)
+    getattr(consumer, event).set()
+    results = await asyncio.wait_for(handing, timeout=5)
+    await asyncio.sleep(0)
+    assert deliverer.names == ["started", "cancelled"]
+    assert results.done == [] or results.results != ["handed over"]
+    assert results.stopped is (event != "suspend_flow")
+    assert await waiters(consumer) == 0
+
+
+@RACES
+async def test_a_hand_off_raced_against_a_suspended_flow_gets_its_first_step(
+    app: App, hand_off: Race
+) -> None:
+    """The flow was suspended before the record came up: the hand-off starts anyway and is
+    cancelled at its first wait, as in mode's race."""
+    deliverer = Deliverer(gate=asyncio.Event())
+    consumer = consumer_for(app, deliverer)
+    consumer.suspend_flow.set()
+    await asyncio.wait_for(hand_off(consumer, message()), timeout=5)
+    await asyncio.sleep(0)
+    assert deliverer.names == ["started", "cancelled"]
+
+
+@RACES
+@pytest.mark.parametrize("fail_at", ["started", "delivered"])
+async def test_an_error_of_the_hand_off_reaches_the_fetch_loop(
+    app: App, hand_off: Race, fail_at: str
+) -> None:
+    gate = asyncio.Event()
+    deliverer = Deliverer(gate=gate, fail_at=fail_at)
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(hand_off(consumer, message()))
+    await asyncio.sleep(0.05)
+    gate.set()
+    with pytest.raises(RuntimeError, match=fail_at):
+        await asyncio.wait_for(handing, timeout=5)
+    assert await waiters(consumer) == 0
+
+
+@RACES
+async def test_a_cancelled_fetch_loop_cancels_its_hand_off(app: App, hand_off: Race) -> None:
+    deliverer = Deliverer(gate=asyncio.Event())
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(hand_off(consumer, message()))
+    await asyncio.sleep(0.05)
+    handing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handing
+    await asyncio.sleep(0)
+    assert deliverer.names == ["started", "cancelled"]
+    assert await waiters(consumer) == 0
+
+
+async def test_other_waits_of_the_consumer_go_through_modes_race(app: App) -> None:
+    deliverer = Deliverer()
+    consumer = consumer_for(app, deliverer)
+    gate = asyncio.Event()
+    gate.set()
+    results = await consumer.wait_first(gate.wait(), timeout=1)
+    assert results.results == [True]
+    assert deliverer.names == []
 
 
 @pytest.mark.parametrize(
@@ -98,3 +285,20 @@ async def test_the_drain_hooks_run_until_the_in_flight_events_are_acked(tmp_path
 def test_the_engagement_agent_writes_its_states_while_the_app_drains(tmp_path: Path) -> None:
     app = create_app(Settings(state_dir=tmp_path), load_model()).app
     assert [hook.__name__ for hook in app.while_draining] == ["flush_pending"]
+
+
+@pytest.mark.parametrize("wait_s", [0.02, 0.25])
+async def test_the_kafka_clients_fetch_waits_the_settings_time(
+    tmp_path: Path, wait_s: float
+) -> None:
+    """Faust has the broker hold a fetch for idle partitions 1.5 s, which left the engagement
+    agent idle for half of a backlog; the worker's client waits `ABM_FETCH_WAIT_S`."""
+    pipe = create_app(Settings(state_dir=tmp_path, fetch_wait_s=wait_s), load_model())
+    consumer = pipe.app.consumer
+    assert isinstance(consumer, Consumer)
+    thread = consumer._new_consumer_thread()
+    client = thread._create_worker_consumer(cast(Any, pipe.app.transport))
+    try:
+        assert client._fetch_max_wait_ms == int(wait_s * 1000)
+    finally:
+        await client.stop()
