@@ -5,6 +5,8 @@
   which acks their events. Faust stops the app's timers before that wait on a stop.
 - Faust's in-memory `Monitor` is no sensor (per-event statistics for pages this project does
   not serve).
+- The engagement agent takes its events from its channel's queue in batches (`event_batches`),
+  without Faust's per-event stream iteration.
 - The topics' records become events without a serializer lookup (`RawSchema`): every topic of
   the worker holds bytes that the agents decode themselves.
 - The Kafka client's fetch waits `App.fetch_wait_s` for idle partitions (`ConsumerThread`),
@@ -38,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import faust
@@ -198,6 +200,56 @@ def _close(coros: tuple[Any, ...]) -> None:
 
 class Transport(kafka_driver.Transport):
     Consumer = Consumer
+
+
+async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncIterator[list[Any]]:
+    """The stream's events in batches of at most `max_events`, none older than about
+    `within_s` (seconds) when its batch is handed out, never acked here (the caller acks them
+    with `stream.ack` once their effects are written).
+
+    What `Stream.noack_take` hands out, without iterating the stream: `noack_take` runs every
+    event through the stream's own iteration in a background task (a turn of the event loop,
+    a processor coroutine and the stream's bookkeeping per event) and waits for each batch in
+    a race of tasks. Here a batch is taken from the channel's queue at once: the first event
+    waited for, then whatever the queue holds up to `max_events`, after one wait of `within_s`
+    when it held fewer. Each event is checked as the stream's iteration checks it (Faust's
+    `_prepare_event`): an event fetched before a rebalance (flow control suspended, or another
+    consumer generation) is dropped, and the others are tracked as unacked, so a rebalance or
+    a stop waits for their acks, and reported to the app's sensors. The batches end when the
+    stream stops or its channel is ended.
+    """
+    app = stream.app
+    channel = aiter(stream.channel)  # subscribes the topic, as iterating the stream does
+    queue = channel.queue
+    consumer = app.consumer
+    unacked = consumer._unacked_messages
+    acking_topics = app.topics._acking_topics
+    flow_control = app.flow_control
+    on_message_in = app.sensors.on_message_in
+    on_stream_event_in = app.sensors.on_stream_event_in
+    while not stream.should_stop:
+        taken: list[Any] = []
+        try:
+            taken.append(await queue.get())
+            if queue.qsize() + 1 < max_events:
+                await asyncio.sleep(within_s)
+            while len(taken) < max_events and not queue.empty():
+                taken.append(queue.get_nowait())
+        except StopAsyncIteration:  # how Faust ends a stream's channel (a stop)
+            return
+        events: list[Any] = []
+        for event in taken:
+            message = event.message
+            if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
+                continue  # fetched before a rebalance: read again from the committed offset
+            if not message.tracked and message.topic in acking_topics:
+                message.tracked = True
+                unacked.add(message)
+                on_message_in(message.tp, message.offset, message)
+            on_stream_event_in(message.tp, message.offset, stream, event)
+            events.append(event)
+        if events:
+            yield events
 
 
 DRAIN_TICK_S = 0.1

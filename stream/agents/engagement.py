@@ -10,8 +10,9 @@ touchpoint arrived for `ABM_ENGAGEMENT_FLUSH_IDLE_S` (0.5 s) the states are writ
 a paused input (or a rebalance, which stops the input and waits for the acks) does not wait for
 the interval.
 
-When offsets are committed. The batches come from `Stream.noack_take`: the stream never acks
-these events itself. A batch's events are acked (`stream.ack`) only by the flush that writes
+When offsets are committed. The batches come from `stream.transport.event_batches` (what
+Faust's `Stream.noack_take` hands out, without its per-event iteration): nothing acks these
+events but this agent. A batch's events are acked (`stream.ack`) only by the flush that writes
 the states they changed, and only once their MQA sends were handed to the producer (a table
 write queues its changelog record in the producer's buffer; `await topic.send` returns once the
 record is in the Kafka client's batch). Faust commits only acked offsets, and before committing
@@ -56,6 +57,7 @@ from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.record_io import header, send_dead_letter
+from stream.transport import event_batches
 from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
 
 if TYPE_CHECKING:
@@ -211,8 +213,8 @@ def register(pipe: Pipeline) -> None:
     @pipe.app.agent(pipe.resolved, name=f"{settings.app_id}-engagement")
     async def engagement(stream: Any) -> None:
         streams[:] = [stream]
-        async for events in stream.noack_take(
-            settings.engagement_batch_size, within=settings.engagement_batch_wait_s
+        async for events in event_batches(
+            stream, settings.engagement_batch_size, settings.engagement_batch_wait_s
         ):
             if len(unwritten) + len(events) > cache.max_accounts:
                 await flush()  # every unwritten state stays in the cache until written

@@ -17,12 +17,13 @@ from typing import Any, cast
 import pytest
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
+from faust.types.tuples import ConsumerMessage
 from mode.services import WaitResults
 
 from abm.core.model import load_model
 from abm_cli.settings import Settings
 from stream.app import create_app
-from stream.transport import App, Consumer, RawSchema, Transport
+from stream.transport import App, Consumer, RawSchema, Transport, event_batches
 
 TOPIC = "touchpoints"
 ROUTED = TP(TOPIC, 0)
@@ -302,3 +303,81 @@ async def test_the_kafka_clients_fetch_waits_the_settings_time(
         assert client._fetch_max_wait_ms == int(wait_s * 1000)
     finally:
         await client.stop()
+
+
+class Input:
+    """A subscribed topic's channel as the conductor fills it, and a stream over it (real Faust
+    objects; the consumer is never started)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        app.flow_control.resume()
+        cast(Any, app.topics)._acking_topics.add(TOPIC)
+        self.channel = aiter(app.topic(TOPIC, schema=RawSchema()))
+        self.stream = app.stream(self.channel)
+        self.messages: list[ConsumerMessage] = []
+
+    async def put(self, *offsets: int, generation: int | None = None) -> None:
+        for offset in offsets:
+            record = ConsumerMessage(
+                TOPIC, 0, offset, 0.0, 0, None, b"k", b"v", None, tp=ROUTED,
+                generation_id=self.app.consumer_generation_id if generation is None else generation,
+            )  # fmt: skip
+            self.messages.append(record)
+            await self.channel.put(await self.channel.decode(record))
+
+
+def offsets(batch: list[Any]) -> list[int]:
+    return [event.message.offset for event in batch]
+
+
+async def test_event_batches_hand_out_every_event_in_order_at_most_n_at_a_time(app: App) -> None:
+    source = Input(app)
+    await source.put(*range(7))
+    batches = event_batches(source.stream, 3, 0.001)
+    taken = [offsets(await anext(batches)) for _ in range(3)]
+    assert taken == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+async def test_a_batch_short_of_n_waits_for_more_events(app: App) -> None:
+    source = Input(app)
+    await source.put(0)
+    batches = event_batches(source.stream, 3, 0.2)
+    taking = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(0.05)
+    assert not taking.done()
+    await source.put(1)
+    assert offsets(await asyncio.wait_for(taking, timeout=5)) == [0, 1]
+
+
+async def test_taken_events_are_tracked_so_a_rebalance_waits_for_their_acks(app: App) -> None:
+    source = Input(app)
+    await source.put(0, 1)
+    [batch] = [await anext(event_batches(source.stream, 2, 0.001))]
+    unacked = cast(Any, app.consumer)._unacked_messages
+    assert all(record.tracked and record in unacked for record in source.messages)
+    for event in batch:
+        await source.stream.ack(event)
+    assert not unacked
+
+
+async def test_events_fetched_before_a_rebalance_are_dropped(app: App) -> None:
+    """Faust's stream skips them too: the new assignment reads again from the committed offset,
+    and nothing waits for their acks."""
+    source = Input(app)
+    await source.put(0, generation=app.consumer_generation_id - 1)
+    await source.put(1)
+    batches = event_batches(source.stream, 2, 0.001)
+    assert offsets(await anext(batches)) == [1]
+    assert not source.messages[0].tracked
+    assert source.messages[0] not in cast(Any, app.consumer)._unacked_messages
+
+
+async def test_event_batches_end_with_their_channel(app: App) -> None:
+    source = Input(app)
+    batches = event_batches(source.stream, 2, 0.001)
+    taking = asyncio.ensure_future(anext(batches))
+    await asyncio.sleep(0.01)
+    await source.channel.throw(StopAsyncIteration())
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(taking, timeout=5)

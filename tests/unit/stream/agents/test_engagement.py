@@ -90,16 +90,30 @@ class Topic:
 
 
 class Stream:
+    """The agent's input: its batches as `stream.transport.event_batches` would hand them out
+    (`from_batches`), and its acks."""
+
     def __init__(self, log: Log, batches: list[list[Any]]) -> None:
         self.log, self.batches = log, batches
 
-    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
+    async def take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
         for batch in self.batches:
             yield batch
 
     async def ack(self, event: Any) -> bool:
         self.log.steps.append(("ack", event.message.offset))
         return True
+
+
+@pytest.fixture(autouse=True)
+def from_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent takes its batches from the fake stream (`event_batches` is tested with Faust's
+    own objects in tests/unit/stream/test_transport.py)."""
+
+    def batches(stream: Stream, max_events: int, within_s: float) -> AsyncIterator[list[Any]]:
+        return stream.take(max_events, within_s)
+
+    monkeypatch.setattr(engagement, "event_batches", batches)
 
 
 class Event:
@@ -246,7 +260,7 @@ class PacedStream(Stream):
         super().__init__(log, batches)
         self.clock, self.step_s = clock, step_s
 
-    async def noack_take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
+    async def take(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
         for batch in self.batches:
             await asyncio.sleep(0)  # waiting for input: other tasks run
             self.clock.now += self.step_s
