@@ -5,7 +5,7 @@
   which acks their events. Faust stops the app's timers before that wait on a stop.
 - Faust's in-memory `Monitor` is no sensor (per-event statistics for pages this project does
   not serve).
-- The engagement agent takes its events from its channel's queue in batches (`event_batches`),
+- The agents take their events from their channels' queues in batches (`event_batches`),
   without Faust's per-event stream iteration.
 - The topics' records become events without a serializer lookup (`RawSchema`): every topic of
   the worker holds bytes that the agents decode themselves.
@@ -40,12 +40,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as kafka_driver
-from faust.types import Message
+from faust.types import TP, Message
 from mode.services import WaitResults
 from mode.utils.locks import Event as ModeEvent
 
@@ -163,6 +163,28 @@ class ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
         client._fetch_max_wait_ms = int(getattr(self.app, "fetch_wait_s", 1.5) * 1000)
         return client
 
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        committed: Mapping[TP, int] = await self.call_thread(self._seek_to_committed_or_start)
+        return committed
+
+    async def _seek_to_committed_or_start(self) -> Mapping[TP, int]:
+        """Each assigned partition back to its committed offset, and to its start when it has
+        none (or 0), which aiokafka's `seek_to_committed` leaves where it is: records fetched
+        before a rebalance's seek are read again, whether or not the group committed on that
+        partition yet (see `Consumer.perform_seek`). Changelog partitions are left to the
+        table's recovery, which reads them from its own offsets."""
+        client = self._ensure_consumer()
+        committed: dict[TP, int] = await client.seek_to_committed()
+        is_changelog = self.consumer._is_changelog_tp
+        unset = [tp for tp, offset in committed.items() if not offset and not is_changelog(tp)]
+        for tp in unset:
+            if committed[tp] == 0:
+                client.seek(tp, 0)
+        from_start = [tp for tp in unset if committed[tp] is None]
+        if from_start:
+            await client.seek_to_beginning(*from_start)
+        return committed
+
 
 class Consumer(kafka_driver.Consumer):
     """Faust's aiokafka consumer, running the fetch loop's per-record race with one task
@@ -170,6 +192,28 @@ class Consumer(kafka_driver.Consumer):
 
     def _new_consumer_thread(self) -> kafka_driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def perform_seek(self) -> None:
+        """Seek every partition back to its committed offset (`ConsumerThread`), handing none
+        of the input partitions' records to the streams meanwhile.
+
+        Faust's recovery resumes the input partitions, then seeks them to their committed
+        offsets (`Recovery._resume_streams`), then clears the streams' buffers
+        (`flow_control.resume()`). A record handed over while the seek ran was cleared with the
+        buffers, though its partition's seek had already happened (or, with no committed
+        offset, never did): the consumer's position stayed beyond it, and the worker took
+        nothing of that partition until its next restart. `./dev.sh chaos` showed it as a
+        worker restarted after a kill -9 that took no record, its positions at the end of its
+        partitions, nothing in flight (seed 20261222, a worker killed before its first commit).
+        Here the input partitions leave the set the fetch loop takes records of until the
+        seek is over, so what was handed over before is read again after it."""
+        active = self._get_active_partitions()
+        held = {tp for tp in active if not self._is_changelog_tp(tp)}
+        active.difference_update(held)
+        try:
+            await super().perform_seek()
+        finally:
+            active.update(tp for tp in held if tp not in self._paused_partitions)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

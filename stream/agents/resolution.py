@@ -25,6 +25,7 @@ from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.record_io import ingest_ms, send_dead_letter
+from stream.transport import event_batches
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -42,8 +43,8 @@ def register(pipe: Pipeline) -> None:
         indexer = PseudonymIndexer(directory, int(settings.resolved_retention_days * 86_400))
         suppression = pipe.suppression
         metrics.SUPPRESSED.labels(stage=STAGE)  # a 0 series from the start
-        async for events in stream.take_events(
-            settings.resolution_batch_size, within=settings.resolution_batch_wait_s
+        async for events in event_batches(
+            stream, settings.resolution_batch_size, settings.resolution_batch_wait_s
         ):
             metrics.RAW_RECEIVED.inc(len(events))
             await _with_retry(suppression.refresh)
@@ -57,6 +58,8 @@ def register(pipe: Pipeline) -> None:
                     except Exception as exc:
                         log.exception("resolution failed at offset %s", event.message.offset)
                         await send_dead_letter(pipe, event, STAGE, "internal_error", repr(exc))
+            for event in events:  # its outputs are in the producer's buffer
+                await stream.ack(event)
 
 
 async def handle_batch(

@@ -23,7 +23,7 @@ from mode.services import WaitResults
 from abm.core.model import load_model
 from abm_cli.settings import Settings
 from stream.app import create_app
-from stream.transport import App, Consumer, RawSchema, Transport, event_batches
+from stream.transport import App, Consumer, ConsumerThread, RawSchema, Transport, event_batches
 
 TOPIC = "touchpoints"
 ROUTED = TP(TOPIC, 0)
@@ -381,3 +381,93 @@ async def test_event_batches_end_with_their_channel(app: App) -> None:
     await source.channel.throw(StopAsyncIteration())
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(taking, timeout=5)
+
+
+CHANGELOG = "transport-test-engagement-changelog"
+
+
+def input_consumer(app: App) -> Consumer:
+    consumer = app.transport.create_consumer(
+        callback=Deliverer().deliver,
+        on_partitions_revoked=rebalanced,
+        on_partitions_assigned=rebalanced,
+    )
+    assert isinstance(consumer, Consumer)
+    return consumer
+
+
+async def test_no_input_record_is_handed_over_while_the_consumer_seeks(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Faust clears the streams' buffers right after this seek: what the fetch loop handed over
+    during it would be lost, its partition's position already beyond it."""
+    consumer = input_consumer(app)
+    changelog = TP(CHANGELOG, 0)
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp.topic == CHANGELOG)
+    consumer._active_partitions = {ROUTED, changelog}
+    seen_during_seek: list[set[TP]] = []
+
+    async def seek_to_committed() -> dict[TP, int]:
+        seen_during_seek.append(set(consumer._get_active_partitions()))
+        return {ROUTED: 3}
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    await consumer.perform_seek()
+    assert seen_during_seek == [{changelog}]
+    assert consumer._get_active_partitions() == {ROUTED, changelog}
+    assert consumer._read_offset[ROUTED] == 3
+
+
+async def test_a_partition_paused_during_the_seek_stays_out_of_the_fetch(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    consumer = input_consumer(app)
+    consumer._active_partitions = {ROUTED}
+
+    async def seek_to_committed() -> dict[TP, int]:
+        consumer.pause_partitions([ROUTED])  # a rebalance began meanwhile
+        return {}
+
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    await consumer.perform_seek()
+    assert ROUTED not in consumer._get_active_partitions()
+
+
+@dataclass
+class KafkaClient:
+    """The Kafka client's seeks, as `ConsumerThread` calls them."""
+
+    committed: dict[TP, int | None]
+    seeks: list[tuple[TP, int | str]] = field(default_factory=list)
+
+    async def seek_to_committed(self) -> dict[TP, int | None]:
+        for tp, offset in self.committed.items():
+            if offset:  # aiokafka: only a committed offset above 0
+                self.seeks.append((tp, offset))
+        return self.committed
+
+    def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_to_beginning(self, *tps: TP) -> None:
+        self.seeks.extend((tp, "start") for tp in tps)
+
+
+async def test_a_partition_without_a_committed_offset_is_read_again_from_its_start(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiokafka leaves a partition with no committed offset (or 0) where it is, beyond the
+    records handed over before the seek."""
+    consumer = input_consumer(app)
+    monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp.topic == CHANGELOG)
+    never, zero, five = TP(TOPIC, 0), TP(TOPIC, 1), TP(TOPIC, 2)
+    changelog = TP(CHANGELOG, 0)
+    client = KafkaClient({never: None, zero: 0, five: 5, changelog: None})
+    thread = consumer._new_consumer_thread()
+    assert isinstance(thread, ConsumerThread)
+    monkeypatch.setattr(thread, "_ensure_consumer", lambda: client)
+    committed = await thread._seek_to_committed_or_start()
+    assert committed == client.committed
+    assert sorted(client.seeks, key=str) == sorted(
+        [(five, 5), (zero, 0), (never, "start")], key=str
+    )  # the changelog is left to the table's recovery
