@@ -193,28 +193,6 @@ class Consumer(kafka_driver.Consumer):
     def _new_consumer_thread(self) -> kafka_driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-    async def perform_seek(self) -> None:
-        """Seek every partition back to its committed offset (`ConsumerThread`), handing none
-        of the input partitions' records to the streams meanwhile.
-
-        Faust's recovery resumes the input partitions, then seeks them to their committed
-        offsets (`Recovery._resume_streams`), then clears the streams' buffers
-        (`flow_control.resume()`). A record handed over while the seek ran was cleared with the
-        buffers, though its partition's seek had already happened (or, with no committed
-        offset, never did): the consumer's position stayed beyond it, and the worker took
-        nothing of that partition until its next restart. `./dev.sh chaos` showed it as a
-        worker restarted after a kill -9 that took no record, its positions at the end of its
-        partitions, nothing in flight (seed 20261222, a worker killed before its first commit).
-        Here the input partitions leave the set the fetch loop takes records of until the
-        seek is over, so what was handed over before is read again after it."""
-        active = self._get_active_partitions()
-        held = {tp for tp in active if not self._is_changelog_tp(tp)}
-        active.difference_update(held)
-        try:
-            await super().perform_seek()
-        finally:
-            active.update(tp for tp in held if tp not in self._paused_partitions)
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         deliver = self.callback
@@ -223,6 +201,40 @@ class Consumer(kafka_driver.Consumer):
             return Handoff(deliver, message)
 
         self.callback = handoff
+        self._held: set[TP] = set()
+        """Input partitions whose records the fetch loop does not take, from a seek to the
+        committed offsets until the flow resumes (`perform_seek`)."""
+
+    async def perform_seek(self) -> None:
+        """Seek every partition back to its committed offset (`ConsumerThread`), and take no
+        record of the input partitions from then until the flow resumes (`resume_flow`).
+
+        Faust's recovery resumes the input partitions, seeks them to their committed offsets,
+        clears the streams' buffers (`flow_control.resume()`) and resumes the flow
+        (`Recovery._resume_streams`), with turns of the event loop in between. A record handed
+        over after its partition's seek and before the clear was cleared with the buffers,
+        the consumer's position beyond it: the worker took nothing more of that partition
+        until its next restart. `./dev.sh chaos` showed it as a worker restarted after a
+        kill -9 that took no record, its positions past its committed offsets, nothing handed
+        over or in flight (read from the live process; seed 20261222, twice). Records
+        handed over before the seek are cleared too, and read again from the seek's offsets.
+        """
+        active = self._get_active_partitions()
+        held = {tp for tp in active if not self._is_changelog_tp(tp)}
+        active.difference_update(held)
+        self._held |= held
+        await super().perform_seek()
+
+    def resume_flow(self) -> None:
+        """Resume the flow, and the input partitions held since a seek (`perform_seek`): the
+        streams' buffers were cleared just before (`Recovery._resume_streams`)."""
+        super().resume_flow()
+        if self._held:
+            assigned = self.assignment()
+            self._get_active_partitions().update(
+                tp for tp in self._held if tp in assigned and tp not in self._paused_partitions
+            )
+            self._held.clear()
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
         """The fetch loop's race (a `Handoff` against `suspend_flow.wait()`) through `race`;

@@ -396,14 +396,15 @@ def input_consumer(app: App) -> Consumer:
     return consumer
 
 
-async def test_no_input_record_is_handed_over_while_the_consumer_seeks(
+async def test_no_input_record_is_handed_over_from_a_seek_until_the_flow_resumes(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Faust clears the streams' buffers right after this seek: what the fetch loop handed over
-    during it would be lost, its partition's position already beyond it."""
+    """Faust clears the streams' buffers after this seek, before it resumes the flow: what the
+    fetch loop handed over in between would be lost, its partition's position beyond it."""
     consumer = input_consumer(app)
     changelog = TP(CHANGELOG, 0)
     monkeypatch.setattr(consumer, "_is_changelog_tp", lambda tp: tp.topic == CHANGELOG)
+    monkeypatch.setattr(consumer, "assignment", lambda: {ROUTED, changelog})
     consumer._active_partitions = {ROUTED, changelog}
     seen_during_seek: list[set[TP]] = []
 
@@ -414,23 +415,33 @@ async def test_no_input_record_is_handed_over_while_the_consumer_seeks(
     monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
     await consumer.perform_seek()
     assert seen_during_seek == [{changelog}]
-    assert consumer._get_active_partitions() == {ROUTED, changelog}
+    assert consumer._get_active_partitions() == {changelog}  # the buffers are cleared next
     assert consumer._read_offset[ROUTED] == 3
+    consumer.resume_flow()
+    assert consumer._get_active_partitions() == {ROUTED, changelog}
 
 
-async def test_a_partition_paused_during_the_seek_stays_out_of_the_fetch(
-    app: App, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("meanwhile", ["paused", "revoked"])
+async def test_a_partition_paused_or_revoked_during_the_hold_stays_out_of_the_fetch(
+    app: App, monkeypatch: pytest.MonkeyPatch, meanwhile: str
 ) -> None:
     consumer = input_consumer(app)
-    consumer._active_partitions = {ROUTED}
+    other = TP(TOPIC, 1)
+    assigned = {ROUTED, other}
+    monkeypatch.setattr(consumer, "assignment", lambda: set(assigned))
+    consumer._active_partitions = {ROUTED, other}
 
     async def seek_to_committed() -> dict[TP, int]:
-        consumer.pause_partitions([ROUTED])  # a rebalance began meanwhile
         return {}
 
     monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
     await consumer.perform_seek()
-    assert ROUTED not in consumer._get_active_partitions()
+    if meanwhile == "paused":  # a rebalance began
+        consumer.pause_partitions([ROUTED])
+    else:
+        assigned.discard(ROUTED)
+    consumer.resume_flow()
+    assert consumer._get_active_partitions() == {other}
 
 
 @dataclass
