@@ -186,9 +186,36 @@ class ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
         return committed
 
 
+class ActivePartitions(set[TP]):
+    """The partitions the fetch loop takes records of, true even when empty.
+
+    Faust hands this very set to the Kafka client's `fetched_records` as its filter, and the
+    client reads an empty (false) filter as "every partition". A fetch waiting in the client
+    while the set went empty (the recovery pauses the changelog partitions with the input
+    partitions still paused; a seek holds the input partitions, `Consumer.perform_seek`) took
+    the records of every partition, Faust's fetch loop dropped them as not active, and the
+    client's position stayed beyond them: a restarted worker then took nothing of those
+    partitions until its next restart.
+    """
+
+    def __bool__(self) -> bool:
+        return True
+
+
 class Consumer(kafka_driver.Consumer):
     """Faust's aiokafka consumer, running the fetch loop's per-record race with one task
-    (`race`; see the module's docstring), on `ConsumerThread`."""
+    (`race`; see the module's docstring), on `ConsumerThread`, its active partitions an
+    `ActivePartitions`."""
+
+    # Faust annotates a plain set (None before the first assignment); every set it stores here
+    # becomes an ActivePartitions.
+    @property  # type: ignore[override]
+    def _active_partitions(self) -> ActivePartitions | None:
+        return self.__dict__.get("_active_set")
+
+    @_active_partitions.setter
+    def _active_partitions(self, tps: set[TP] | None) -> None:
+        self.__dict__["_active_set"] = None if tps is None else ActivePartitions(tps)
 
     def _new_consumer_thread(self) -> kafka_driver.AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)

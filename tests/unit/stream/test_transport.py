@@ -23,7 +23,15 @@ from mode.services import WaitResults
 from abm.core.model import load_model
 from abm_cli.settings import Settings
 from stream.app import create_app
-from stream.transport import App, Consumer, ConsumerThread, RawSchema, Transport, event_batches
+from stream.transport import (
+    ActivePartitions,
+    App,
+    Consumer,
+    ConsumerThread,
+    RawSchema,
+    Transport,
+    event_batches,
+)
 
 TOPIC = "touchpoints"
 ROUTED = TP(TOPIC, 0)
@@ -482,3 +490,20 @@ async def test_a_partition_without_a_committed_offset_is_read_again_from_its_sta
     assert sorted(client.seeks, key=str) == sorted(
         [(five, 5), (zero, 0), (never, "start")], key=str
     )  # the changelog is left to the table's recovery
+
+
+def test_the_active_partitions_are_never_false(app: App) -> None:
+    """The Kafka client reads an empty (false) filter of partitions as "every partition": a
+    fetch waiting while the set went empty took the records of paused partitions too, which
+    Faust's fetch loop then dropped (aiokafka 0.14, `Fetcher.fetched_records`)."""
+    consumer = input_consumer(app)
+    consumer._reset_state()
+    assert isinstance(consumer._active_partitions, ActivePartitions)
+    consumer._set_active_tps({ROUTED})
+    consumer.pause_partitions([ROUTED])
+    active = consumer._get_active_partitions()
+    assert isinstance(active, ActivePartitions) and not active.difference(set())
+    assert bool(active)
+    fetched = {ROUTED: ["a record"]}
+    drained = {tp: rs for tp, rs in fetched.items() if not (active and tp not in active)}
+    assert drained == {}  # the client's own test, on this set
