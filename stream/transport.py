@@ -11,28 +11,29 @@
   the worker holds bytes that the agents decode themselves.
 - The Kafka client's fetch waits `App.fetch_wait_s` for idle partitions (`ConsumerThread`),
   where Faust has it wait 1.5 s.
-- The consumer (`Consumer`, for `kafka://` brokers) runs Faust's per-record race (the
-  conductor's hand-off against a flow suspension) with one task instead of four
+- The consumer (`Consumer`, for `kafka://` brokers) hands a fetched record to the streams in
+  the fetch loop itself when the hand-off does not wait, and races only the rest of one that
+  waits against a flow suspension, with one task instead of mode's four
   (`Consumer.wait_first`).
 
 Why the last one. Faust's fetch loop (`Consumer._drain_messages`) hands every record over as
 `wait_first(callback(message), suspend_flow.wait())`. mode's `wait_first` makes a task of each
 argument and of the consumer's stop and crash events, waits on the four with `asyncio.wait`,
-and cancels the three losers, each cancellation one more step of the event loop: about 25 us
-per record, where the whole step costs 150-250 us. The race exists so that a rebalance, which
-suspends the flow, can abandon a hand-off that waits (for room in a full stream buffer, for the
-producer's buffer, for the app's flow control). This consumer runs the same race with the
-hand-off in a task of its own and one future that the hand-off's end and the three events
-complete (about 9 us): the same outcomes (the hand-off's error raised in the fetch loop, the
-hand-off cancelled when the flow is suspended or the consumer stops or crashes first) and the
-same turn of the event loop per record.
+and cancels the three losers: about 25 us per record, and a turn of the event loop. The race
+exists so that a rebalance, which suspends the flow, can abandon a hand-off that waits (for
+room in a full stream buffer, for the producer's buffer, for the app's flow control). Most
+hand-offs wait for nothing: the conductor puts the event in the stream's queue and returns.
+So this consumer runs the hand-off's first step in the fetch loop itself. When that step ends
+it, the record was handed over as the race would have. When it waits, the rest (the suspended
+coroutine, resumed where it stopped: `Rest`) goes into `race`, one task and one future that
+the rest's end and the three events complete, with mode's outcomes: the hand-off's error
+raised in the fetch loop, the hand-off cancelled when the flow is suspended or the consumer
+stops or crashes first.
 
-That turn stays on purpose. Two hand-offs without it were tried on 2026-12-07 and withdrawn: one
-awaited the conductor's callback in the fetch loop, one ran it there up to its first wait and
-raced only the rest. Both were faster (1.07x Quix Streams for the second), and with both a
-worker restarted after a kill -9 sometimes stopped taking records until its next restart
-(`./dev.sh chaos`: about 1 in 7 worker kills; with a turn per record, none in 28).
-docs/benchmarks.md has their figures and what a stalled worker showed.
+This hand-off was tried before (2026-12-07, sixth run) and withdrawn because restarted workers
+stalled with it. The stall was the consumer losing records around the recovery's seek
+(`ActivePartitions`, `Consumer.perform_seek`, `ConsumerThread.seek_to_committed`), which a
+faster hand-off hit more often: docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -203,9 +204,9 @@ class ActivePartitions(set[TP]):
 
 
 class Consumer(kafka_driver.Consumer):
-    """Faust's aiokafka consumer, running the fetch loop's per-record race with one task
-    (`race`; see the module's docstring), on `ConsumerThread`, its active partitions an
-    `ActivePartitions`."""
+    """Faust's aiokafka consumer, handing a record over in the fetch loop itself and racing
+    only a hand-off that waits (`wait_first`, `race`; see the module's docstring), on
+    `ConsumerThread`, its active partitions an `ActivePartitions`."""
 
     # Faust annotates a plain set (None before the first assignment); every set it stores here
     # becomes an ActivePartitions.
@@ -264,13 +265,47 @@ class Consumer(kafka_driver.Consumer):
             self._held.clear()
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
-        """The fetch loop's race (a `Handoff` against `suspend_flow.wait()`) through `race`;
-        anything else through mode's."""
+        """The fetch loop's hand-off (a `Handoff` raced against `suspend_flow.wait()`): its
+        first step here, the rest of one that waits through `race`; anything else through
+        mode's race."""
         first = coros[0] if coros else None
         if not isinstance(first, Handoff) or len(coros) != 2 or timeout is not None:
             return await super().wait_first(*coros, timeout=timeout)
         _close(coros[1:])  # the race watches the suspension event itself
-        return await race(first, (self.suspend_flow, self._stopped, self._crashed))
+        coroutine = first.deliver(first.message).__await__()
+        try:
+            waiting_for = coroutine.send(None)
+        except StopIteration as stop:  # handed over without waiting: nothing to race
+            return WaitResults([first], [stop.value], False)
+        rest = Rest(coroutine, waiting_for)
+        return await race(rest, (self.suspend_flow, self._stopped, self._crashed))
+
+
+class Rest:
+    """The rest of a coroutine that was run up to its first suspension: awaiting this resumes it
+    where it stopped, passing the awaiting task's wake-ups and cancellation through."""
+
+    __slots__ = ("coroutine", "waiting_for")
+
+    def __init__(self, coroutine: Generator[Any, Any, Any], waiting_for: Any) -> None:
+        self.coroutine = coroutine
+        self.waiting_for = waiting_for
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine, waiting_for = self.coroutine, self.waiting_for
+        while True:
+            try:
+                sent = yield waiting_for
+            except BaseException as exc:  # the task was cancelled, or a thrown error
+                try:
+                    waiting_for = coroutine.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting_for = coroutine.send(sent)
+                except StopIteration as stop:
+                    return stop.value
 
 
 def _close(coros: tuple[Any, ...]) -> None:

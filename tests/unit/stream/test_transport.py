@@ -125,20 +125,35 @@ def test_the_worker_runs_on_this_transport() -> None:
     assert pipe.app.transport.Consumer is Consumer
 
 
-@RACES
-async def test_a_hand_off_runs_in_a_task_of_its_own(app: App, hand_off: Race) -> None:
-    """The fetch loop gives the event loop a turn per record, as Faust's race does: two
-    hand-offs without that turn stalled restarted workers."""
+async def test_a_hand_off_that_does_not_wait_runs_in_the_fetch_loop_itself(app: App) -> None:
+    """No task and no turn of the event loop for a record the conductor takes at once (mode's
+    race makes four tasks for it)."""
     deliverer = Deliverer()
     consumer = consumer_for(app, deliverer)
+    tasks_before = len(asyncio.all_tasks())
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the unused suspend_flow.wait() must be closed
-        results = await hand_off(consumer, message())
-    assert deliverer.names == ["started", "delivered"]
-    (_, started_in), (_, delivered_in) = deliverer.steps
-    assert started_in is delivered_in is not asyncio.current_task()
+        results = await ours(consumer, message())
+    assert deliverer.steps == [
+        ("started", asyncio.current_task()),
+        ("delivered", asyncio.current_task()),
+    ]
+    assert len(asyncio.all_tasks()) == tasks_before
     assert results.results == ["handed over"] and not results.stopped
     assert await waiters(consumer) == 0
+
+
+async def test_the_rest_of_a_hand_off_that_waits_runs_in_the_race(app: App) -> None:
+    deliverer = Deliverer(gate=asyncio.Event())
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(ours(consumer, message()))
+    await asyncio.sleep(0.05)
+    assert deliverer.gate is not None
+    deliverer.gate.set()
+    await asyncio.wait_for(handing, timeout=5)
+    (_, started_in), (_, delivered_in) = deliverer.steps
+    assert started_in is handing  # the fetch loop's task
+    assert delivered_in is not handing  # the race's
 
 
 @RACES
