@@ -11,6 +11,10 @@
   the worker holds bytes that the agents decode themselves.
 - The Kafka client's fetch waits `App.fetch_wait_s` for idle partitions (`ConsumerThread`),
   where Faust has it wait 1.5 s.
+- No fetched record is dropped around a rebalance's recovery: the set of active partitions is
+  never false (`ActivePartitions`), the input partitions are held from the recovery's seek
+  until the flow resumes (`Consumer.perform_seek`), and a partition without a committed
+  offset is sought to its start (`ConsumerThread.seek_to_committed`).
 - The consumer (`Consumer`, for `kafka://` brokers) hands a fetched record to the streams in
   the fetch loop itself when the hand-off does not wait, and races only the rest of one that
   waits against a flow suspension, with one task instead of mode's four
@@ -329,8 +333,9 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
     event through the stream's own iteration in a background task (a turn of the event loop,
     a processor coroutine and the stream's bookkeeping per event) and waits for each batch in
     a race of tasks. Here a batch is taken from the channel's queue at once: the first event
-    waited for, then whatever the queue holds up to `max_events`, after one wait of `within_s`
-    when it held fewer. Each event is checked as the stream's iteration checks it (Faust's
+    waited for, then whatever the queue holds up to `max_events`, after a wait for the rest of
+    `within_s` since the last batch when it held fewer (an event that comes after a pause is
+    handed out at once). Each event is checked as the stream's iteration checks it (Faust's
     `_prepare_event`): an event fetched before a rebalance (flow control suspended, or another
     consumer generation) is dropped, and the others are tracked as unacked, so a rebalance or
     a stop waits for their acks, and reported to the app's sensors. The batches end when the
@@ -345,12 +350,16 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
     flow_control = app.flow_control
     on_message_in = app.sensors.on_message_in
     on_stream_event_in = app.sensors.on_stream_event_in
+    loop = asyncio.get_running_loop()
+    handed_out = loop.time()
     while not stream.should_stop:
         taken: list[Any] = []
         try:
             taken.append(await queue.get())
-            if queue.qsize() + 1 < max_events:
-                await asyncio.sleep(within_s)
+            # a batch is handed out at most every `within_s`, as noack_take's timer does
+            left_s = within_s - (loop.time() - handed_out)
+            if left_s > 0 and queue.qsize() + 1 < max_events:
+                await asyncio.sleep(left_s)
             while len(taken) < max_events and not queue.empty():
                 taken.append(queue.get_nowait())
         except StopAsyncIteration:  # how Faust ends a stream's channel (a stop)
@@ -367,6 +376,7 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
             on_stream_event_in(message.tp, message.offset, stream, event)
             events.append(event)
         if events:
+            handed_out = loop.time()
             yield events
 
 
