@@ -118,6 +118,16 @@ async def waiters(consumer: Consumer) -> int:
     return sum(len(event._waiters) for event in events)
 
 
+async def started(
+    hand_off: Race, app: App, deliverer: Deliverer
+) -> tuple[Consumer, asyncio.Future[WaitResults]]:
+    """A hand-off of one record started in a task of its own, given time to reach its wait."""
+    consumer = consumer_for(app, deliverer)
+    handing = asyncio.ensure_future(hand_off(consumer, message()))
+    await asyncio.sleep(0.05)
+    return consumer, handing
+
+
 def test_the_worker_runs_on_this_transport() -> None:
     pipe = create_app(Settings(), load_model())
     assert isinstance(pipe.app, App)
@@ -145,9 +155,7 @@ async def test_a_hand_off_that_does_not_wait_runs_in_the_fetch_loop_itself(app: 
 
 async def test_the_rest_of_a_hand_off_that_waits_runs_in_the_race(app: App) -> None:
     deliverer = Deliverer(gate=asyncio.Event())
-    consumer = consumer_for(app, deliverer)
-    handing = asyncio.ensure_future(ours(consumer, message()))
-    await asyncio.sleep(0.05)
+    _, handing = await started(ours, app, deliverer)
     assert deliverer.gate is not None
     deliverer.gate.set()
     await asyncio.wait_for(handing, timeout=5)
@@ -159,9 +167,7 @@ async def test_the_rest_of_a_hand_off_that_waits_runs_in_the_race(app: App) -> N
 @RACES
 async def test_a_hand_off_that_waits_is_waited_for(app: App, hand_off: Race) -> None:
     deliverer = Deliverer(gate=asyncio.Event())
-    consumer = consumer_for(app, deliverer)
-    handing = asyncio.ensure_future(hand_off(consumer, message()))
-    await asyncio.sleep(0.05)
+    consumer, handing = await started(hand_off, app, deliverer)
     assert deliverer.names == ["started"]
     assert not handing.done()
     assert deliverer.gate is not None
@@ -180,9 +186,7 @@ async def test_a_suspended_flow_a_stop_or_a_crash_abandons_a_waiting_hand_off(
     """What the race is for: a rebalance suspends the flow, the fetch loop goes on and the
     waiting hand-off is cancelled; so too when the consumer stops or crashes."""
     deliverer = Deliverer(gate=asyncio.Event())
-    consumer = consumer_for(app, deliverer)
-    handing = asyncio.ensure_future(hand_off(consumer, message()))
-    await asyncio.sleep(0.05)
+    consumer, handing = await started(hand_off, app, deliverer)
     getattr(consumer, event).set()
     results = await asyncio.wait_for(handing, timeout=5)
     await asyncio.sleep(0)
@@ -213,9 +217,7 @@ async def test_an_error_of_the_hand_off_reaches_the_fetch_loop(
 ) -> None:
     gate = asyncio.Event()
     deliverer = Deliverer(gate=gate, fail_at=fail_at)
-    consumer = consumer_for(app, deliverer)
-    handing = asyncio.ensure_future(hand_off(consumer, message()))
-    await asyncio.sleep(0.05)
+    consumer, handing = await started(hand_off, app, deliverer)
     gate.set()
     with pytest.raises(RuntimeError, match=fail_at):
         await asyncio.wait_for(handing, timeout=5)
@@ -225,9 +227,7 @@ async def test_an_error_of_the_hand_off_reaches_the_fetch_loop(
 @RACES
 async def test_a_cancelled_fetch_loop_cancels_its_hand_off(app: App, hand_off: Race) -> None:
     deliverer = Deliverer(gate=asyncio.Event())
-    consumer = consumer_for(app, deliverer)
-    handing = asyncio.ensure_future(hand_off(consumer, message()))
-    await asyncio.sleep(0.05)
+    consumer, handing = await started(hand_off, app, deliverer)
     handing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await handing
