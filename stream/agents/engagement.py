@@ -107,8 +107,9 @@ def register(pipe: Pipeline) -> None:
                         await asyncio.sleep(0)
             finally:
                 unwritten.written()
-        metrics.FLUSHES.inc()
-        metrics.STATE_WRITES.inc(len(states))
+        if states:  # else only acks: a batch done after the write before took its states
+            metrics.FLUSHES.inc()
+            metrics.STATE_WRITES.inc(len(states))
         metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
         for event in events:
             await streams[0].ack(event)
