@@ -46,7 +46,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as kafka_driver
@@ -165,7 +165,7 @@ class ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
     def _create_worker_consumer(self, transport: Any) -> Any:
         client = super()._create_worker_consumer(transport)
         # aiokafka 0.14 keeps the constructor's value here and hands it to its fetcher at start
-        client._fetch_max_wait_ms = int(getattr(self.app, "fetch_wait_s", 1.5) * 1000)
+        client._fetch_max_wait_ms = int(cast(App, self.app).fetch_wait_s * 1000)
         return client
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
