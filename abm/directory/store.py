@@ -397,8 +397,20 @@ class DirectoryStore:
         """
         return (await self.views_for([message]))[0]
 
-    async def views_for(self, messages: Sequence[SegmentMessage]) -> list[DirectoryView]:
-        """`view_for` of many messages in the same two round trips (a collector's batch)."""
+    async def views_for(
+        self,
+        messages: Sequence[SegmentMessage],
+        learned: Sequence[Mapping[str, str] | None] | None = None,
+    ) -> list[DirectoryView]:
+        """`view_for` of many messages in the same two round trips (a collector's or a worker's
+        batch).
+
+        `learned[i]`, when given, holds the person-link fields (`link_fields`) learned for
+        message i's person from calls earlier in the same batch that are not written yet: they
+        override what Redis holds, so message i is resolved as if they had been written before
+        it was looked up, and the e-mail they name is followed in the second round trip."""
+        if learned is not None and len(learned) != len(messages):
+            raise ValueError(f"{len(learned)} learned links for {len(messages)} messages")
         keys = self.keys
         accounts: dict[str, AccountRecord | None] = {}
         pending: list[_Pending] = []
@@ -425,6 +437,8 @@ class DirectoryStore:
         for item in pending:
             raw_link = replies.get(("person", item.tag)) or {}
             item.link = {_text(k) or "": _text(v) or "" for k, v in raw_link.items()}
+            if learned is not None and (overlay := learned[int(item.tag)]):
+                item.link.update(overlay)
             item.contact = _contact_record(replies.get(("contact", item.tag)))
             if item.domain and ("domain", item.domain) in replies:
                 item.domain_account = _text(replies[("domain", item.domain)])
@@ -510,15 +524,21 @@ class DirectoryStore:
 
     async def learn(self, links: LearnedLinks) -> None:
         """Remember what an identify/group call taught about a person (only what it says)."""
-        email = normalize_email(links.email) if links.email else None
-        learned = (("account_id", links.account_id), ("email", email), ("title", links.title))
-        fields = [part for name, value in learned if value for part in (name, value)]
-        if not fields:
+        await self.learn_many([links])
+
+    async def learn_many(self, calls: Sequence[LearnedLinks]) -> None:
+        """`learn` each of `calls` in order, in one transaction (one round trip): all of them
+        are written or none."""
+        writes = [(links, fields) for links in calls if (fields := link_fields(links))]
+        if not writes:
             return
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.person(links.person), items=fields)
-            if email:
-                pipe.sadd(self.keys.email_persons(email), links.person)
+            for links, fields in writes:
+                pipe.hset(
+                    self.keys.person(links.person), items=[p for kv in fields.items() for p in kv]
+                )
+                if "email" in fields:
+                    pipe.sadd(self.keys.email_persons(fields["email"]), links.person)
             await pipe.execute()
 
     # --- the pseudonym index ---------------------------------------------------------------------
@@ -618,6 +638,17 @@ class DirectoryStore:
                     continue
                 return bool(contact_count) or bool(linked)
         raise RuntimeError(f"the links of {email} kept changing ({_MAX_ATTEMPTS} attempts)")
+
+
+def link_fields(links: LearnedLinks) -> dict[str, str]:
+    """The fields of the person hash a call sets: only what it says, the e-mail normalized (an
+    empty dict when it says nothing)."""
+    learned = (
+        ("account_id", links.account_id),
+        ("email", normalize_email(links.email) if links.email else None),
+        ("title", links.title),
+    )
+    return {name: value for name, value in learned if value}
 
 
 async def _mget(client: Any, keys: Sequence[str]) -> list[Any]:

@@ -13,14 +13,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from abm.core.marketing_channel import channel_of
-from abm.core.resolution import Unresolved, learn, person_of, resolve
+from abm.core.resolution import (
+    DirectoryView,
+    LearnedLinks,
+    Unresolved,
+    learn,
+    person_key,
+    person_of,
+    resolve,
+)
 from abm.core.segment import TOUCHPOINT_TYPES, Ignored, Invalid, SegmentMessage, parse_message
 from abm.directory.pseudonym_index import PseudonymIndexer
-from abm.directory.store import DirectoryStore
+from abm.directory.store import DirectoryStore, link_fields
 from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
@@ -69,10 +78,17 @@ async def handle_batch(
     suppression: SuppressionList,
     events: list[Any],
 ) -> None:
-    """Resolve a batch in order, with one directory lookup for all its touchpoints (two Redis
-    round trips instead of two per message). An identify or group call is learned before the
-    touchpoints after it are looked up, as one at a time would."""
+    """Resolve a batch in order with one directory lookup for all its touchpoints (two Redis
+    round trips), then write what its identify and group calls taught (one more).
+
+    An identify or group call is learned before the touchpoints after it, as one message at a
+    time would: each touchpoint is looked up with the links learned for its person earlier in
+    the batch laid over what Redis holds, and the lookup reads Redis before the batch's own
+    links are written, so a touchpoint before such a call does not see it."""
     pending: list[tuple[Any, SegmentMessage, str]] = []
+    overlays: list[Mapping[str, str] | None] = []
+    learned: dict[str, Mapping[str, str]] = {}  # person -> fields learned so far in this batch
+    calls: list[tuple[LearnedLinks, str]] = []
     for event in events:
         parsed = parse_message(event.message.value or b"", pipe.settings.max_event_bytes)
         if isinstance(parsed, Invalid):
@@ -85,32 +101,37 @@ async def handle_batch(
             channel = channel_of(parsed.event, pipe.model)
             metrics.RECEIVED.labels(channel=channel).inc()
             pending.append((event, parsed, channel))
+            person = person_key(parsed.user_id, parsed.anonymous_id)
+            overlays.append(learned.get(person) if person else None)
         else:
             links = learn(parsed)
             if links is not None:
-                await _resolve(pipe, directory, indexer, pending)
-                pending = []
-                await _with_retry(partial(directory.learn, links))
-                metrics.DIRECTORY_UPDATES.labels(type=parsed.type).inc()
-    await _resolve(pipe, directory, indexer, pending)
+                calls.append((links, parsed.type))
+                # a new mapping, never changed in place: the touchpoints before keep theirs
+                learned[links.person] = {**learned.get(links.person, {}), **link_fields(links)}
+    views = await _with_retry(
+        lambda: directory.views_for([message for _, message, _ in pending], overlays)
+    )
+    await _with_retry(partial(directory.learn_many, [links for links, _ in calls]))
+    for _, kind in calls:
+        metrics.DIRECTORY_UPDATES.labels(type=kind).inc()
+    await _resolve(pipe, indexer, pending, views)
 
 
 async def _resolve(
     pipe: Pipeline,
-    directory: DirectoryStore,
     indexer: PseudonymIndexer,
     batch: list[tuple[Any, SegmentMessage, str]],
+    views: list[DirectoryView],
 ) -> None:
     if not batch:
         return
-    messages = [message for _, message, _ in batch]
-    views = await _with_retry(lambda: directory.views_for(messages))
     key = pipe.settings.pseudonym_secret()
     results = [
         resolve(message, view, pseudonym_key=key)
-        for message, view in zip(messages, views, strict=True)
+        for (_, message, _), view in zip(batch, views, strict=True)
     ]
-    for message, view, result in zip(messages, views, results, strict=True):
+    for (_, message, _), view, result in zip(batch, views, results, strict=True):
         if not isinstance(result, Unresolved) and result.known_person:
             person = person_of(message, view)
             name = person.value if person.kind == "email" else person.person_key

@@ -30,7 +30,7 @@ from abm.core.resolution import (
 from abm.core.segment import SegmentMessage, parse_message
 from abm.core.touchpoint import Touchpoint
 from abm.directory.cli import app
-from abm.directory.store import DirectoryStore
+from abm.directory.store import DirectoryStore, link_fields
 from abm_cli.settings import get_settings
 
 pytestmark = pytest.mark.integration
@@ -369,6 +369,70 @@ async def test_learn_stores_only_what_the_call_said(
     assert await client.exists(f"{prefix}:dir:person:user:u-2") == 0
     view = await directory.view_for(message(userId="u-1"))
     assert (view.linked_account, view.linked_email) == ("acme", "ann@acme.com")
+
+
+async def test_learn_many_writes_every_call_in_order_in_one_round_trip(
+    client: CountingRedis, directory: DirectoryStore, prefix: str
+) -> None:
+    client.round_trips = 0
+    await directory.learn_many(
+        [
+            LearnedLinks(person="user:u-1", email="Ann@Acme.com", title="CTO"),
+            LearnedLinks(person="user:u-2"),
+            LearnedLinks(person="user:u-1", account_id="acme", title="CEO"),
+        ]
+    )
+    assert client.round_trips == 1
+    stored = await client.hgetall(f"{prefix}:dir:person:user:u-1")
+    assert stored == {b"email": b"ann@acme.com", b"title": b"CEO", b"account_id": b"acme"}
+    assert await client.smembers(f"{prefix}:dir:email-persons:ann@acme.com") == {b"user:u-1"}
+    assert await client.exists(f"{prefix}:dir:person:user:u-2") == 0
+
+
+async def test_links_learned_earlier_in_a_batch_override_what_redis_holds(
+    client: CountingRedis, directory: DirectoryStore
+) -> None:
+    """A worker's batch is looked up before its own identify/group calls are written: the links
+    they taught are laid over the stored ones, for the messages after them only."""
+    await directory.learn(LearnedLinks(person="user:u-1", account_id="beta", title="CTO"))
+    batch = [message(userId="u-1"), message(userId="u-1"), message(anonymousId="a-9", userId=None)]
+    learned = [
+        None,
+        link_fields(LearnedLinks(person="user:u-1", email="Dora@Acme.com")),
+        link_fields(LearnedLinks(person="anon:a-9", email="ann@acme.com", title="VP Sales")),
+    ]
+
+    client.round_trips = 0
+    before, after, anonymous = await directory.views_for(batch, learned)
+
+    assert client.round_trips == 2
+    assert (before.linked_account, before.linked_email, before.contact) == ("beta", None, None)
+    # the stored account link stays, the learned e-mail is added and followed to its domain
+    assert (after.linked_account, after.linked_email) == ("beta", "dora@acme.com")
+    assert (after.domain_account, after.linked_title) == ("acme", "CTO")
+    assert set(after.accounts) == {"beta", "acme"}
+    # nothing stored for this person: the learned e-mail is followed to its contact record
+    assert anonymous.contact is not None and anonymous.contact.email == "ann@acme.com"
+    assert anonymous.linked_title == "VP Sales"
+    touch = resolve(batch[2], anonymous, pseudonym_key=KEY)
+    assert isinstance(touch, Touchpoint) and touch.resolved_by == "contact"
+    assert not await client.exists(directory.keys.person("anon:a-9"))  # nothing written
+
+
+async def test_views_for_refuses_learned_links_that_do_not_match_the_messages(
+    directory: DirectoryStore,
+) -> None:
+    with pytest.raises(ValueError, match="1 learned links for 2 messages"):
+        await directory.views_for([message(), message()], [None])
+
+
+def test_link_fields_are_what_the_call_said_with_the_email_normalized() -> None:
+    assert link_fields(LearnedLinks(person="user:u", email=" Ann@ACME.com ", title="CTO")) == {
+        "email": "ann@acme.com",
+        "title": "CTO",
+    }
+    assert link_fields(LearnedLinks(person="user:u", account_id="acme")) == {"account_id": "acme"}
+    assert link_fields(LearnedLinks(person="user:u")) == {}
 
 
 # --- cache ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from abm.core.timefmt import iso_ms
 from abm.directory.store import DirectoryKeys
 from abm.privacy.suppression import SuppressionList
 from abm_cli.settings import Settings
-from stream.topics import RAW, RESOLVED
+from stream.topics import HEADER_REASON, RAW, RESOLVED, UNRESOLVED
 from tests.support import factories
 from tests.support.harness import (
     WorkerProcess,
@@ -92,3 +92,71 @@ async def test_a_suppressed_persons_messages_are_dropped_and_counted(
         assert not await redis.exists(person)  # the identify call taught nothing
     finally:
         await redis.aclose()
+
+
+async def test_a_call_is_learned_before_the_touchpoints_after_it_in_the_same_batch(
+    kafka_bootstrap: str, redis_url: str, tmp_path: Path
+) -> None:
+    """The worker looks a batch up at once, before writing what its identify and group calls
+    taught: a touchpoint before such a call is resolved without it, one after it with it, as
+    one message at a time would. The messages are in the topic before the worker starts, on one
+    partition, so they arrive in one batch."""
+    settings = make_settings(kafka_bootstrap, redis_url, tmp_path)
+    await create_topics(settings)
+    await load_directory(
+        settings,
+        [
+            factories.account("acme", domains=("acme.com",)),
+            factories.account("beta", domains=("beta.example",)),
+        ],
+        [factories.contact_record("dana@acme.com", account_id="acme")],
+    )
+    at = iso_ms(int(time.time() * 1000) - 60_000)
+
+    def doc(kind: str, person: dict[str, str], mid: str, **fields: Any) -> dict[str, Any]:
+        return {"type": kind, "messageId": mid, "timestamp": at, **person, **fields}
+
+    user, visitor = {"userId": "u-7"}, {"anonymousId": "a-1"}
+    batch = [
+        doc("track", user, "t-before-group", event="Demo Requested"),
+        doc("group", user, "g-1", groupId="beta"),
+        doc("track", user, "t-after-group", event="Demo Requested"),
+        doc("page", visitor, "p-before-identify", properties={"path": "/pricing"}),
+        doc("identify", visitor, "i-1", traits={"email": "Dana@Acme.com"}),
+        doc("page", visitor, "p-after-identify", properties={"path": "/pricing"}),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for message_ in batch:
+            await producer.send(topic(settings, RAW), orjson.dumps(message_), key=b"one-partition")
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    worker = WorkerProcess(settings, tmp_path / "worker.log")
+    worker.start()
+    try:
+        resolved = await read_topic(
+            settings, RESOLVED, until=2, timeout_s=90, settle_s=3, worker=worker
+        )
+        unresolved = await read_topic(settings, UNRESOLVED, until=2, timeout_s=30, worker=worker)
+        for kind in ("group", "identify"):
+            series = f'abm_directory_links_learned_total{{type="{kind}"}}'
+            assert await worker_metric(settings, series) == 1
+    finally:
+        worker.stop()
+    by_message = {r.json()["mid"]: r.json() for r in resolved}
+    assert set(by_message) == {"t-after-group", "p-after-identify"}
+    assert (
+        by_message["t-after-group"]["account"]["id"],
+        by_message["t-after-group"]["by"],
+    ) == ("beta", "user_link")
+    assert (
+        by_message["p-after-identify"]["account"]["id"],
+        by_message["p-after-identify"]["by"],
+    ) == ("acme", "contact")
+    assert sorted((r.json()["messageId"], r.headers[HEADER_REASON]) for r in unresolved) == [
+        ("p-before-identify", "no_identity"),
+        ("t-before-group", "no_identity"),
+    ]
