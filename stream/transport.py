@@ -348,8 +348,9 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
     unacked = consumer._unacked_messages
     acking_topics = app.topics._acking_topics
     flow_control = app.flow_control
-    on_message_in = app.sensors.on_message_in
-    on_stream_event_in = app.sensors.on_stream_event_in
+    sensors = app.sensors
+    on_message_in = sensors.on_message_in
+    on_stream_event_in = sensors.on_stream_event_in
     loop = asyncio.get_running_loop()
     handed_out = loop.time()
     while not stream.should_stop:
@@ -365,6 +366,7 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
         except StopAsyncIteration:  # how Faust ends a stream's channel (a stop)
             return
         events: list[Any] = []
+        report = bool(sensors._sensors)  # the worker's app has none (see `ack_events`)
         for event in taken:
             message = event.message
             if not flow_control.is_active() or message.generation_id != app.consumer_generation_id:
@@ -372,12 +374,35 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
             if not message.tracked and message.topic in acking_topics:
                 message.tracked = True
                 unacked.add(message)
-                on_message_in(message.tp, message.offset, message)
-            on_stream_event_in(message.tp, message.offset, stream, event)
+                if report:
+                    on_message_in(message.tp, message.offset, message)
+            if report:
+                on_stream_event_in(message.tp, message.offset, stream, event)
             events.append(event)
         if events:
             handed_out = loop.time()
             yield events
+
+
+def ack_events(stream: Any, events: list[Any]) -> None:
+    """`stream.ack(event)` for each of `events`, in one pass: the batches' events are acked
+    once their effects are written, thousands per write.
+
+    Faust's `Stream.ack` goes through `Event.ack` to `Message.ack` (the message's reference
+    count, then the consumer's ack: the offset may be committed) and reports the event to the
+    app's sensors, one coroutine per event. This does the same for each event without the
+    coroutines, and asks the sensors only when the app has any (the worker has none: its
+    metrics are Prometheus's, and Faust's monitor is no sensor, `App`)."""
+    consumer = stream.app.consumer
+    sensors = stream.app.sensors
+    report = bool(sensors._sensors)
+    for event in events:
+        message = event.message
+        last_stream_to_ack = message.ack(consumer)
+        if report:
+            sensors.on_stream_event_out(message.tp, message.offset, stream, event)
+            if last_stream_to_ack:
+                sensors.on_message_out(message.tp, message.offset, message)
 
 
 DRAIN_TICK_S = 0.1

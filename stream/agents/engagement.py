@@ -57,7 +57,7 @@ from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.record_io import header, send_dead_letter
-from stream.transport import event_batches
+from stream.transport import ack_events, event_batches
 from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
 
 if TYPE_CHECKING:
@@ -111,8 +111,7 @@ def register(pipe: Pipeline) -> None:
             metrics.FLUSHES.inc()
             metrics.STATE_WRITES.inc(len(states))
         metrics.STATE_CACHE_ACCOUNTS.set(len(cache))
-        for event in events:
-            await streams[0].ack(event)
+        ack_events(streams[0], events)
 
     interval_s = settings.engagement_flush_interval_s
     idle_s = settings.engagement_flush_idle_s

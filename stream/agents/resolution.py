@@ -34,7 +34,7 @@ from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
 from stream.record_io import ingest_ms, send_dead_letter
-from stream.transport import event_batches
+from stream.transport import ack_events, event_batches
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -67,8 +67,7 @@ def register(pipe: Pipeline) -> None:
                     except Exception as exc:
                         log.exception("resolution failed at offset %s", event.message.offset)
                         await send_dead_letter(pipe, event, STAGE, "internal_error", repr(exc))
-            for event in events:  # its outputs are in the producer's buffer
-                await stream.ack(event)
+            ack_events(stream, events)  # their outputs are in the producer's buffer
 
 
 async def handle_batch(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import faust
 import pytest
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
@@ -30,6 +31,7 @@ from stream.transport import (
     ConsumerThread,
     RawSchema,
     Transport,
+    ack_events,
     event_batches,
 )
 
@@ -404,6 +406,77 @@ async def test_event_batches_end_with_their_channel(app: App) -> None:
     await source.channel.throw(StopAsyncIteration())
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(taking, timeout=5)
+
+
+class Recording(faust.Sensor):
+    """What the app's sensors are told of a stream's events and messages."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, int]] = []
+
+    def on_message_in(self, tp: TP, offset: int, message: Message) -> None:
+        self.calls.append(("message in", offset))
+
+    def on_stream_event_in(self, tp: TP, offset: int, stream: Any, event: Any) -> None:
+        self.calls.append(("event in", offset))
+
+    def on_stream_event_out(
+        self, tp: TP, offset: int, stream: Any, event: Any, state: Any = None
+    ) -> None:
+        self.calls.append(("event out", offset))
+
+    def on_message_out(self, tp: TP, offset: int, message: Message) -> None:
+        self.calls.append(("message out", offset))
+
+
+async def acked_through(tmp_path: Path, ack: Callable[[Any, list[Any]], Awaitable[None]]) -> Any:
+    """The consumer's acks and the sensors' calls after a batch of 3 events was acked by `ack`
+    (offset 1 is held by a second reader, so its ack is not its message's last)."""
+    app = App("ack-test", broker="kafka://127.0.0.1:9", datadir=str(tmp_path))
+    sensor = Recording()
+    app.sensors.add(sensor)
+    source = Input(app)
+    await source.put(0, 1, 2)
+    source.messages[1].incref(2)  # two readers (the conductor increfs once per channel)
+    batch = await anext(event_batches(source.stream, 3, 0.001))
+    await ack(source.stream, batch)
+    consumer = cast(Any, app.consumer)
+    return (
+        sensor.calls,
+        dict(consumer._acked),
+        consumer._n_acked,
+        set(consumer._unacked_messages) == {source.messages[1]},
+        [record.acked for record in source.messages],
+    )
+
+
+async def test_acking_a_batch_acks_as_the_streams_ack_does(tmp_path: Path) -> None:
+    async def one_by_one(stream: Any, events: list[Any]) -> None:
+        for event in events:
+            await stream.ack(event)
+
+    async def at_once(stream: Any, events: list[Any]) -> None:
+        ack_events(stream, events)
+
+    fausts = await acked_through(tmp_path / "faust", one_by_one)
+    ours = await acked_through(tmp_path / "ours", at_once)
+
+    assert ours == fausts
+    calls, acked, n_acked, only_the_held_one_unacked, flags = ours
+    assert acked == {ROUTED: [0, 2]} and n_acked == 2 and only_the_held_one_unacked
+    assert flags == [True, False, True]
+    assert ("message out", 1) not in calls and ("event out", 1) in calls
+
+
+async def test_without_sensors_nothing_is_reported(app: App) -> None:
+    """The worker's app has no sensor: the batches and their acks skip the reports."""
+    assert not set(app.sensors)
+    source = Input(app)
+    await source.put(0)
+    batch = await anext(event_batches(source.stream, 1, 0.001))
+    ack_events(source.stream, batch)
+    assert source.messages[0].acked
 
 
 CHANGELOG = "transport-test-engagement-changelog"

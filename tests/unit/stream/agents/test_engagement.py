@@ -100,20 +100,24 @@ class Stream:
         for batch in self.batches:
             yield batch
 
-    async def ack(self, event: Any) -> bool:
-        self.log.steps.append(("ack", event.message.offset))
-        return True
+    def ack(self, events: list[Any]) -> None:
+        self.log.steps.extend(("ack", event.message.offset) for event in events)
 
 
 @pytest.fixture(autouse=True)
 def from_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The agent takes its batches from the fake stream (`event_batches` is tested with Faust's
-    own objects in tests/unit/stream/test_transport.py)."""
+    """The agent takes its batches from the fake stream and acks them through it
+    (`event_batches` and `ack_events` are tested with Faust's own objects in
+    tests/unit/stream/test_transport.py)."""
 
     def batches(stream: Stream, max_events: int, within_s: float) -> AsyncIterator[list[Any]]:
         return stream.take(max_events, within_s)
 
+    def ack_events(stream: Stream, events: list[Any]) -> None:
+        stream.ack(events)
+
     monkeypatch.setattr(engagement, "event_batches", batches)
+    monkeypatch.setattr(engagement, "ack_events", ack_events)
 
 
 class Event:
