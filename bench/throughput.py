@@ -5,6 +5,11 @@ only reads and JSON-decodes that topic. The pipeline is `abm worker` (resolution
 MQA rule) from offset 0 until its consumer group has committed everything; its busy time is read
 from Kafka itself: from the first record it wrote (resolved, unresolved, dead letter or
 changelog) to the last one, so worker start-up and the commit interval do not count.
+
+Also printed: the Redis server's read events during the pipeline run per 1,000 messages (about
+one per round trip the worker waited for; from Redis's `INFO stats`). With `--redis-rtt-ms` the
+worker reaches Redis through a relay that adds that much to every round trip
+(`bench.delay_relay`), as a Redis on another host would.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from abm.infra.process import free_port
@@ -37,6 +43,7 @@ from bench.common import (
     services,
     topic_times,
 )
+from bench.delay_relay import DelayRelay
 from stream.topics import DEAD_LETTER, MQA, RAW, RESOLVED, UNRESOLVED
 
 
@@ -46,6 +53,8 @@ class PipelineRun:
     seconds: float
     mqa_ids: set[str]
     changelog_records: int
+    redis_reads: int
+    """Read events of the Redis server while the worker ran (about one per round trip)."""
 
     @property
     def rate(self) -> float:
@@ -83,7 +92,49 @@ async def ceiling(settings: Settings) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def pipeline(services_: Services, settings: Settings, workers: int = 1) -> PipelineRun:
+async def redis_reads(url: str) -> int:
+    """The Redis server's count of read events so far (`INFO stats`)."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        return int((await client.info("stats"))["total_reads_processed"])
+    finally:
+        await client.aclose()
+
+
+async def pipeline(
+    services_: Services, settings: Settings, workers: int = 1, redis_rtt_ms: float = 0.0
+) -> PipelineRun:
+    """The worker(s) over the pre-loaded raw topic; with `redis_rtt_ms`, reaching Redis through
+    a relay that adds that much to each round trip."""
+    prefix = settings.topic_prefix
+    reads_before = await redis_reads(services_.redis.url)
+    if redis_rtt_ms > 0:
+        with DelayRelay(services_.redis.port, redis_rtt_ms / 1000) as relay_port:
+            relayed = f"redis://127.0.0.1:{relay_port}/0"
+            await _run_workers(settings.model_copy(update={"redis_url": relayed}), workers)
+    else:
+        await _run_workers(settings, workers)
+    reads = await redis_reads(services_.redis.url) - reads_before
+    raw_count, _, _ = await topic_times(settings, RAW.name(prefix))
+    firsts, lasts = [], []
+    changelog = f"{settings.app_id}-engagement-changelog"
+    changelog_records = 0
+    for topic in (RESOLVED, UNRESOLVED, DEAD_LETTER, MQA):
+        count, first, last = await topic_times(settings, topic.name(prefix))
+        if count:
+            firsts.append(first)
+            lasts.append(last)
+    count, first, last = await topic_times(settings, changelog)
+    changelog_records = count
+    firsts.append(first)
+    lasts.append(last)
+    seconds = (max(lasts) - min(firsts)) / 1000
+    ids = mqa_ids(await read_values(settings, MQA.name(prefix)))
+    return PipelineRun(raw_count, seconds, ids, changelog_records, reads)
+
+
+async def _run_workers(settings: Settings, workers: int) -> None:
+    """Run `workers` workers until their group has committed everything."""
     prefix = settings.topic_prefix
     running = [
         Worker(
@@ -104,25 +155,11 @@ async def pipeline(services_: Services, settings: Settings, workers: int = 1) ->
     finally:
         for worker in running:
             worker.stop()
-    raw_count, _, _ = await topic_times(settings, RAW.name(prefix))
-    firsts, lasts = [], []
-    changelog = f"{settings.app_id}-engagement-changelog"
-    changelog_records = 0
-    for topic in (RESOLVED, UNRESOLVED, DEAD_LETTER, MQA):
-        count, first, last = await topic_times(settings, topic.name(prefix))
-        if count:
-            firsts.append(first)
-            lasts.append(last)
-    count, first, last = await topic_times(settings, changelog)
-    changelog_records = count
-    firsts.append(first)
-    lasts.append(last)
-    seconds = (max(lasts) - min(firsts)) / 1000
-    ids = mqa_ids(await read_values(settings, MQA.name(prefix)))
-    return PipelineRun(raw_count, seconds, ids, changelog_records)
 
 
-async def run(accounts: int, days: int, compare: bool) -> dict[str, float]:
+async def run(
+    accounts: int, days: int, compare: bool, redis_rtt_ms: float = 0.0
+) -> dict[str, float]:
     data: Dataset = dataset(accounts, days)
     expected = {m["mqa_id"] for m in data.reference.mqas}
     with services() as env:
@@ -132,19 +169,22 @@ async def run(accounts: int, days: int, compare: bool) -> dict[str, float]:
         count, seconds = await ceiling(settings)
         ceiling_rate = count / seconds
         say("pipeline: abm worker")
-        result = await pipeline(env, settings)
+        result = await pipeline(env, settings, redis_rtt_ms=redis_rtt_ms)
         before: PipelineRun | None = None
         if compare:
             say("pipeline, one message at a time (resolution batch 1, no producer linger)")
             unbatched = env.settings(resolution_batch_size=1, producer_linger_s=0.0)
             await prepare(unbatched, data)
-            before = await pipeline(env, unbatched)
+            before = await pipeline(env, unbatched, redis_rtt_ms=redis_rtt_ms)
     print(f"throughput ({result.messages} messages pre-loaded in the raw topic, 4 partitions, "
           "1 worker)")  # fmt: skip
     print(line("ceiling: aiokafka read + decode", f"{ceiling_rate:,.0f} msg/s"))
     print(line("pipeline: resolution + engagement + MQA", f"{result.rate:,.0f} msg/s"))
     print(line("  busy time (first output to last)", f"{result.seconds:.2f} s"))
     print(line("pipeline / ceiling", f"{result.rate / ceiling_rate:.4f}"))
+    if redis_rtt_ms > 0:
+        print(line("  Redis reached through a relay adding", f"{redis_rtt_ms:g} ms per round trip"))
+    print(line("  Redis read events per 1,000 messages", f"{_per_1000(result):,.0f}"))
     print(line("MQAs, same as the in-memory reference", f"{len(result.mqa_ids)}, "
                f"{result.mqa_ids == expected}"))  # fmt: skip
     figures = {"pipeline": result.rate, "ceiling": ceiling_rate}
@@ -156,6 +196,10 @@ async def run(accounts: int, days: int, compare: bool) -> dict[str, float]:
     return figures
 
 
+def _per_1000(run: PipelineRun) -> float:
+    return 1000 * run.redis_reads / run.messages
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench throughput", description=__doc__)
     parser.add_argument("--accounts", type=int, default=3000)
@@ -165,8 +209,17 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also run the worker one message at a time (before the batching fix)",
     )
+    parser.add_argument(
+        "--redis-rtt-ms",
+        type=float,
+        default=0.0,
+        help="reach Redis through a relay adding this much to every round trip, as a Redis on "
+        "another host (milliseconds; default 0, the loopback Redis directly)",
+    )
     args = parser.parse_args(argv)
-    asyncio.run(run(args.accounts, args.days, args.compare))
+    if args.redis_rtt_ms < 0:
+        parser.error(f"--redis-rtt-ms: a round trip cannot take {args.redis_rtt_ms} ms")
+    asyncio.run(run(args.accounts, args.days, args.compare, args.redis_rtt_ms))
 
 
 if __name__ == "__main__":
