@@ -6,7 +6,7 @@
 - Faust's in-memory `Monitor` is no sensor (per-event statistics for pages this project does
   not serve).
 - The agents take their events from their channels' queues in batches (`event_batches`),
-  without Faust's per-event stream iteration.
+  without Faust's per-event stream iteration, and ack a batch in one pass (`ack_events`).
 - The topics' records become events without a serializer lookup (`RawSchema`): every topic of
   the worker holds bytes that the agents decode themselves.
 - The Kafka client's fetch waits `App.fetch_wait_s` for idle partitions (`ConsumerThread`),
@@ -338,8 +338,8 @@ async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncI
     handed out at once). Each event is checked as the stream's iteration checks it (Faust's
     `_prepare_event`): an event fetched before a rebalance (flow control suspended, or another
     consumer generation) is dropped, and the others are tracked as unacked, so a rebalance or
-    a stop waits for their acks, and reported to the app's sensors. The batches end when the
-    stream stops or its channel is ended.
+    a stop waits for their acks, and reported to the app's sensors if it has any. The batches
+    end when the stream stops or its channel is ended.
     """
     app = stream.app
     channel = aiter(stream.channel)  # subscribes the topic, as iterating the stream does
