@@ -211,22 +211,32 @@ class _Pending:
 
 
 class _Round:
-    """One pipelined round trip of reads, whose replies are picked up by name."""
+    """One pipelined round trip of reads, whose replies are picked up by name. A read is asked
+    once per name: the messages of a batch that share a person, an e-mail or a domain share
+    its reply."""
 
     def __init__(self, redis: aioredis.Redis) -> None:
         self._pipe = redis.pipeline(transaction=False)
         self._names: list[tuple[str, str]] = []
+        self._asked: set[tuple[str, str]] = set()
 
     def get(self, name: tuple[str, str], key: str, *, hash_: bool = False) -> None:
-        """Queue a GET (or an HGETALL for a hash) answered under `name`."""
+        """Queue a GET (or an HGETALL for a hash) answered under `name`, unless asked already."""
+        if name in self._asked:
+            return
         if hash_:
             self._pipe.hgetall(key)
         else:
             self._pipe.get(key)
+        self._asked.add(name)
         self._names.append(name)
 
     def eval(self, name: tuple[str, str], script: str, keys: list[str], args: list[str]) -> None:
+        """Queue a script answered under `name`, unless asked already."""
+        if name in self._asked:
+            return
         self._pipe.eval(script, len(keys), *keys, *args)
+        self._asked.add(name)
         self._names.append(name)
 
     async def run(self) -> dict[tuple[str, str], Any]:
@@ -420,9 +430,9 @@ class DirectoryStore:
             item = _Pending(str(index), message, _company_domain(message.email))
             person = person_key(message.user_id, message.anonymous_id)
             if person:
-                first.get(("person", item.tag), keys.person(person), hash_=True)
+                first.get(("person", person), keys.person(person), hash_=True)
             if message.email:
-                first.get(("contact", item.tag), keys.contact(message.email))
+                first.get(("contact", message.email), keys.contact(message.email))
             if item.domain:
                 hit, item.domain_account = self._domains.lookup(item.domain)
                 if not hit:
@@ -435,11 +445,13 @@ class DirectoryStore:
 
         second = _Round(self._redis)
         for item in pending:
-            raw_link = replies.get(("person", item.tag)) or {}
+            person = person_key(item.message.user_id, item.message.anonymous_id)
+            raw_link = (replies.get(("person", person)) if person else None) or {}
             item.link = {_text(k) or "": _text(v) or "" for k, v in raw_link.items()}
             if learned is not None and (overlay := learned[int(item.tag)]):
                 item.link.update(overlay)
-            item.contact = _contact_record(replies.get(("contact", item.tag)))
+            email = item.message.email
+            item.contact = _contact_record(replies.get(("contact", email))) if email else None
             if item.domain and ("domain", item.domain) in replies:
                 item.domain_account = _text(replies[("domain", item.domain)])
                 self._domains.store(item.domain, item.domain_account)
@@ -456,7 +468,7 @@ class DirectoryStore:
                 script_keys = [keys.contact(item.follow)]
                 if item.follow_domain:
                     script_keys.append(keys.domain(item.follow_domain))
-                second.eval(("follow", item.tag), _FOLLOW_EMAIL, script_keys, [keys.account("")])
+                second.eval(("follow", item.follow), _FOLLOW_EMAIL, script_keys, [keys.account("")])
         replies = await second.run()
         self._take_accounts(replies, accounts)
 
@@ -464,7 +476,7 @@ class DirectoryStore:
         for item in pending:
             if item.follow:
                 raw_contact, raw_contact_account, raw_domain_account_id, raw_domain_account = (
-                    replies[("follow", item.tag)]
+                    replies[("follow", item.follow)]
                 )
                 item.contact = _contact_record(raw_contact)
                 if item.contact is not None:

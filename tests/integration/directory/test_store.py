@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -417,6 +418,31 @@ async def test_links_learned_earlier_in_a_batch_override_what_redis_holds(
     touch = resolve(batch[2], anonymous, pseudonym_key=KEY)
     assert isinstance(touch, Touchpoint) and touch.resolved_by == "contact"
     assert not await client.exists(directory.keys.person("anon:a-9"))  # nothing written
+
+
+async def commands_of(client: CountingRedis, call: Callable[[], Awaitable[Any]]) -> int:
+    """The commands Redis processed for `call` (the counter's own INFO calls cancel out)."""
+    before = (await client.info("stats"))["total_commands_processed"]
+    await call()
+    return int((await client.info("stats"))["total_commands_processed"]) - int(before)
+
+
+async def test_a_batch_asks_once_for_what_its_messages_share(
+    client: CountingRedis, directory: DirectoryStore, prefix: str
+) -> None:
+    """The person, the e-mail, the domain and the followed e-mail of messages of one person are
+    read once for the whole batch: as many commands as for one of its messages."""
+    uncached = DirectoryStore(client, prefix, cache_ttl=0)
+    await uncached.learn(LearnedLinks(person="user:u-9", account_id="beta", email="ann@acme.com"))
+    by_email = [message(userId="u-8", email="dora@acme.com") for _ in range(3)]
+    by_link = [message(userId="u-9") for _ in range(3)]
+
+    for same_person in (by_email, by_link):
+        one = await commands_of(client, partial(uncached.views_for, same_person[:1]))
+        three = await commands_of(client, partial(uncached.views_for, same_person))
+        assert three == one
+        views = await uncached.views_for(same_person)
+        assert views[0] == views[1] == views[2] == (await uncached.views_for(same_person[:1]))[0]
 
 
 async def test_views_for_refuses_learned_links_that_do_not_match_the_messages(
