@@ -6,10 +6,10 @@ MQA rule) from offset 0 until its consumer group has committed everything; its b
 from Kafka itself: from the first record it wrote (resolved, unresolved, dead letter or
 changelog) to the last one, so worker start-up and the commit interval do not count.
 
-Also printed: the Redis server's read events during the pipeline run per 1,000 messages (about
-one per round trip the worker waited for; from Redis's `INFO stats`). With `--redis-rtt-ms` the
-worker reaches Redis through a relay that adds that much to every round trip
-(`bench.delay_relay`), as a Redis on another host would.
+Also printed: the Redis server's read events (about one per round trip the worker waited for)
+and commands during the pipeline run, per 1,000 messages (from Redis's `INFO stats`). With
+`--redis-rtt-ms` the worker reaches Redis through a relay that adds that much to every round
+trip (`bench.delay_relay`), as a Redis on another host would.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ class PipelineRun:
     changelog_records: int
     redis_reads: int
     """Read events of the Redis server while the worker ran (about one per round trip)."""
+    redis_commands: int
+    """Commands the Redis server processed meanwhile."""
 
     @property
     def rate(self) -> float:
@@ -92,13 +94,14 @@ async def ceiling(settings: Settings) -> tuple[int, float]:
         await consumer.stop()
 
 
-async def redis_reads(url: str) -> int:
-    """The Redis server's count of read events so far (`INFO stats`)."""
+async def redis_counts(url: str) -> tuple[int, int]:
+    """The Redis server's counts of read events and of commands so far (`INFO stats`)."""
     client = aioredis.Redis.from_url(url)
     try:
-        return int((await client.info("stats"))["total_reads_processed"])
+        stats = await client.info("stats")
     finally:
         await client.aclose()
+    return int(stats["total_reads_processed"]), int(stats["total_commands_processed"])
 
 
 async def pipeline(
@@ -107,14 +110,14 @@ async def pipeline(
     """The worker(s) over the pre-loaded raw topic; with `redis_rtt_ms`, reaching Redis through
     a relay that adds that much to each round trip."""
     prefix = settings.topic_prefix
-    reads_before = await redis_reads(services_.redis.url)
+    reads_before, commands_before = await redis_counts(services_.redis.url)
     if redis_rtt_ms > 0:
         with DelayRelay(services_.redis.port, redis_rtt_ms / 1000) as relay_port:
             relayed = f"redis://127.0.0.1:{relay_port}/0"
             await _run_workers(settings.model_copy(update={"redis_url": relayed}), workers)
     else:
         await _run_workers(settings, workers)
-    reads = await redis_reads(services_.redis.url) - reads_before
+    reads_after, commands_after = await redis_counts(services_.redis.url)
     raw_count, _, _ = await topic_times(settings, RAW.name(prefix))
     firsts, lasts = [], []
     changelog = f"{settings.app_id}-engagement-changelog"
@@ -130,7 +133,14 @@ async def pipeline(
     lasts.append(last)
     seconds = (max(lasts) - min(firsts)) / 1000
     ids = mqa_ids(await read_values(settings, MQA.name(prefix)))
-    return PipelineRun(raw_count, seconds, ids, changelog_records, reads)
+    return PipelineRun(
+        raw_count,
+        seconds,
+        ids,
+        changelog_records,
+        reads_after - reads_before,
+        commands_after - commands_before,
+    )
 
 
 async def _run_workers(settings: Settings, workers: int) -> None:
@@ -184,7 +194,18 @@ async def run(
     print(line("pipeline / ceiling", f"{result.rate / ceiling_rate:.4f}"))
     if redis_rtt_ms > 0:
         print(line("  Redis reached through a relay adding", f"{redis_rtt_ms:g} ms per round trip"))
-    print(line("  Redis read events per 1,000 messages", f"{_per_1000(result):,.0f}"))
+    print(
+        line(
+            "  Redis read events per 1,000 messages",
+            f"{_per_1000(result.redis_reads, result):,.0f}",
+        )
+    )
+    print(
+        line(
+            "  Redis commands per 1,000 messages",
+            f"{_per_1000(result.redis_commands, result):,.0f}",
+        )
+    )
     print(line("MQAs, same as the in-memory reference", f"{len(result.mqa_ids)}, "
                f"{result.mqa_ids == expected}"))  # fmt: skip
     figures = {"pipeline": result.rate, "ceiling": ceiling_rate}
@@ -196,8 +217,8 @@ async def run(
     return figures
 
 
-def _per_1000(run: PipelineRun) -> float:
-    return 1000 * run.redis_reads / run.messages
+def _per_1000(count: int, run: PipelineRun) -> float:
+    return 1000 * count / run.messages
 
 
 def main(argv: list[str] | None = None) -> None:
