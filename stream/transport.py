@@ -327,7 +327,7 @@ class Transport(kafka_driver.Transport):
 async def event_batches(stream: Any, max_events: int, within_s: float) -> AsyncIterator[list[Any]]:
     """The stream's events in batches of at most `max_events`, none older than about
     `within_s` (seconds) when its batch is handed out, never acked here (the caller acks them
-    with `stream.ack` once their effects are written).
+    with `ack_events` once their effects are written).
 
     What `Stream.noack_take` hands out, without iterating the stream: `noack_take` runs every
     event through the stream's own iteration in a background task (a turn of the event loop,

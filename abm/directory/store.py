@@ -199,8 +199,11 @@ def _company_domain(email: str | None) -> str | None:
 class _Pending:
     """One message of `views_for` between its round trips."""
 
-    tag: str
     message: SegmentMessage
+    person: str | None
+    """Its person key (`person_key`), None when it names nobody."""
+    overlay: Mapping[str, str] | None
+    """Links learned earlier in the batch, not yet written (`views_for`'s `learned`)."""
     domain: str | None
     domain_account: str | None = None
     link: dict[str, str] = field(default_factory=dict)
@@ -427,8 +430,9 @@ class DirectoryStore:
 
         first = _Round(self._redis)
         for index, message in enumerate(messages):
-            item = _Pending(str(index), message, _company_domain(message.email))
             person = person_key(message.user_id, message.anonymous_id)
+            overlay = learned[index] if learned is not None else None
+            item = _Pending(message, person, overlay, _company_domain(message.email))
             if person:
                 first.get(("person", person), keys.person(person), hash_=True)
             if message.email:
@@ -445,11 +449,10 @@ class DirectoryStore:
 
         second = _Round(self._redis)
         for item in pending:
-            person = person_key(item.message.user_id, item.message.anonymous_id)
-            raw_link = (replies.get(("person", person)) if person else None) or {}
+            raw_link = (replies.get(("person", item.person)) if item.person else None) or {}
             item.link = {_text(k) or "": _text(v) or "" for k, v in raw_link.items()}
-            if learned is not None and (overlay := learned[int(item.tag)]):
-                item.link.update(overlay)
+            if item.overlay:
+                item.link.update(item.overlay)
             email = item.message.email
             item.contact = _contact_record(replies.get(("contact", email))) if email else None
             if item.domain and ("domain", item.domain) in replies:

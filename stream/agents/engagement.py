@@ -12,7 +12,7 @@ the interval.
 
 When offsets are committed. The batches come from `stream.transport.event_batches` (what
 Faust's `Stream.noack_take` hands out, without its per-event iteration): nothing acks these
-events but this agent. A batch's events are acked (`stream.ack`) only by the flush that writes
+events but this agent. A batch's events are acked (`ack_events`) only by the flush that writes
 the states they changed, and only once their MQA sends were handed to the producer (a table
 write queues its changelog record in the producer's buffer; `await topic.send` returns once the
 record is in the Kafka client's batch). Faust commits only acked offsets, and before committing
