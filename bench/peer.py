@@ -12,9 +12,12 @@ The resolved-touchpoint topic is pre-loaded (resolution done beforehand by the c
   topic, offsets committed after the broker acknowledged both. It is the floor: what the step
   costs with no framework, so ours / aiokafka is the framework's cost.
 
-Each side's busy time runs from its first processed touchpoint to its last (ours: from when its
-first batch was counted in `/metrics`, polled every 20 ms, to its last changelog record, the
-write after the input ran dry); all must emit the same MQAs as the in-memory reference.
+Each side's busy time runs from its first processed touchpoint to its last write, the one after
+the input ran dry (ours: from when its first batch was counted in `/metrics`, polled every 20 ms,
+to its last changelog record). Both write that last one once no record came for the agent's
+`ABM_ENGAGEMENT_FLUSH_IDLE_S`: neither knows that the input ended (until 2026-12-07 the aiokafka
+loop wrote as soon as it had counted the pre-loaded touchpoints, sparing itself the idle time
+that ours paid). All must emit the same MQAs as the in-memory reference.
 Also printed: changelog bytes per touchpoint, from the size of the changelog topic's log
 segments on the broker's disk (before any compaction: the segments are far below the size at
 which Kafka rolls and compacts them) divided by the touchpoints.

@@ -19,8 +19,11 @@ changelog on start (the benchmark always starts empty).
     python -m bench.peers.aiokafka_engagement BOOTSTRAP INPUT CHANGELOG MQA GROUP COUNT \
         BATCH WAIT_MS LINGER_MS FLUSH_MS IDLE_MS
 
-Prints one JSON line: touchpoints processed, seconds from the first one to the last batch's
-commit, changelog records and bytes written (values), MQA ids.
+COUNT only tells it when the input ended, so that it can stop: it still writes the last time
+as it would without knowing, once IDLE_MS passed without a record.
+
+Prints one JSON line: touchpoints processed, seconds from the first one to the commit of that
+last write, changelog records and bytes written (values), MQA ids.
 """
 
 from __future__ import annotations
@@ -135,7 +138,11 @@ async def run(
                 offsets[tp] = messages[-1].offset + 1
             if time.monotonic() - written >= flush_ms / 1000:
                 await flush()
-        await flush()  # the input ran dry: the worker writes after its idle time
+        # The input ran dry. The loop does not know that it did, nor does the agent: it would
+        # go on fetching nothing until IDLE_MS passed without a record, then write (step 3).
+        # Counting to `expected` only ends the loop; it must not spare it that wait.
+        await asyncio.sleep(max(0.0, idle_ms / 1000 - (time.monotonic() - last_record)))
+        await flush()
         seconds = time.monotonic() - first
     finally:
         await consumer.stop()
