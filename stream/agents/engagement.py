@@ -71,6 +71,11 @@ FLUSH_SLICE = 250
 MQA waits at most about that long behind a write of thousands of states."""
 
 
+TICKS_PER_PERIOD = 10
+"""How often the write timer looks whether a write is due, per the shorter of the flush
+interval and the idle time (a check of two clocks; 20 a second with the defaults)."""
+
+
 def register(pipe: Pipeline) -> None:
     settings = pipe.settings
     table = pipe.engagement_table
@@ -147,8 +152,10 @@ def register(pipe: Pipeline) -> None:
     pipe.app.while_draining.append(flush_pending)
 
     # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
-    # Ticks at half the shorter period, so a write is at most that late.
-    pipe.app.timer(interval=min(interval_s, idle_s) / 2)(flush_when_due)
+    # Ticks at a tenth of the shorter period (50 ms with the defaults), so a write is at most
+    # that late: the write after the input pauses, and with it the commit, comes about
+    # `idle_s` after the last batch rather than up to half of `idle_s` later still.
+    pipe.app.timer(interval=min(interval_s, idle_s) / TICKS_PER_PERIOD)(flush_when_due)
 
     def drop_revoked(app: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """Sent by Faust once the in-flight batch was acked (`App._on_partitions_revoked`):

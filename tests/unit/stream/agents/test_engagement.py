@@ -48,6 +48,7 @@ class App:
         self.agents: dict[str, Callable[..., Any]] = {}
         self.while_draining: list[Callable[[], Any]] = []
         self.timers: list[Callable[..., Any]] = []
+        self.timer_intervals: list[float] = []
         self.on_partitions_revoked = Signal().with_default_sender(self)
         self.on_partitions_assigned = Signal().with_default_sender(self)
 
@@ -61,6 +62,7 @@ class App:
     def timer(self, interval: float) -> Callable[..., Any]:
         def register(fun: Callable[..., Any]) -> Callable[..., Any]:
             self.timers.append(fun)
+            self.timer_intervals.append(interval)
             return fun
 
         return register
@@ -326,6 +328,16 @@ async def test_the_agent_applies_batches_while_a_write_is_in_progress(
     first_acks = [offset for kind, offset in log.steps if kind == "ack"][:4]
     assert first_acks == [0, 1, 2, 3]  # acked once all four were written
     assert kinds.index("ack") > [i for i, k in enumerate(kinds) if k == "write"][3]
+
+
+def test_the_write_timer_ticks_at_a_tenth_of_the_idle_time(tmp_path: Path) -> None:
+    """A write after the input pauses comes at most 50 ms after the idle time (0.5 s), not
+    up to 250 ms after it, as with a tick at half of it."""
+    pipe, app = pipeline(tmp_path, Log(), flush_interval_s=10.0)
+    assert pipe.settings.engagement_flush_idle_s == 0.5
+    assert app.timer_intervals == [pytest.approx(0.05)]
+    _, short = pipeline(tmp_path, Log(), flush_interval_s=0.2)
+    assert short.timer_intervals == [pytest.approx(0.02)]  # a tenth of the shorter period
 
 
 async def test_a_paused_input_is_written_after_the_idle_time(tmp_path: Path, clock: Clock) -> None:
