@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import faust
 import pytest
+from faust.transport import conductor as faust_conductor
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
 from faust.types.tuples import ConsumerMessage
@@ -27,6 +28,7 @@ from stream.app import create_app
 from stream.transport import (
     ActivePartitions,
     App,
+    Conductor,
     Consumer,
     ConsumerThread,
     RawSchema,
@@ -595,3 +597,157 @@ def test_the_active_partitions_are_never_false(app: App) -> None:
     fetched = {ROUTED: ["a record"]}
     drained = {tp: rs for tp, rs in fetched.items() if not (active and tp not in active)}
     assert drained == {}  # the client's own test, on this set
+
+
+# --- the conductor: a raw topic's record handed over as Faust's handler does --------------------
+
+
+class Handed:
+    """One topic's channel and the conductor's handler for its partition (real Faust objects; the
+    app is never started), with Faust's own handler beside it."""
+
+    def __init__(self, app: App, schema: Any = None, channels: int = 1) -> None:
+        app.flow_control.resume()
+        self.app = app
+        self.conductor = cast(Conductor, app.topics)
+        topic = app.topic(TOPIC, schema=schema if schema is not None else RawSchema())
+        self.channels = [aiter(topic) for _ in range(channels)]
+        members = set(self.channels)
+        self.handler = self.conductor._build_handler(ROUTED, members)
+        # what Faust hands it with (its Cython handler when built, else its Python one)
+        self.fausts = faust_conductor.Conductor._build_handler(
+            cast(Any, self.conductor), ROUTED, cast(Any, members)
+        )
+
+    @property
+    def queue(self) -> Any:
+        return self.channels[0].queue
+
+
+def is_raw_handler(handler: Any) -> bool:
+    return str(getattr(handler, "__qualname__", "")).startswith("raw_handler.")
+
+
+def record(offset: int = 0, headers: Any = None) -> ConsumerMessage:
+    return ConsumerMessage(
+        TOPIC, 0, offset, 0.0, 0, headers, b"k", b"v", None, tp=ROUTED, generation_id=0
+    )
+
+
+def test_the_worker_hands_records_over_through_this_conductor() -> None:
+    pipe = create_app(Settings(), load_model())
+    assert isinstance(pipe.app.topics, Conductor)
+
+
+async def test_a_raw_topics_record_becomes_the_event_fausts_handler_makes(app: App) -> None:
+    handed = Handed(app)
+    assert handed.handler is not handed.fausts
+    for handler, offset in ((handed.fausts, 1), (handed.handler, 2)):
+        await handler(record(offset, headers=[("h", b"1")]))
+    fausts, ours = handed.queue.get_nowait(), handed.queue.get_nowait()
+    assert type(ours) is type(fausts)
+    assert (ours.key, ours.value, ours.headers, ours.app) == (
+        fausts.key, fausts.value, fausts.headers, fausts.app
+    )  # fmt: skip
+    assert (ours.message.offset, ours.message.refcount) == (2, fausts.message.refcount) == (2, 1)
+
+
+async def test_a_suspended_flow_holds_the_record_until_it_resumes(app: App) -> None:
+    handed = Handed(app)
+    app.flow_control.suspend()
+    handing = asyncio.ensure_future(handed.handler(record()))
+    await asyncio.sleep(0.02)
+    assert not handing.done() and handed.queue.empty()
+    app.flow_control.resume()
+    await asyncio.wait_for(handing, timeout=5)
+    assert handed.queue.get_nowait().message.offset == 0
+
+
+async def test_a_producer_buffer_over_its_limit_is_waited_for(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed = Handed(app)
+    buffer = app.producer.buffer
+    waits: list[int] = []
+
+    async def wait_until_ebb() -> None:
+        waits.append(buffer.pending.qsize())
+        buffer.pending.get_nowait()
+
+    monkeypatch.setattr(buffer, "wait_until_ebb", wait_until_ebb)
+    buffer.max_messages = 1
+    buffer.pending.put_nowait(cast(Any, "a record to send"))
+    await handed.handler(record(0))
+    assert waits == []  # at the limit: not over it
+    buffer.pending.put_nowait(cast(Any, "another"))
+    await handed.handler(record(1))
+    assert waits == [2]
+    assert [handed.queue.get_nowait().message.offset for _ in range(2)] == [0, 1]
+
+
+async def test_a_queue_under_pressure_stops_the_partitions_fetch_and_a_full_one_is_waited_on(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handed = Handed(app)
+    consumer = cast(Any, app.consumer)
+    calls: list[str] = []
+    monkeypatch.setattr(consumer, "on_buffer_full", lambda tp: calls.append(f"full {tp.topic}"))
+    monkeypatch.setattr(consumer, "on_buffer_drop", lambda tp: calls.append(f"drop {tp.topic}"))
+    queue = handed.queue
+    for offset in range(queue.maxsize):
+        await handed.handler(record(offset))
+    assert queue.full()
+    assert calls and set(calls) == {f"full {TOPIC}"}
+    handing = asyncio.ensure_future(handed.handler(record(queue.maxsize)))
+    await asyncio.sleep(0.02)
+    assert not handing.done()  # waits for room
+    for _ in range(queue.maxsize):
+        queue.get_nowait()
+    await asyncio.wait_for(handing, timeout=5)
+    await asyncio.sleep(0)  # the put runs in a task of its own, as Faust's
+    assert queue.get_nowait().message.offset == queue.maxsize
+    assert f"drop {TOPIC}" in calls
+
+
+async def test_a_topic_of_another_schema_or_two_channels_goes_through_fausts_handler(
+    app: App,
+) -> None:
+    fausts_schema: faust.Schema[bytes, bytes] = faust.Schema(key_type=bytes, value_type=bytes)
+    assert is_raw_handler(Handed(app).handler)
+    assert not is_raw_handler(Handed(app, schema=fausts_schema).handler)
+    two = Handed(app, channels=2)
+    assert not is_raw_handler(two.handler)
+    await two.handler(record(5))
+    assert [channel.queue.get_nowait().message.offset for channel in two.channels] == [5, 5]
+
+
+async def test_a_second_channel_in_the_partitions_set_gets_its_records_too(app: App) -> None:
+    """Faust's handler reads the partition's set of channels on every record; the raw handler,
+    built for one, hands a record to Faust's once the set holds more."""
+    conductor = cast(Any, app.topics)
+    app.flow_control.resume()
+    first = aiter(app.topic(TOPIC, schema=RawSchema()))
+    members = {first}
+    handler = conductor._build_handler(ROUTED, members)
+    assert is_raw_handler(handler)
+    second = aiter(app.topic(TOPIC, schema=RawSchema()))
+    members.add(second)
+    await handler(record(7))
+    assert [first.queue.get_nowait().message.offset, second.queue.get_nowait().message.offset] == [
+        7,
+        7,
+    ]
+
+
+async def test_a_record_waits_for_the_handlers_while_they_are_rebuilt(app: App) -> None:
+    conductor = cast(Any, app.topics)
+    handed = Handed(app)
+    conductor._tp_to_callback[ROUTED] = handed.handler
+    on_message = conductor._compile_message_handler()
+    await on_message(record(0))
+    async with conductor._tp_to_callback_lock:
+        handing = asyncio.ensure_future(on_message(record(1)))
+        await asyncio.sleep(0.02)
+        assert not handing.done()
+    await asyncio.wait_for(handing, timeout=5)
+    assert [handed.queue.get_nowait().message.offset for _ in range(2)] == [0, 1]
