@@ -18,10 +18,11 @@
   never false (`ActivePartitions`), the input partitions are held from the recovery's seek
   until the flow resumes (`Consumer.perform_seek`), and a partition without a committed
   offset is sought to its start (`ConsumerThread.seek_to_committed`).
-- The consumer (`Consumer`, for `kafka://` brokers) hands a fetched record to the streams in
-  the fetch loop itself when the hand-off does not wait, and races only the rest of one that
-  waits against a flow suspension, with one task instead of mode's four
-  (`Consumer.wait_first`).
+- The consumer (`Consumer`, for `kafka://` brokers) runs Faust's fetch loop with its
+  per-record steps inlined (`Consumer._drain_messages`), and hands a fetched record to the
+  streams in the fetch loop itself when the hand-off does not wait, racing only the rest of
+  one that waits against a flow suspension, with one task instead of mode's four
+  (`first_step`, `race`).
 
 Why the last one. Faust's fetch loop (`Consumer._drain_messages`) hands every record over as
 `wait_first(callback(message), suspend_flow.wait())`. mode's `wait_first` makes a task of each
@@ -35,7 +36,8 @@ it, the record was handed over as the race would have. When it waits, the rest (
 coroutine, resumed where it stopped: `Rest`) goes into `race`, one task and one future that
 the rest's end and the three events complete, with mode's outcomes: the hand-off's error
 raised in the fetch loop, the hand-off cancelled when the flow is suspended or the consumer
-stops or crashes first.
+stops or crashes first. Until 2026-12-07 (ninth run) this was an override of `wait_first`
+under Faust's own loop; the loop itself now takes the steps (docs/benchmarks.md).
 
 This hand-off was tried before (2026-12-07, sixth run) and withdrawn because restarted workers
 stalled with it. The stall was the consumer losing records around the recovery's seek
@@ -47,12 +49,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from typing import Any, cast
 
 import faust
 from faust.transport import conductor as faust_conductor
+from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
 from mode.services import WaitResults
@@ -85,21 +87,6 @@ class RawSchema(faust.Schema[bytes, bytes]):
 Event = asyncio.Event | ModeEvent
 """The events a race watches: the consumer's flow suspension is asyncio's, its stop and crash
 events are mode's; both wake the futures in their `_waiters` when set."""
-
-
-class Handoff:
-    """One fetched record on its way to the conductor, so `Consumer.wait_first` can tell the
-    fetch loop's race from the consumer's other waits (the callback's coroutine is made when
-    the race starts)."""
-
-    __slots__ = ("deliver", "message")
-
-    def __init__(self, deliver: Callable[[Message], Awaitable[None]], message: Message) -> None:
-        self.deliver = deliver
-        self.message = message
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        return self.deliver(self.message).__await__()
 
 
 async def race(handoff: Awaitable[Any], events: tuple[Event, ...]) -> WaitResults:
@@ -212,9 +199,10 @@ class ActivePartitions(set[TP]):
 
 
 class Consumer(kafka_driver.Consumer):
-    """Faust's aiokafka consumer, handing a record over in the fetch loop itself and racing
-    only a hand-off that waits (`wait_first`, `race`; see the module's docstring), on
-    `ConsumerThread`, its active partitions an `ActivePartitions`."""
+    """Faust's aiokafka consumer, its fetch loop inlined (`_drain_messages`), handing a record
+    over in that loop itself and racing only a hand-off that waits (`first_step`, `race`; see
+    the module's docstring), on `ConsumerThread`, its active partitions an
+    `ActivePartitions`."""
 
     # Faust annotates a plain set (None before the first assignment); every set it stores here
     # becomes an ActivePartitions.
@@ -231,12 +219,6 @@ class Consumer(kafka_driver.Consumer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        deliver = self.callback
-
-        def handoff(message: Message) -> Handoff:
-            return Handoff(deliver, message)
-
-        self.callback = handoff
         self._held: set[TP] = set()
         """Input partitions whose records the fetch loop does not take, from a seek to the
         committed offsets until the flow resumes (`perform_seek`)."""
@@ -272,21 +254,117 @@ class Consumer(kafka_driver.Consumer):
             )
             self._held.clear()
 
-    async def wait_first(self, *coros: Any, timeout: Any = None) -> WaitResults:
-        """The fetch loop's hand-off (a `Handoff` raced against `suspend_flow.wait()`): its
-        first step here, the rest of one that waits through `race`; anything else through
-        mode's race."""
-        first = coros[0] if coros else None
-        if not isinstance(first, Handoff) or len(coros) != 2 or timeout is not None:
-            return await super().wait_first(*coros, timeout=timeout)
-        _close(coros[1:])  # the race watches the suspension event itself
-        coroutine = first.deliver(first.message).__await__()
+    async def _drain_messages(self, fetcher: Any) -> None:
+        """Faust's fetch loop (`Consumer._drain_messages` over `Consumer.getmany`), the same
+        steps in the same order, with the per-record generator, race and coroutines inlined:
+
+        - wait for the flow, fetch (`_wait_next_records`); when the flow is not active, seek
+          back to the committed offsets instead (`perform_seek`);
+        - take the records in Faust's round-robin order over the partitions, stopping when the
+          flow is suspended or the consumer generation changes, skipping the partitions that
+          are not active (nor buffered); a turn of the event loop every 100 records;
+        - a record below the partition's read offset is dropped; a gap above it is recorded
+          for the acking topics (compacted input), the consumer commits every
+          `_commit_every` acks when that is set, and the record is handed over: its first step
+          here, the rest of one that waits raced against the flow's suspension and the
+          consumer's stop and crash (`first_step`, `race`);
+        - the partition's end offset is given to Faust's monitor once per partition per
+          fetch, where Faust gives it once per record (it keeps only the latest).
+
+        What that saves per record: an async generator step, the monitor's high-water lookup
+        through the consumer thread, the flow suspension's `wait()` coroutine made for a race
+        that mostly does not happen, the `wait_first` coroutine and its result.
+        """
+        deliver = self.callback  # the conductor's
+        app = self.app
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        read_offset = self._read_offset
+        set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = app.topics.acks_enabled_for
+        to_message = self._to_message
+        buffered = self._buffered_partitions
+        track_end_offset = app.monitor.track_tp_end_offset
+        events = (self.suspend_flow, self._stopped, self._crashed)
+        since_yield = 0
         try:
-            waiting_for = coroutine.send(None)
-        except StopIteration as stop:  # handed over without waiting: nothing to race
-            return WaitResults([first], [stop.value], False)
-        rest = Rest(coroutine, waiting_for)
-        return await race(rest, (self.suspend_flow, self._stopped, self._crashed))
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                await self.sleep(0)
+                if self.should_stop:
+                    continue
+                records, active = await self._wait_next_records(1.0)
+                generation_id = app.consumer_generation_id
+                if records is None or self.should_stop:
+                    unset_flag(CONSUMER_FETCHING)
+                    continue
+                if not self.flow_active:
+                    self.log.dev("fetched while the flow is not active: seeking back")
+                    try:
+                        await self.perform_seek()
+                    except Exception as exc:
+                        self.log.warning(f"exception performing seek when flow not active {exc}")
+                    unset_flag(CONSUMER_FETCHING)
+                    continue
+                ends_given: set[TP] = set()
+                for tp, record in self.scheduler.iterate(records):
+                    if not self.flow_active or app.consumer_generation_id != generation_id:
+                        break
+                    if active is not None and tp not in active and tp not in buffered:
+                        continue
+                    if tp not in ends_given:
+                        ends_given.add(tp)
+                        track_end_offset(tp, self.highwater(tp))
+                    message = to_message(tp, record)
+                    since_yield += 1
+                    if since_yield > 100:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    last = read_offset[tp]
+                    if last is not None and offset < last:
+                        continue  # read already (Faust logs it at its `dev` level)
+                    if last and offset - last > 1 and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, last + 1, offset)
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    rest, _ = first_step(deliver, message)
+                    if rest is not None:  # it waits: raced against a suspension
+                        await race(rest, events)
+                    read_offset[tp] = offset
+                unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                self.log.info("Broker stopped consumer, shutting down...")
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                self.log.info("Consumer shutting down for user cancel.")
+                return
+            raise
+        except Exception as exc:
+            self.log.exception("Drain messages raised: %r", exc)
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+
+def first_step(
+    deliver: Callable[[Message], Awaitable[Any]], message: Message
+) -> tuple[Rest | None, Any]:
+    """Run the hand-off of `message` (`deliver(message)`, the conductor's) up to its first
+    wait, here, without a task: `(None, its result)` when it handed the record over without
+    waiting, else `(the rest of it, None)`, for `race`. An error of that first step is raised
+    here."""
+    coroutine = deliver(message).__await__()
+    try:
+        waiting_for = coroutine.send(None)
+    except StopIteration as stop:
+        return None, stop.value
+    return Rest(coroutine, waiting_for), None
 
 
 class Rest:
@@ -314,14 +392,6 @@ class Rest:
                     waiting_for = coroutine.send(sent)
                 except StopIteration as stop:
                     return stop.value
-
-
-def _close(coros: tuple[Any, ...]) -> None:
-    """Close coroutines that will not run (the fetch loop's `suspend_flow.wait()`), so Python
-    does not warn that they were never awaited."""
-    for other in coros:
-        if inspect.iscoroutine(other):
-            other.close()
 
 
 class Conductor(faust_conductor.Conductor):

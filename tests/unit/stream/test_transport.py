@@ -8,14 +8,15 @@ Real Faust objects (app, consumer), no broker: a race is decided before anything
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import faust
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faust.transport import conductor as faust_conductor
 from faust.transport.drivers import aiokafka as kafka_driver
 from faust.types import TP, Message
@@ -35,6 +36,8 @@ from stream.transport import (
     Transport,
     ack_events,
     event_batches,
+    first_step,
+    race,
 )
 
 TOPIC = "touchpoints"
@@ -88,8 +91,11 @@ Race = Callable[[Consumer, Message], Awaitable[WaitResults]]
 
 
 async def ours(consumer: Consumer, record: Message) -> WaitResults:
-    """What Faust's fetch loop does with each record (`Consumer._drain_messages`)."""
-    return await consumer.wait_first(consumer.callback(record), consumer.suspend_flow.wait())
+    """What the fetch loop does with each record (`Consumer._drain_messages`)."""
+    rest, result = first_step(consumer.callback, record)
+    if rest is None:
+        return WaitResults([cast(Any, record)], [result], False)
+    return await race(rest, (consumer.suspend_flow, consumer._stopped, consumer._crashed))
 
 
 async def modes(consumer: Consumer, record: Message) -> WaitResults:
@@ -145,9 +151,7 @@ async def test_a_hand_off_that_does_not_wait_runs_in_the_fetch_loop_itself(app: 
     deliverer = Deliverer()
     consumer = consumer_for(app, deliverer)
     tasks_before = len(asyncio.all_tasks())
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the unused suspend_flow.wait() must be closed
-        results = await ours(consumer, message())
+    results = await ours(consumer, message())
     assert deliverer.steps == [
         ("started", asyncio.current_task()),
         ("delivered", asyncio.current_task()),
@@ -238,16 +242,6 @@ async def test_a_cancelled_fetch_loop_cancels_its_hand_off(app: App, hand_off: R
     await asyncio.sleep(0)
     assert deliverer.names == ["started", "cancelled"]
     assert await waiters(consumer) == 0
-
-
-async def test_other_waits_of_the_consumer_go_through_modes_race(app: App) -> None:
-    deliverer = Deliverer()
-    consumer = consumer_for(app, deliverer)
-    gate = asyncio.Event()
-    gate.set()
-    results = await consumer.wait_first(gate.wait(), timeout=1)
-    assert results.results == [True]
-    assert deliverer.names == []
 
 
 @pytest.mark.parametrize(
@@ -751,3 +745,136 @@ async def test_a_record_waits_for_the_handlers_while_they_are_rebuilt(app: App) 
         assert not handing.done()
     await asyncio.wait_for(handing, timeout=5)
     assert [handed.queue.get_nowait().message.offset for _ in range(2)] == [0, 1]
+
+
+# --- the fetch loop: Faust's steps, inlined --------------------------------------------------
+
+OTHER = TP(TOPIC, 1)
+
+
+def fetched(tp: TP, *offsets: int) -> list[ConsumerRecord[bytes, bytes]]:
+    return [
+        ConsumerRecord(TOPIC, tp.partition, offset, 0, 0, b"k", b"v", None, 1, 1, [])
+        for offset in offsets
+    ]
+
+
+class FetchLoop:
+    """The consumer's fetch loop over scripted fetches (each a mapping of partition to records,
+    or a callable run in its place), stopped once they are used up; every record handed over is
+    noted as (partition, offset)."""
+
+    def __init__(self, app: App, fetches: list[Any], active: set[TP] | None = None) -> None:
+        self.handed: list[tuple[int, int]] = []
+        self.app = app
+        self.fetches = list(fetches)
+        self.active = active
+        self.stopped = asyncio.Event()
+        consumer = app.transport.create_consumer(
+            callback=self.deliver,
+            on_partitions_revoked=rebalanced,
+            on_partitions_assigned=rebalanced,
+        )
+        assert isinstance(consumer, Consumer)
+        self.consumer: Consumer = consumer
+        self.ends: list[TP] = []
+        patched = cast(Any, consumer)
+        patched._wait_next_records = self.fetch
+        patched.highwater = lambda tp: 100
+        cast(Any, app.monitor).track_tp_end_offset = lambda tp, offset: self.ends.append(tp)
+
+    async def deliver(self, message: Message) -> None:
+        self.handed.append((message.partition, message.offset))
+
+    async def fetch(self, timeout: float) -> tuple[Any, Any]:
+        if not self.fetches:
+            self.stopped.set()
+            return None, None
+        fetch = self.fetches.pop(0)
+        if callable(fetch):
+            fetch()
+            return {}, self.active
+        return fetch, self.active
+
+    async def run(self) -> list[tuple[int, int]]:
+        fetcher = SimpleNamespace(_stopped=self.stopped)
+        await asyncio.wait_for(self.consumer._drain_messages(cast(Any, fetcher)), timeout=5)
+        return self.handed
+
+
+async def test_the_fetch_loop_hands_over_each_record_once_in_faust_order(app: App) -> None:
+    loop = FetchLoop(
+        app,
+        [
+            {ROUTED: fetched(ROUTED, 0, 1, 2), OTHER: fetched(OTHER, 0, 1)},
+            {ROUTED: fetched(ROUTED, 1, 2, 3)},  # up to 2 was read already
+        ],
+    )
+    handed = await loop.run()
+    # round robin; below the read offset dropped, at it taken again (Faust's `>=`)
+    assert handed == [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (0, 2), (0, 3)]
+    assert cast(Any, loop.consumer)._read_offset[ROUTED] == 3
+    assert loop.ends == [ROUTED, OTHER, ROUTED]  # once per partition per fetch
+
+
+async def test_the_fetch_loop_takes_only_the_active_partitions(app: App) -> None:
+    loop = FetchLoop(app, [{ROUTED: fetched(ROUTED, 0), OTHER: fetched(OTHER, 0)}], active={OTHER})
+    assert await loop.run() == [(1, 0)]
+
+
+async def test_a_new_consumer_generation_ends_the_fetch(app: App) -> None:
+    """Records fetched before a rebalance are not handed over: the new assignment reads
+    them again from the committed offsets."""
+    loop = FetchLoop(app, [{ROUTED: fetched(ROUTED, 0, 1, 2)}])
+    deliver = loop.deliver
+
+    async def rebalancing(message: Message) -> None:
+        await deliver(message)
+        if message.offset == 1:
+            app.consumer_generation_id += 1
+
+    cast(Any, loop.consumer).callback = rebalancing
+    assert await loop.run() == [(0, 0), (0, 1)]
+
+
+async def test_a_fetch_while_the_flow_is_suspended_seeks_back_instead(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = FetchLoop(app, [{ROUTED: fetched(ROUTED, 0)}, {ROUTED: fetched(ROUTED, 1)}])
+    seeks: list[str] = []
+
+    async def perform_seek() -> None:
+        seeks.append("seek")
+        loop.consumer.flow_active = True
+
+    monkeypatch.setattr(loop.consumer, "perform_seek", perform_seek)
+    loop.consumer.flow_active = False
+    assert await loop.run() == [(0, 1)]
+    assert seeks == ["seek"]
+
+
+async def test_a_gap_in_an_acking_topic_is_recorded(app: App) -> None:
+    """A compacted input skips offsets: the commit must not wait for them (Faust's gaps)."""
+    cast(Any, app.topics)._acking_topics.add(TOPIC)
+    loop = FetchLoop(app, [{ROUTED: fetched(ROUTED, 1, 2, 5)}])
+    assert await loop.run() == [(0, 1), (0, 2), (0, 5)]
+    gaps = cast(Any, loop.consumer)._gap[ROUTED]
+    assert sorted((gap.begin, gap.end) for gap in gaps) == [(3, 6)]  # as Faust's loop adds it
+
+
+async def test_a_hand_off_that_waits_is_raced_and_the_loop_goes_on_after_a_suspension(
+    app: App,
+) -> None:
+    gate = asyncio.Event()
+    loop = FetchLoop(app, [{ROUTED: fetched(ROUTED, 0, 1)}])
+    deliver = loop.deliver
+
+    async def waiting(message: Message) -> None:
+        if message.offset == 0:
+            loop.consumer.suspend_flow.set()  # a rebalance, while the hand-off waits
+            await gate.wait()
+        await deliver(message)
+
+    cast(Any, loop.consumer).callback = waiting
+    assert await loop.run() == [(0, 1)]  # the waiting hand-off was abandoned
+    assert cast(Any, loop.consumer)._read_offset[ROUTED] == 1
