@@ -284,9 +284,7 @@ class Consumer(kafka_driver.Consumer):
         commit_every = self._commit_every
         acks_enabled_for = app.topics.acks_enabled_for
         to_message = self._to_message
-        buffered = self._buffered_partitions
         track_end_offset = app.monitor.track_tp_end_offset
-        events = (self.suspend_flow, self._stopped, self._crashed)
         since_yield = 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -311,7 +309,11 @@ class Consumer(kafka_driver.Consumer):
                 for tp, record in self.scheduler.iterate(records):
                     if not self.flow_active or app.consumer_generation_id != generation_id:
                         break
-                    if active is not None and tp not in active and tp not in buffered:
+                    if (
+                        active is not None
+                        and tp not in active
+                        and tp not in self._buffered_partitions  # reset on a restart
+                    ):
                         continue
                     if tp not in ends_given:
                         ends_given.add(tp)
@@ -332,7 +334,7 @@ class Consumer(kafka_driver.Consumer):
                         await self.commit()
                     rest, _ = first_step(deliver, message)
                     if rest is not None:  # it waits: raced against a suspension
-                        await race(rest, events)
+                        await race(rest, (self.suspend_flow, self._stopped, self._crashed))
                     read_offset[tp] = offset
                 unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
