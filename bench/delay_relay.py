@@ -23,11 +23,13 @@ CHUNK_BYTES = 65_536
 
 class DelayRelay:
     """`with DelayRelay(target_port, rtt_s) as port:` connections to 127.0.0.1:port reach the
-    target with `rtt_s` seconds added to every round trip."""
+    target (on `target_host`) with `rtt_s` seconds added to every round trip; with 0 a plain
+    relay. Its port is chosen when it is made and listened on from `__enter__`."""
 
-    def __init__(self, target_port: int, rtt_s: float) -> None:
+    def __init__(self, target_port: int, rtt_s: float, target_host: str = "127.0.0.1") -> None:
         if rtt_s < 0:
             raise ValueError(f"a round trip cannot take {rtt_s} s")
+        self.target_host = target_host
         self.target_port = target_port
         self.rtt_s = rtt_s
         self.port = free_port()
@@ -83,7 +85,9 @@ class DelayRelay:
         self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
     ) -> None:
         try:
-            target_in, target_out = await asyncio.open_connection("127.0.0.1", self.target_port)
+            target_in, target_out = await asyncio.open_connection(
+                self.target_host, self.target_port
+            )
         except OSError:
             client_out.close()
             return

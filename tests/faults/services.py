@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import threading
 from pathlib import Path
 
 from abm.infra.kafka import LocalKafka
 from abm.infra.process import InfraError, free_port, free_port_pair
 from abm.infra.redis_server import LocalRedis
+from bench.delay_relay import DelayRelay
 from tests.faults.processes import REPO
 
 
@@ -59,72 +59,25 @@ async def outage(service: LocalKafka | LocalRedis, down_s: float) -> None:
 
 class LatePort:
     """A loopback port where nothing listens until `open()`; from then on each connection is
-    forwarded to `target` (host:port). Runs in a thread of its own, so the test's blocking
-    calls do not hold it up."""
+    forwarded to `target` (host:port), by a relay without delay (`bench.delay_relay`) in a
+    thread of its own, so the test's blocking calls do not hold it up."""
 
     def __init__(self, target: str) -> None:
         host, _, port = target.split(",")[0].rpartition(":")
-        self.target = (host or "127.0.0.1", int(port))
-        self.port = free_port()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
+        self._relay = DelayRelay(int(port), 0.0, target_host=host or "127.0.0.1")
+        self.port = self._relay.port
+        self._open = False
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def open(self) -> None:
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            self._server = loop.run_until_complete(
-                asyncio.start_server(self._forward, "127.0.0.1", self.port)
-            )
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        assert started.wait(10), "the forwarding port did not open"
-
-    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except OSError:
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+        self._relay.__enter__()
+        self._open = True
 
     def close(self) -> None:
-        loop = self._loop
-        if loop is None or self._thread is None:
-            return
-
-        async def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(10)
-        self._loop = None
+        if self._open:
+            self._open = False
+            with contextlib.suppress(Exception):
+                self._relay.__exit__(None, None, None)
