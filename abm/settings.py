@@ -202,6 +202,15 @@ class WorkerSettings(CommonSettings):
         default=None, description="Scoring model YAML; unset means the bundled default."
     )
     web_port: int = Field(default=6066, ge=0, le=65535, description="Worker HTTP port (/metrics).")
+    worker_role: Literal["all", "resolution", "engagement"] = Field(
+        default="all",
+        description="The agents this worker runs: `all` (resolution and engagement), "
+        "`resolution` (raw messages -> touchpoints; no table, no account pages) or `engagement` "
+        "(touchpoints -> scores, MQAs, the table and the account pages). Workers of every role "
+        "share one consumer group (`ABM_APP_ID`); each topic is shared among the workers that "
+        "run its agent. One worker of each role uses two cores where one `all` worker uses one "
+        '(docs/operations.md, "Worker roles").',
+    )
     table_store: str = Field(
         default="memory://",
         description="Faust table store: memory:// rebuilds the state from the changelog on every "

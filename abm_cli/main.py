@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -208,12 +209,30 @@ def model_check(
     typer.echo(f"ok: model {model.version} ({tiers})")
 
 
+class WorkerRole(StrEnum):
+    all = "all"
+    resolution = "resolution"
+    engagement = "engagement"
+
+
 @app.command()
-def worker() -> None:
-    """Run the stream worker (resolution + engagement agents, /metrics on ABM_WEB_PORT)."""
+def worker(
+    role: Annotated[
+        WorkerRole | None,
+        typer.Option(
+            help="Agents to run: all (default), resolution or engagement; one worker of each "
+            "of the last two uses two cores. Overrides ABM_WORKER_ROLE.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Run the stream worker (the resolution and engagement agents, or those of --role;
+    /metrics on ABM_WEB_PORT)."""
     from stream.worker import run_worker
 
     settings = _settings()
+    if role is not None:
+        settings = settings.model_copy(update={"worker_role": role.value})
     try:
         run_worker(settings)
     except StateVersionError as exc:

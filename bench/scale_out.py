@@ -11,7 +11,7 @@ import argparse
 import asyncio
 
 from bench.common import dataset, line, prepare, say, services
-from bench.throughput import pipeline
+from bench.throughput import ONE_WORKER, pipeline
 
 
 async def run(accounts: int, days: int) -> dict[str, float]:
@@ -21,11 +21,11 @@ async def run(accounts: int, days: int) -> dict[str, float]:
         one = env.settings(partitions=4)
         await prepare(one, data)
         say("one worker")
-        single = await pipeline(env, one, workers=1)
+        single = await pipeline(env, one, ONE_WORKER)
         two = env.settings(partitions=4)
         await prepare(two, data)
         say("two workers")
-        double = await pipeline(env, two, workers=2)
+        double = await pipeline(env, two, ONE_WORKER * 2)
     print(f"scale-out ({single.messages} messages, 4 partitions)")
     print(line("one worker", f"{single.rate:,.0f} msg/s"))
     print(line("two workers", f"{double.rate:,.0f} msg/s"))

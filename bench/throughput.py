@@ -4,7 +4,9 @@ The raw topic is pre-loaded with simulated traffic. The ceiling is a bare aiokaf
 only reads and JSON-decodes that topic. The pipeline is `abm worker` (resolution + engagement +
 MQA rule) from offset 0 until its consumer group has committed everything; its busy time is read
 from Kafka itself: from the first record it wrote (resolved, unresolved, dead letter or
-changelog) to the last one, so worker start-up and the commit interval do not count.
+changelog) to the last one, so worker start-up and the commit interval do not count. Then the
+same data (in fresh topics) through one worker of each role (`abm worker --role resolution` and
+`--role engagement`, one consumer group): two processes, where the one worker uses one core.
 
 Also printed: the Redis server's read events (about one per round trip the worker waited for)
 and commands during the pipeline run, per 1,000 messages (from Redis's `INFO stats`). With
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -104,19 +107,27 @@ async def redis_counts(url: str) -> tuple[int, int]:
     return int(stats["total_reads_processed"]), int(stats["total_commands_processed"])
 
 
+ONE_WORKER: tuple[str, ...] = ("all",)
+ONE_PER_ROLE: tuple[str, ...] = ("resolution", "engagement")
+"""A worker of each role (`ABM_WORKER_ROLE`): two processes, so two cores."""
+
+
 async def pipeline(
-    services_: Services, settings: Settings, workers: int = 1, redis_rtt_ms: float = 0.0
+    services_: Services,
+    settings: Settings,
+    roles: Sequence[str] = ONE_WORKER,
+    redis_rtt_ms: float = 0.0,
 ) -> PipelineRun:
-    """The worker(s) over the pre-loaded raw topic; with `redis_rtt_ms`, reaching Redis through
-    a relay that adds that much to each round trip."""
+    """Workers of the given roles (one per entry) over the pre-loaded raw topic; with
+    `redis_rtt_ms`, reaching Redis through a relay that adds that much to each round trip."""
     prefix = settings.topic_prefix
     reads_before, commands_before = await redis_counts(services_.redis.url)
     if redis_rtt_ms > 0:
         with DelayRelay(services_.redis.port, redis_rtt_ms / 1000) as relay_port:
             relayed = f"redis://127.0.0.1:{relay_port}/0"
-            await _run_workers(settings.model_copy(update={"redis_url": relayed}), workers)
+            await _run_workers(settings.model_copy(update={"redis_url": relayed}), roles)
     else:
-        await _run_workers(settings, workers)
+        await _run_workers(settings, roles)
     reads_after, commands_after = await redis_counts(services_.redis.url)
     raw_count, _, _ = await topic_times(settings, RAW.name(prefix))
     firsts, lasts = [], []
@@ -143,17 +154,21 @@ async def pipeline(
     )
 
 
-async def _run_workers(settings: Settings, workers: int) -> None:
-    """Run `workers` workers until their group has committed everything."""
+async def _run_workers(settings: Settings, roles: Sequence[str]) -> None:
+    """Run a worker of each of `roles` until their group has committed everything."""
     prefix = settings.topic_prefix
     running = [
         Worker(
             settings.model_copy(
-                update={"web_port": free_port(), "state_dir": settings.state_dir / f"w{n}"}
+                update={
+                    "web_port": free_port(),
+                    "state_dir": settings.state_dir / f"w{n}",
+                    "worker_role": role,
+                }
             ),
-            f"worker-{n}",
+            f"worker-{n}-{role}",
         )
-        for n in range(workers)
+        for n, role in enumerate(roles)
     ]
     try:
         await wait_caught_up(
@@ -180,6 +195,10 @@ async def run(
         ceiling_rate = count / seconds
         say("pipeline: abm worker")
         result = await pipeline(env, settings, redis_rtt_ms=redis_rtt_ms)
+        say("pipeline: abm worker --role resolution, abm worker --role engagement")
+        per_role_settings = env.settings()
+        await prepare(per_role_settings, data)
+        per_role = await pipeline(env, per_role_settings, ONE_PER_ROLE, redis_rtt_ms)
         before: PipelineRun | None = None
         if compare:
             say("pipeline, one message at a time (resolution batch 1, no producer linger)")
@@ -206,9 +225,14 @@ async def run(
             f"{_per_1000(result.redis_commands, result):,.0f}",
         )
     )
+    print(line("pipeline, one worker per role (2 processes)", f"{per_role.rate:,.0f} msg/s"))
+    print(line("  busy time (first output to last)", f"{per_role.seconds:.2f} s"))
+    print(line("  one worker per role / ceiling", f"{per_role.rate / ceiling_rate:.4f}"))
+    print(line("  one worker per role / one worker", f"{per_role.rate / result.rate:.2f}"))
     print(line("MQAs, same as the in-memory reference", f"{len(result.mqa_ids)}, "
                f"{result.mqa_ids == expected}"))  # fmt: skip
-    figures = {"pipeline": result.rate, "ceiling": ceiling_rate}
+    print(line("  one worker per role: the same", f"{per_role.mqa_ids == expected}"))
+    figures = {"pipeline": result.rate, "ceiling": ceiling_rate, "per_role": per_role.rate}
     if before is not None:
         print(line("before: one message at a time", f"{before.rate:,.0f} msg/s"))
         print(line("after / before", f"{result.rate / before.rate:.2f}"))

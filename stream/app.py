@@ -1,5 +1,12 @@
 """The Faust application: topics, the engagement table and the agents, built from settings.
 
+Which agents it runs follows `ABM_WORKER_ROLE`: a worker of the `resolution` role subscribes
+to the raw topic only and has no table; one of the `engagement` role subscribes to the resolved
+touchpoints, the erasure commands and the table's changelog. Faust's assignor shares each group
+of co-partitioned topics among the members that subscribe to all of them, so workers of
+different roles share one consumer group, and the changelog stays with the touchpoints'
+partitions because only engagement-running workers subscribe to either.
+
 A factory instead of module-level globals, so tests and benchmarks can run several isolated
 pipelines (own app id, own topic prefix) against one broker.
 """
@@ -42,6 +49,7 @@ class Pipeline:
     erasure: Any
     """privacy.erasure: `abm privacy forget`'s commands, co-partitioned with the input."""
     engagement_table: Any
+    """The engagement table; None in a worker of the `resolution` role (`worker_role`)."""
     engagement_cache: StateCache
     """Decoded states of the engagement agent between batches (`stream.write_behind`)."""
     state_guard: StateGuard
@@ -98,15 +106,19 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         )
 
     app.producer.buffer.max_messages = settings.producer_buffer_messages
-    table = app.Table(
-        topics.ENGAGEMENT_TABLE,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=settings.partitions,
-        default=None,
-        help="Per-account engagement state (abm.core.state.AccountState as JSON).",
-        extra_topic_configs=topics.changelog_configs(settings),
-    )
+    resolves = settings.worker_role in ("all", "resolution")
+    engages = settings.worker_role in ("all", "engagement")
+    table = None  # a worker without the engagement agent neither holds nor recovers it
+    if engages:
+        table = app.Table(
+            topics.ENGAGEMENT_TABLE,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            default=None,
+            help="Per-account engagement state (abm.core.state.AccountState as JSON).",
+            extra_topic_configs=topics.changelog_configs(settings),
+        )
     pipeline = Pipeline(
         app=app,
         settings=settings,
@@ -122,12 +134,15 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         state_guard=StateGuard(),
         suppression=open_suppression(settings),
     )
-    resolution.register(pipeline)
-    engagement.register(pipeline)
-    index = AccountIndex(pipeline)
-    stores = SharedStores(settings)
+    if resolves:
+        resolution.register(pipeline)
+    index = None
+    stores = SharedStores(settings)  # opened on first use
+    if engages:
+        engagement.register(pipeline)
+        index = AccountIndex(pipeline)
+        routes.register(pipeline, index, stores)
     gauges.register(pipeline, index, stores)
-    routes.register(pipeline, index, stores)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

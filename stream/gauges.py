@@ -1,7 +1,8 @@
 """Timers that set the worker's gauges (`stream.metrics`).
 
 - **Account figures**: reach, engagement, coverage bands and MQA episodes per tier, from the
-  accounts this worker owns (`stream.web.index`, `abm.core.reach`), plus the directory's target
+  accounts this worker owns (`stream.web.index`, `abm.core.reach`; a worker of the `resolution`
+  role owns none and has no such timer), plus the directory's target
   account counts, every `ABM_ACCOUNT_METRICS_INTERVAL_S`. The figures are judged at the engine's
   event-time reference (`stream.event_clock`), which this timer also keeps on the index for the
   account pages.
@@ -29,9 +30,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def register(pipe: Pipeline, index: AccountIndex, stores: SharedStores) -> None:
-    """The account-figures and consumer-lag timers."""
-    app = pipe.app
+def register(pipe: Pipeline, index: AccountIndex | None, stores: SharedStores) -> None:
+    """The consumer-lag timer, and the account-figures timer when the worker holds accounts
+    (`index`; None in a worker of the `resolution` role)."""
+    settings = pipe.settings
+    inputs = [pipe.topic_name(topics.RAW), pipe.topic_name(topics.RESOLVED)]
+
+    async def consumer_lag() -> None:
+        try:
+            lag = await group_lag(settings, settings.app_id, inputs)
+        except Exception as exc:
+            metrics.LAG_ERRORS.inc()
+            log.warning("consumer lag probe failed: %s", exc)
+            return
+        for topic, records in lag.items():
+            metrics.CONSUMER_LAG.labels(topic=topic).set(records)
+
+    if index is not None:
+        _register_account_figures(pipe, index, stores)
+    # Faust's timer decorator is untyped; applied as a call, the function keeps its type.
+    pipe.app.timer(interval=settings.lag_interval_s)(consumer_lag)
+
+
+def _register_account_figures(pipe: Pipeline, index: AccountIndex, stores: SharedStores) -> None:
     settings = pipe.settings
 
     async def account_figures() -> None:
@@ -57,21 +78,7 @@ def register(pipe: Pipeline, index: AccountIndex, stores: SharedStores) -> None:
         metrics.ACCOUNT_SCAN_SECONDS.set(time.monotonic() - started)
         metrics.ACCOUNT_SCAN_TIMESTAMP.set(time.time())
 
-    inputs = [pipe.topic_name(topics.RAW), pipe.topic_name(topics.RESOLVED)]
-
-    async def consumer_lag() -> None:
-        try:
-            lag = await group_lag(settings, settings.app_id, inputs)
-        except Exception as exc:
-            metrics.LAG_ERRORS.inc()
-            log.warning("consumer lag probe failed: %s", exc)
-            return
-        for topic, records in lag.items():
-            metrics.CONSUMER_LAG.labels(topic=topic).set(records)
-
-    # Faust's timer decorator is untyped; applied as calls, the functions keep their types.
-    app.timer(interval=settings.account_metrics_interval_s)(account_figures)
-    app.timer(interval=settings.lag_interval_s)(consumer_lag)
+    pipe.app.timer(interval=settings.account_metrics_interval_s)(account_figures)
 
 
 def publish(summaries: dict[int, Any]) -> None:

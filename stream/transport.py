@@ -157,6 +157,12 @@ class ConsumerThread(kafka_driver.AIOKafkaConsumerThread):
         client = super()._create_worker_consumer(transport)
         # aiokafka 0.14 keeps the constructor's value here and hands it to its fetcher at start
         client._fetch_max_wait_ms = int(cast(App, self.app).fetch_wait_s * 1000)
+        # Faust joins with aiokafka's round-robin assignor when the app has no table (a worker
+        # of the `resolution` role), and the group refuses a member whose assignor differs
+        # from the others' (InconsistentGroupProtocol): every worker joins with Faust's, which
+        # also shares each topic among the members subscribed to it only.
+        self._assignor = self.app.assignor
+        client._partition_assignment_strategy = [self.app.assignor]
         return client
 
     async def seek_to_committed(self) -> Mapping[TP, int]:

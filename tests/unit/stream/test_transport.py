@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import faust
 import pytest
@@ -322,6 +322,24 @@ async def test_the_kafka_clients_fetch_waits_the_settings_time(
     client = thread._create_worker_consumer(cast(Any, pipe.app.transport))
     try:
         assert client._fetch_max_wait_ms == int(wait_s * 1000)
+    finally:
+        await client.stop()
+
+
+@pytest.mark.parametrize("role", ["all", "resolution", "engagement"])
+async def test_every_role_joins_the_group_with_fausts_assignor(
+    tmp_path: Path, role: Literal["all", "resolution", "engagement"]
+) -> None:
+    """Faust picks aiokafka's round-robin assignor for an app without a table; the broker then
+    refuses the `engagement` worker's join next to a `resolution` one (InconsistentGroupProtocol,
+    seen in `python -m bench throughput`)."""
+    pipe = create_app(Settings(state_dir=tmp_path, worker_role=role), load_model())
+    consumer = pipe.app.consumer
+    assert isinstance(consumer, Consumer)
+    thread = consumer._new_consumer_thread()
+    client = thread._create_worker_consumer(cast(Any, pipe.app.transport))
+    try:
+        assert list(client._partition_assignment_strategy) == [pipe.app.assignor]
     finally:
         await client.stop()
 
