@@ -12,6 +12,7 @@ the known persons among them are written to the directory's pseudonym index firs
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -33,7 +34,7 @@ from abm.directory.store import DirectoryStore, link_fields
 from abm.plumbing.redis_clients import open_directory
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
-from stream.record_io import ingest_ms, send_dead_letter
+from stream.record_io import ingest_ms, send_dead_letter, send_record
 from stream.transport import ack_events, event_batches
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ async def handle_batch(
             metrics.SUPPRESSED.labels(stage=STAGE).inc()  # neither resolved nor learned from
         elif parsed.type in TOUCHPOINT_TYPES:
             channel = channel_of(parsed.event, pipe.model)
-            metrics.RECEIVED.labels(channel=channel).inc()
+            _received_counter(channel).inc()
             pending.append((event, parsed, channel))
             person = person_key(parsed.user_id, parsed.anonymous_id)
             overlays.append(learned.get(person) if person else None)
@@ -137,24 +138,41 @@ async def _resolve(
             assert name is not None
             indexer.note(result.contact, name)
     await _with_retry(indexer.flush)  # named before anything downstream can show them
+    resolved, unresolved = pipe.topic_name(topics.RESOLVED), pipe.topic_name(topics.UNRESOLVED)
     for (event, _, channel), result in zip(batch, results, strict=True):
         if isinstance(result, Unresolved):
             metrics.UNRESOLVED.labels(reason=result.reason, channel=channel).inc()
-            await pipe.unresolved.send(
-                key=event.message.key,
-                value=event.message.value,
-                headers=[
+            await send_record(
+                pipe,
+                unresolved,
+                event.message.key,
+                event.message.value,
+                [
                     (topics.HEADER_REASON, result.reason.encode()),
                     (topics.HEADER_DETAIL, result.detail.encode()),
                 ],
             )
             continue
-        metrics.RESOLVED.labels(step=result.resolved_by, channel=channel).inc()
-        await pipe.resolved.send(
-            key=topics.account_key(result.account.account_id),
-            value=result.to_json(),
-            headers=[(topics.HEADER_INGEST_MS, str(ingest_ms(event)).encode())],
+        _resolved_counter(result.resolved_by, channel).inc()
+        await send_record(
+            pipe,
+            resolved,
+            topics.account_key(result.account.account_id),
+            result.to_json(),
+            [(topics.HEADER_INGEST_MS, str(ingest_ms(event)).encode())],
         )
+
+
+@functools.lru_cache(maxsize=64)  # marketing channels: a handful, fixed by the model
+def _received_counter(channel: str) -> Any:
+    """The counter's child, looked up once: `labels()` takes a lock and builds a key on every
+    call, once per touchpoint here."""
+    return metrics.RECEIVED.labels(channel=channel)
+
+
+@functools.lru_cache(maxsize=256)  # resolution steps x channels
+def _resolved_counter(step: str, channel: str) -> Any:
+    return metrics.RESOLVED.labels(step=step, channel=channel)
 
 
 async def _with_retry(call: Any, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> Any:
