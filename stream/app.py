@@ -97,6 +97,7 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         stream_buffer_maxsize=settings.stream_buffer_records,
     )
     app.fetch_wait_s = settings.fetch_wait_s
+    app.group_changelogs = frozenset({topics.engagement_changelog(settings.app_id)})
 
     def topic(spec: topics.TopicSpec) -> Any:
         return app.topic(

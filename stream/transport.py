@@ -53,6 +53,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mappi
 from typing import Any, cast
 
 import faust
+from faust.assignor import PartitionAssignor
 from faust.transport import conductor as faust_conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as kafka_driver
@@ -586,6 +587,37 @@ def ack_events(stream: Any, events: list[Any]) -> None:
                 sensors.on_message_out(message.tp, message.offset, message)
 
 
+class Assignor(PartitionAssignor):
+    """Faust's assignor, telling the changelogs of the group's tables from the other topics by
+    the app's `group_changelogs` as well as by its own tables.
+
+    The group's leader tells every member which worker holds which changelog partition (the
+    table routing of the account pages) and which the other topics (`_get_changelog_
+    distribution`, `_get_external_topic_distribution`), knowing a changelog only by the
+    leader's own tables. A worker of the `resolution` role has none, so when it led the group
+    the account pages answered 503 on every worker (`tests/integration/stream/
+    test_worker_roles.py`)."""
+
+    def _changelogs(self) -> set[str]:
+        return set(self._table_manager.changelog_topics) | cast(App, self.app).group_changelogs
+
+    def _get_changelog_distribution(self, assignments: Any) -> Any:
+        changelogs = self._changelogs()
+        return {
+            self._member_urls[client]: self._topics_filtered(assignment.actives, changelogs)
+            for client, assignment in assignments.items()
+        }
+
+    def _get_external_topic_distribution(self, assignments: Any) -> Any:
+        changelogs = self._changelogs()
+        return {
+            self._member_urls[client]: self._non_table_topics_filtered(
+                assignment.actives, changelogs
+            )
+            for client, assignment in assignments.items()
+        }
+
+
 DRAIN_TICK_S = 0.1
 """How often the app's drain hooks run while it waits for its events to be acked (seconds)."""
 
@@ -603,8 +635,12 @@ class App(faust.App):
     """Longest time the broker holds a fetch of partitions without new records (seconds;
     `ConsumerThread`); the worker sets its `ABM_FETCH_WAIT_S`, Faust's own is 1.5 s."""
 
+    group_changelogs: frozenset[str] = frozenset()
+    """The changelogs of every table of the consumer group, this worker's or not (`Assignor`);
+    the worker sets them whatever its role."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, PartitionAssignor=Assignor, **kwargs)
         self.while_draining: list[Callable[[], Awaitable[None]]] = []
         """Called about every `DRAIN_TICK_S` while the app waits for its in-flight events to
         be acked (a stop, a rebalance): the engagement agent writes its changed states there,

@@ -61,9 +61,16 @@ async def test_one_worker_per_role_gives_the_reference_mqas(
     await load_directory(settings, accounts, contacts)
     await produce_raw(settings, lines)
     workers = {role: role_worker(settings, role, tmp_path / f"{role}-1.log") for role in ROLES}
-    for worker in workers.values():
-        worker.start()
     try:
+        # the resolution worker leads the group (the first to join): the leader, which has
+        # no table, tells every member who holds which changelog partition
+        workers["resolution"].start()
+        deadline = time.monotonic() + 60
+        while await resolved_count(settings) == 0:
+            assert workers["resolution"].alive(), workers["resolution"].log_tail()
+            assert time.monotonic() < deadline, workers["resolution"].log_tail()
+            await asyncio.sleep(0.05)
+        workers["engagement"].start()
         if killed is not None:
             target = int(reference.touchpoints * 0.4)
             deadline = time.monotonic() + 120

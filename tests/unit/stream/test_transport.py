@@ -25,10 +25,13 @@ from mode.services import WaitResults
 
 from abm.core.model import load_model
 from abm_cli.settings import Settings
+from stream import topics
 from stream.app import create_app
+from stream.topics import engagement_changelog
 from stream.transport import (
     ActivePartitions,
     App,
+    Assignor,
     Conductor,
     Consumer,
     ConsumerThread,
@@ -896,3 +899,24 @@ async def test_a_hand_off_that_waits_is_raced_and_the_loop_goes_on_after_a_suspe
     cast(Any, loop.consumer).callback = waiting
     assert await loop.run() == [(0, 1)]  # the waiting hand-off was abandoned
     assert cast(Any, loop.consumer)._read_offset[ROUTED] == 1
+
+
+def test_a_leader_without_the_table_still_names_its_changelog_partitions(tmp_path: Path) -> None:
+    """The leader tells the members who holds which changelog partition (the account pages'
+    routing); a `resolution` worker knows the changelog only from the app's group changelogs."""
+    pipe = create_app(Settings(state_dir=tmp_path, worker_role="resolution"), load_model())
+    assignor = cast(Any, pipe.app.assignor)
+    assert isinstance(assignor, Assignor)
+    changelog = engagement_changelog(pipe.settings.app_id)
+    raw = pipe.topic_name(topics.RAW)
+    assignor._member_urls = {"m1": "http://w1:6066", "m2": "http://w2:6066"}
+    assignments = {
+        "m1": SimpleNamespace(actives={raw: [0, 1]}),
+        "m2": SimpleNamespace(actives={changelog: [0, 1], pipe.topic_name(topics.RESOLVED): [0]}),
+    }
+    assert assignor._get_changelog_distribution(assignments) == {
+        "http://w1:6066": {},
+        "http://w2:6066": {changelog: [0, 1]},
+    }
+    external = assignor._get_external_topic_distribution(assignments)
+    assert changelog not in external["http://w2:6066"]
