@@ -56,7 +56,7 @@ from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
-from stream.record_io import header, send_dead_letter
+from stream.record_io import header, send_dead_letter, send_record
 from stream.transport import ack_events, event_batches
 from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
 
@@ -311,10 +311,12 @@ async def _send_mqa(pipe: Pipeline, applied: Applied) -> None:
     assert outcome.mqa is not None
     now_ms = int(time.time() * 1000)
     ingest = header(event, topics.HEADER_INGEST_MS)
-    await pipe.mqa.send(
-        key=event.message.key,
-        value=orjson.dumps(outcome.mqa),
-        headers=[
+    await send_record(
+        pipe,
+        pipe.topic_name(topics.MQA),
+        event.message.key,
+        orjson.dumps(outcome.mqa),
+        [
             (topics.HEADER_INGEST_MS, (ingest or str(now_ms)).encode()),
             (topics.HEADER_EMITTED_MS, str(now_ms).encode()),
         ],
