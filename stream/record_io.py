@@ -69,7 +69,7 @@ async def send_record(
     and yields to the event loop six times). Those yields let the producer send a request
     between any two records of a batch: the batch that the resolution agent sends at once
     reached the broker in many small requests, which the engagement agent then fetched as
-    many small fetches. Handing them over here, the pipeline processed about 1.6 times the
+    many small fetches. Handing them over here, one worker processed 1.5-1.7 times the
     messages per second (docs/benchmarks.md, the tenth run).
 
     Delivery is as sure: Faust flushes this same producer before every commit, so an input
