@@ -43,9 +43,8 @@ class Pipeline:
     model: ScoringModel
     raw: Any
     resolved: Any
-    unresolved: Any
-    dead_letter: Any
-    mqa: Any
+    """The agents' input topics (Faust topics). What the agents write goes to the producer by
+    topic name (`stream.record_io.send_record`)."""
     erasure: Any
     """privacy.erasure: `abm privacy forget`'s commands, co-partitioned with the input."""
     engagement_table: Any
@@ -126,9 +125,6 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         model=model,
         raw=topic(topics.RAW),
         resolved=topic(topics.RESOLVED),
-        unresolved=topic(topics.UNRESOLVED),
-        dead_letter=topic(topics.DEAD_LETTER),
-        mqa=topic(topics.MQA),
         erasure=topic(topics.PRIVACY_ERASURE),
         engagement_table=table,
         engagement_cache=StateCache(settings.engagement_cache_accounts),

@@ -11,21 +11,16 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from abm.core.model import load_model
-from abm.core.offline import InMemoryDirectory, run_offline
 from abm.plumbing.topics_admin import partitions_of
 from abm_cli.settings import Settings
 from stream.topics import MQA, RESOLVED
 from tests.support.harness import (
     WorkerProcess,
-    create_topics,
-    load_directory,
     make_settings,
-    produce_raw,
     read_topic,
+    replay_sample,
     topic,
 )
-from tests.support.stories import simulated_sample
 
 pytestmark = pytest.mark.integration
 
@@ -53,12 +48,7 @@ async def run_sample(
     """Replay the sample through one worker (killed and restarted when `kill_at_share` is set);
     returns (distinct MQAs, reference MQAs, MQA records on the topic)."""
     settings = make_settings(kafka, redis, tmp, partitions=partitions, table_store=store)
-    simulator, lines = simulated_sample()
-    accounts, contacts = simulator.records()
-    reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
-    await create_topics(settings)
-    await load_directory(settings, accounts, contacts)
-    await produce_raw(settings, lines)
+    reference = await replay_sample(settings)
     worker = WorkerProcess(settings, tmp / "worker-1.log")
     worker.start()
     try:

@@ -15,6 +15,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from abm.core.model import load_model
+from abm.core.offline import InMemoryDirectory, OfflineResult, run_offline
 from abm.core.records import AccountRecord, ContactRecord
 from abm.core.segment import SegmentMessage, parse_message
 from abm.infra.process import free_port
@@ -25,6 +27,7 @@ from producers.partition_keys import Router
 from stream.topics import RAW, TopicSpec
 from tests.faults.processes import REPO as REPO
 from tests.faults.processes import AbmProcess
+from tests.support.stories import simulated_sample
 
 
 def make_settings(kafka: str, redis: str, tmp: Path, **overrides: Any) -> Settings:
@@ -193,3 +196,16 @@ async def worker_metric(settings: Settings, series: str) -> float:
         if name == series:
             return float(value)
     return 0.0
+
+
+async def replay_sample(settings: Settings) -> OfflineResult:
+    """The simulated sample (`simulated_sample`) ready for a worker: its topics created, its
+    directory loaded, its messages in the raw topic; returns what the in-memory reference
+    computes from it."""
+    simulator, lines = simulated_sample()
+    accounts, contacts = simulator.records()
+    reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
+    await create_topics(settings)
+    await load_directory(settings, accounts, contacts)
+    await produce_raw(settings, lines)
+    return reference

@@ -17,7 +17,6 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 
 from abm.core.model import load_model
-from abm.core.offline import InMemoryDirectory, run_offline
 from abm.core.privacy import Identity, clear_key_pseudonym
 from abm.core.state import AccountState
 from abm.core.touchpoint import Touchpoint
@@ -32,14 +31,12 @@ from tests.support.harness import (
     Record,
     WorkerProcess,
     create_topics,
-    load_directory,
     make_settings,
-    produce_raw,
     read_topic,
+    replay_sample,
     topic,
 )
 from tests.support.ops_tools import wait_group_stable
-from tests.support.stories import simulated_sample
 
 pytestmark = pytest.mark.integration
 
@@ -107,12 +104,7 @@ async def test_an_unreadable_state_stops_the_worker_until_the_rebuild(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, store: str
 ) -> None:
     settings = make_settings(kafka_bootstrap, redis_url, tmp_path, table_store=store)
-    simulator, lines = simulated_sample()
-    accounts, contacts = simulator.records()
-    reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
-    await create_topics(settings)
-    await load_directory(settings, accounts, contacts)
-    await produce_raw(settings, lines)
+    reference = await replay_sample(settings)
 
     worker = WorkerProcess(settings, tmp_path / "worker-1.log")
     worker.start()

@@ -12,21 +12,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from abm.core.model import load_model
-from abm.core.offline import InMemoryDirectory, run_offline
 from abm.infra.process import free_port
 from abm_cli.settings import Settings
 from stream.topics import MQA
 from tests.faults.processes import AbmProcess
 from tests.integration.test_recovery import by_id, resolved_count
 from tests.support.harness import (
-    create_topics,
-    load_directory,
     make_settings,
-    produce_raw,
     read_topic,
+    replay_sample,
 )
-from tests.support.stories import simulated_sample
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +49,7 @@ async def test_one_worker_per_role_gives_the_reference_mqas(
     kafka_bootstrap: str, redis_url: str, tmp_path: Path, killed: str | None
 ) -> None:
     settings = make_settings(kafka_bootstrap, redis_url, tmp_path, partitions=4)
-    simulator, lines = simulated_sample()
-    accounts, contacts = simulator.records()
-    reference = run_offline(lines, InMemoryDirectory.of(accounts, contacts), load_model())
-    await create_topics(settings)
-    await load_directory(settings, accounts, contacts)
-    await produce_raw(settings, lines)
+    reference = await replay_sample(settings)
     workers = {role: role_worker(settings, role, tmp_path / f"{role}-1.log") for role in ROLES}
     try:
         # the resolution worker leads the group (the first to join): the leader, which has

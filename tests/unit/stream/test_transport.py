@@ -8,7 +8,8 @@ Real Faust objects (app, consumer), no broker: a race is decided before anything
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -270,7 +271,7 @@ async def test_the_raw_schema_makes_the_events_fausts_schema_makes(
 
 def test_the_workers_topics_use_the_raw_schema() -> None:
     pipe = create_app(Settings(), load_model())
-    for topic in (pipe.raw, pipe.resolved, pipe.erasure, pipe.mqa, pipe.dead_letter):
+    for topic in (pipe.raw, pipe.resolved, pipe.erasure):
         assert isinstance(topic.schema, RawSchema)
 
 
@@ -319,12 +320,19 @@ async def test_the_kafka_clients_fetch_waits_the_settings_time(
     """Faust has the broker hold a fetch for idle partitions 1.5 s, which left the engagement
     agent idle for half of a backlog; the worker's client waits `ABM_FETCH_WAIT_S`."""
     pipe = create_app(Settings(state_dir=tmp_path, fetch_wait_s=wait_s), load_model())
-    consumer = pipe.app.consumer
+    async with kafka_client(pipe.app) as client:
+        assert client._fetch_max_wait_ms == int(wait_s * 1000)
+
+
+@contextlib.asynccontextmanager
+async def kafka_client(app: Any) -> AsyncIterator[Any]:
+    """The aiokafka consumer the worker's consumer thread would create (not started)."""
+    consumer = app.consumer
     assert isinstance(consumer, Consumer)
     thread = consumer._new_consumer_thread()
-    client = thread._create_worker_consumer(cast(Any, pipe.app.transport))
+    client = thread._create_worker_consumer(cast(Any, app.transport))
     try:
-        assert client._fetch_max_wait_ms == int(wait_s * 1000)
+        yield client
     finally:
         await client.stop()
 
@@ -337,14 +345,8 @@ async def test_every_role_joins_the_group_with_fausts_assignor(
     refuses the `engagement` worker's join next to a `resolution` one (InconsistentGroupProtocol,
     seen in `python -m bench throughput`)."""
     pipe = create_app(Settings(state_dir=tmp_path, worker_role=role), load_model())
-    consumer = pipe.app.consumer
-    assert isinstance(consumer, Consumer)
-    thread = consumer._new_consumer_thread()
-    client = thread._create_worker_consumer(cast(Any, pipe.app.transport))
-    try:
+    async with kafka_client(pipe.app) as client:
         assert list(client._partition_assignment_strategy) == [pipe.app.assignor]
-    finally:
-        await client.stop()
 
 
 class Input:
