@@ -7,6 +7,8 @@ channel, coverage band, topic). The list with one line each: docs/operations.md.
 
 from __future__ import annotations
 
+import functools
+
 from prometheus_client import Counter, Gauge, Histogram
 
 from abm.ops import exposition
@@ -188,3 +190,12 @@ ACCOUNT_REQUESTS = Counter(
     "Account page and API requests served by this worker, by endpoint and HTTP status code.",
     ["endpoint", "code"],
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def child(metric: Counter, *label_values: str) -> Counter:
+    """`metric.labels(*label_values)`, looked up once: `labels()` takes a lock and builds a key
+    on every call, which the agents would do for every touchpoint. Only for labels whose values
+    the model fixes (channels, signal classes, resolution steps), never an account or a person;
+    1,024 children at most."""
+    return metric.labels(*label_values)

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 import weakref
@@ -335,13 +334,6 @@ async def _send_mqa(pipe: Pipeline, applied: Applied) -> None:
              outcome.mqa["rule"])  # fmt: skip
 
 
-@functools.lru_cache(maxsize=64)  # signal classes: a handful, fixed by the model
-def _scored(signal_class: str) -> Any:
-    """The counter's child for a signal class, looked up once: `labels()` takes a lock and
-    builds a key on every call, once per touchpoint here."""
-    return metrics.SCORED.labels(signal_class=signal_class)
-
-
 def _count(applied: Applied) -> None:
     outcome = applied.outcome
     if outcome.duplicate:
@@ -351,7 +343,7 @@ def _count(applied: Applied) -> None:
         metrics.TOO_LATE.inc()
         return
     if outcome.activity is not None:
-        _scored(outcome.activity.signal_class).inc()
+        metrics.child(metrics.SCORED, outcome.activity.signal_class).inc()
         if not outcome.activity.known:
             metrics.UNKNOWN_EVENTS.inc()
     tier = applied.tier

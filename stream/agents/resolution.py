@@ -12,7 +12,6 @@ the known persons among them are written to the directory's pseudonym index firs
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import Mapping
 from functools import partial
@@ -99,7 +98,7 @@ async def handle_batch(
             metrics.SUPPRESSED.labels(stage=STAGE).inc()  # neither resolved nor learned from
         elif parsed.type in TOUCHPOINT_TYPES:
             channel = channel_of(parsed.event, pipe.model)
-            _received_counter(channel).inc()
+            metrics.child(metrics.RECEIVED, channel).inc()
             pending.append((event, parsed, channel))
             person = person_key(parsed.user_id, parsed.anonymous_id)
             overlays.append(learned.get(person) if person else None)
@@ -153,7 +152,7 @@ async def _resolve(
                 ],
             )
             continue
-        _resolved_counter(result.resolved_by, channel).inc()
+        metrics.child(metrics.RESOLVED, result.resolved_by, channel).inc()
         await send_record(
             pipe,
             resolved,
@@ -161,18 +160,6 @@ async def _resolve(
             result.to_json(),
             [(topics.HEADER_INGEST_MS, str(ingest_ms(event)).encode())],
         )
-
-
-@functools.lru_cache(maxsize=64)  # marketing channels: a handful, fixed by the model
-def _received_counter(channel: str) -> Any:
-    """The counter's child, looked up once: `labels()` takes a lock and builds a key on every
-    call, once per touchpoint here."""
-    return metrics.RECEIVED.labels(channel=channel)
-
-
-@functools.lru_cache(maxsize=256)  # resolution steps x channels
-def _resolved_counter(step: str, channel: str) -> Any:
-    return metrics.RESOLVED.labels(step=step, channel=channel)
 
 
 async def _with_retry(call: Any, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> Any:
