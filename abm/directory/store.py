@@ -27,9 +27,10 @@ changed since; erasing checks the person's current e-mail before deleting it.
 
 Writes: `load` is one MULTI/EXEC transaction, guarded by WATCH on every key it read to decide
 (it retries when another writer got in between), so a load is applied completely or not at all.
-Reads: `view_for` answers one message in at most two pipelined round trips; account records and
-domain owners are cached in the process for `cache_ttl` seconds, so a worker sees a change made
-by another process after at most that long. The store needs a standalone Redis (not Cluster):
+Reads: `views_for` answers a batch of messages in at most two round trips (one script call, one
+MGET of the account records not cached); account records and domain owners are cached in the
+process for `cache_ttl` seconds, so a worker sees a change made by another process after at most
+that long. The store needs a standalone Redis (not Cluster):
 its keys share no hash slot and the one script reads keys it derives.
 """
 
@@ -60,29 +61,68 @@ DEFAULT_CACHE_TTL: Final = 30.0
 DEFAULT_CACHE_SIZE: Final = 10_000
 _MAX_ATTEMPTS: Final = 10
 
-# Follows an e-mail to its contact and the contact's account, and its domain to the owning
-# account, in one step: for a message that carries no e-mail, the e-mail is only known from the
-# person's link (the first round trip), and these two hops would otherwise be two more.
-# KEYS[1] contact key, KEYS[2] domain key (optional); ARGV[1] the account key prefix.
-_FOLLOW_EMAIL: Final = """
-local contact = redis.call('GET', KEYS[1])
-local contact_account = false
-if contact then
-  local ok, doc = pcall(cjson.decode, contact)
-  if ok and type(doc) == 'table' and type(doc['account_id']) == 'string' then
-    contact_account = redis.call('GET', ARGV[1] .. doc['account_id'])
+# The directory lookup of a batch of messages, in one script call (one round trip, one command
+# for redis-py to pack and one reply for it to parse, where a pipeline had about three per
+# message). ARGV[1-3] are the key prefixes of persons, contacts and domains; ARGV[4] is a JSON
+# array with an array of five strings per message (one argument, so packing the call costs
+# redis-py one string, not five per message): its person key, its e-mail, the domain to ask
+# (empty: none, or cached in the process), the e-mail learned earlier in the batch and not yet
+# written, and "1" when the message carries no e-mail, so the person's linked e-mail (the
+# learned one over the stored one) is followed to its contact and its domain's owner. Five
+# replies per message: the person's hash (HGETALL's flat list), the contact, the domain owner,
+# the followed contact and the followed domain's owner (nil when not asked or not there). Each
+# key is read once per call. The domain of a followed e-mail is read even when it is a
+# free-mail one: the caller ignores that reply.
+_LOOKUP: Final = """
+local person_prefix, contact_prefix, domain_prefix = ARGV[1], ARGV[2], ARGV[3]
+local hashes, strings = {}, {}
+local function hash(key)
+  local value = hashes[key]
+  if value == nil then
+    value = redis.call('HGETALL', key)
+    hashes[key] = value
   end
+  return value
 end
-local domain_account_id = false
-local domain_account = false
-if KEYS[2] then
-  domain_account_id = redis.call('GET', KEYS[2])
-  if domain_account_id then
-    domain_account = redis.call('GET', ARGV[1] .. domain_account_id)
+local function get(key)
+  local value = strings[key]
+  if value == nil then
+    value = redis.call('GET', key)
+    strings[key] = value
   end
+  return value
 end
-return {contact, contact_account, domain_account_id, domain_account}
+local out = {}
+for _, asked in ipairs(cjson.decode(ARGV[4])) do
+  local person, email, domain, learned, follow = asked[1], asked[2], asked[3], asked[4], asked[5]
+  local link = {}
+  if person ~= '' then link = hash(person_prefix .. person) end
+  local contact, owner, followed, followed_owner = false, false, false, false
+  if email ~= '' then contact = get(contact_prefix .. email) end
+  if domain ~= '' then owner = get(domain_prefix .. domain) end
+  if follow == '1' then
+    local target = learned
+    if target == '' then
+      for j = 1, #link, 2 do
+        if link[j] == 'email' then target = link[j + 1] end
+      end
+    end
+    if target ~= '' then
+      followed = get(contact_prefix .. target)
+      local target_domain = string.match(target, '@([^@]*)$') or target
+      if target_domain ~= '' then followed_owner = get(domain_prefix .. target_domain) end
+    end
+  end
+  out[#out + 1] = link
+  out[#out + 1] = contact
+  out[#out + 1] = owner
+  out[#out + 1] = followed
+  out[#out + 1] = followed_owner
+end
+return out
 """
+_LOOKUP_FIELDS: Final = 5
+"""Arguments per message of `_LOOKUP`, and replies."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,55 +237,17 @@ def _company_domain(email: str | None) -> str | None:
 
 @dataclass
 class _Pending:
-    """One message of `views_for` between its round trips."""
+    """One message of `views_for` between the script call and the account records."""
 
     message: SegmentMessage
-    person: str | None
-    """Its person key (`person_key`), None when it names nobody."""
-    overlay: Mapping[str, str] | None
-    """Links learned earlier in the batch, not yet written (`views_for`'s `learned`)."""
     domain: str | None
+    """The company domain of its e-mail (`_company_domain`)."""
+    domain_asked: bool = False
+    """Whether the script reads its owner (not cached in the process)."""
     domain_account: str | None = None
     link: dict[str, str] = field(default_factory=dict)
     contact: ContactRecord | None = None
-    follow: str | None = None
-    follow_domain: str | None = None
     account_ids: set[str | None] = field(default_factory=set)
-
-
-class _Round:
-    """One pipelined round trip of reads, whose replies are picked up by name. A read is asked
-    once per name: the messages of a batch that share a person, an e-mail or a domain share
-    its reply."""
-
-    def __init__(self, redis: aioredis.Redis) -> None:
-        self._pipe = redis.pipeline(transaction=False)
-        self._names: list[tuple[str, str]] = []
-        self._asked: set[tuple[str, str]] = set()
-
-    def get(self, name: tuple[str, str], key: str, *, hash_: bool = False) -> None:
-        """Queue a GET (or an HGETALL for a hash) answered under `name`, unless asked already."""
-        if name in self._asked:
-            return
-        if hash_:
-            self._pipe.hgetall(key)
-        else:
-            self._pipe.get(key)
-        self._asked.add(name)
-        self._names.append(name)
-
-    def eval(self, name: tuple[str, str], script: str, keys: list[str], args: list[str]) -> None:
-        """Queue a script answered under `name`, unless asked already."""
-        if name in self._asked:
-            return
-        self._pipe.eval(script, len(keys), *keys, *args)
-        self._asked.add(name)
-        self._names.append(name)
-
-    async def run(self) -> dict[tuple[str, str], Any]:
-        if not self._names:
-            return {}
-        return dict(zip(self._names, await self._pipe.execute(), strict=True))
 
 
 class DirectoryStore:
@@ -403,10 +405,11 @@ class DirectoryStore:
     async def view_for(self, message: SegmentMessage) -> DirectoryView:
         """Everything `abm.core.resolution.resolve` needs about one message.
 
-        Round trip 1: the person's links, the contact and the domain owner of the message's
-        e-mail, the account named on the message. Round trip 2: the records of the accounts
-        found, and, when only the person's link knows the e-mail, that e-mail's contact and
-        domain together with their accounts. Cached domain owners and accounts are not asked.
+        Round trip 1, one script call: the person's links, the contact and the domain owner of
+        the message's e-mail, and, when only the person's link knows the e-mail, that e-mail's
+        contact and domain owner. Round trip 2, one MGET: the records of the accounts found
+        (the one named on the message among them). Cached domain owners and accounts are not
+        asked; when every account is cached, there is no second round trip.
         """
         return (await self.views_for([message]))[0]
 
@@ -416,119 +419,106 @@ class DirectoryStore:
         learned: Sequence[Mapping[str, str] | None] | None = None,
     ) -> list[DirectoryView]:
         """`view_for` of many messages in the same two round trips (a collector's or a worker's
-        batch).
+        batch): one script call (`_LOOKUP`) for the persons' links, the contacts and the domain
+        owners, the linked e-mails followed; then one MGET of the account records not cached.
 
         `learned[i]`, when given, holds the person-link fields (`link_fields`) learned for
         message i's person from calls earlier in the same batch that are not written yet: they
         override what Redis holds, so message i is resolved as if they had been written before
-        it was looked up, and the e-mail they name is followed in the second round trip."""
+        it was looked up, and the e-mail they name is followed."""
         if learned is not None and len(learned) != len(messages):
             raise ValueError(f"{len(learned)} learned links for {len(messages)} messages")
+        if not messages:
+            return []
         keys = self.keys
-        accounts: dict[str, AccountRecord | None] = {}
         pending: list[_Pending] = []
-
-        first = _Round(self._redis)
+        asked: list[tuple[str, str, str, str, str]] = []
         for index, message in enumerate(messages):
-            person = person_key(message.user_id, message.anonymous_id)
-            overlay = learned[index] if learned is not None else None
-            item = _Pending(message, person, overlay, _company_domain(message.email))
-            if person:
-                first.get(("person", person), keys.person(person), hash_=True)
-            if message.email:
-                first.get(("contact", message.email), keys.contact(message.email))
+            item = _Pending(message, _company_domain(message.email))
             if item.domain:
                 hit, item.domain_account = self._domains.lookup(item.domain)
-                if not hit:
-                    first.get(("domain", item.domain), keys.domain(item.domain))
-            self._ask_accounts(first, [message.group_id], accounts)
-            item.account_ids.add(message.group_id)
+                item.domain_asked = not hit
+            overlay = learned[index] if learned is not None else None
+            asked.append(
+                (
+                    person_key(message.user_id, message.anonymous_id) or "",
+                    message.email or "",
+                    (item.domain if item.domain_asked else None) or "",
+                    (overlay.get("email") if overlay else None) or "",
+                    "" if message.email else "1",
+                )
+            )
+            if overlay:
+                item.link.update(overlay)
             pending.append(item)
-        replies = await first.run()
-        self._take_accounts(replies, accounts)
+        replies = await self._redis.eval(
+            _LOOKUP, 0, keys.person(""), keys.contact(""), keys.domain(""), orjson.dumps(asked)
+        )
 
-        second = _Round(self._redis)
-        for item in pending:
-            raw_link = (replies.get(("person", item.person)) if item.person else None) or {}
-            item.link = {_text(k) or "": _text(v) or "" for k, v in raw_link.items()}
-            if item.overlay:
-                item.link.update(item.overlay)
-            email = item.message.email
-            item.contact = _contact_record(replies.get(("contact", email))) if email else None
-            if item.domain and ("domain", item.domain) in replies:
-                item.domain_account = _text(replies[("domain", item.domain)])
-                self._domains.store(item.domain, item.domain_account)
-            candidates = [
+        accounts: dict[str, AccountRecord | None] = {}
+        contacts: dict[Any, ContactRecord | None] = {None: None}  # raw reply -> record
+
+        def contact_of(raw: Any) -> ContactRecord | None:
+            """Each contact record of the batch parsed once."""
+            if raw not in contacts:
+                contacts[raw] = _contact_record(raw)
+            return contacts[raw]
+
+        for index, item in enumerate(pending):
+            at = index * _LOOKUP_FIELDS
+            raw_link, raw_contact, raw_owner, raw_followed, raw_followed_owner = replies[
+                at : at + _LOOKUP_FIELDS
+            ]
+            stored = {
+                _text(raw_link[j]) or "": _text(raw_link[j + 1]) or ""
+                for j in range(0, len(raw_link), 2)
+            }
+            item.link = {**stored, **item.link}  # the links learned in the batch win
+            if item.message.email:
+                item.contact = contact_of(raw_contact)
+                if item.domain_asked:
+                    item.domain_account = _text(raw_owner)
+                    self._domains.store(item.domain or "", item.domain_account)
+            elif followed := item.link.get("email"):
+                item.contact = contact_of(raw_followed)
+                followed_domain = _company_domain(followed)
+                if followed_domain:
+                    item.domain_account = _text(raw_followed_owner)
+                    self._domains.store(followed_domain, item.domain_account)
+            item.account_ids = {
+                item.message.group_id,
                 item.link.get("account_id"),
                 item.contact.account_id if item.contact else None,
                 item.domain_account,
-            ]
-            self._ask_accounts(second, candidates, accounts)
-            item.account_ids.update(candidates)
-            item.follow = item.link.get("email") if not item.message.email else None
-            item.follow_domain = _company_domain(item.follow)
-            if item.follow:
-                script_keys = [keys.contact(item.follow)]
-                if item.follow_domain:
-                    script_keys.append(keys.domain(item.follow_domain))
-                second.eval(("follow", item.follow), _FOLLOW_EMAIL, script_keys, [keys.account("")])
-        replies = await second.run()
-        self._take_accounts(replies, accounts)
+            }
+            for account_id in item.account_ids:
+                if account_id and account_id not in accounts:
+                    hit, record = self._accounts.lookup(account_id)
+                    if hit:
+                        accounts[account_id] = record
+        missing = sorted(
+            {i for item in pending for i in item.account_ids if i and i not in accounts}
+        )
+        for account_id, raw in zip(
+            missing, await _mget(self._redis, [keys.account(i) for i in missing]), strict=True
+        ):
+            self._take_account(account_id, raw, accounts)
 
-        views = []
-        for item in pending:
-            if item.follow:
-                raw_contact, raw_contact_account, raw_domain_account_id, raw_domain_account = (
-                    replies[("follow", item.follow)]
-                )
-                item.contact = _contact_record(raw_contact)
-                if item.contact is not None:
-                    self._take_account(item.contact.account_id, raw_contact_account, accounts)
-                    item.account_ids.add(item.contact.account_id)
-                if item.follow_domain:
-                    item.domain_account = _text(raw_domain_account_id)
-                    self._domains.store(item.follow_domain, item.domain_account)
-                    if item.domain_account is not None:
-                        self._take_account(item.domain_account, raw_domain_account, accounts)
-                        item.account_ids.add(item.domain_account)
-            views.append(
-                DirectoryView(
-                    linked_account=item.link.get("account_id"),
-                    linked_email=item.link.get("email"),
-                    linked_title=item.link.get("title"),
-                    contact=item.contact,
-                    domain_account=item.domain_account,
-                    accounts={
-                        i: record
-                        for i in item.account_ids
-                        if i and (record := accounts.get(i)) is not None
-                    },
-                )
+        return [
+            DirectoryView(
+                linked_account=item.link.get("account_id"),
+                linked_email=item.link.get("email"),
+                linked_title=item.link.get("title"),
+                contact=item.contact,
+                domain_account=item.domain_account,
+                accounts={
+                    i: record
+                    for i in item.account_ids
+                    if i and (record := accounts.get(i)) is not None
+                },
             )
-        return views
-
-    def _ask_accounts(
-        self,
-        round_trip: _Round,
-        ids: Iterable[str | None],
-        accounts: dict[str, AccountRecord | None],
-    ) -> None:
-        for account_id in ids:
-            if not account_id or account_id in accounts:
-                continue
-            hit, record = self._accounts.lookup(account_id)
-            if hit:
-                accounts[account_id] = record
-            else:
-                accounts[account_id] = None  # asked once, filled in from the reply
-                round_trip.get(("account", account_id), self.keys.account(account_id))
-
-    def _take_accounts(
-        self, replies: Mapping[tuple[str, str], Any], accounts: dict[str, AccountRecord | None]
-    ) -> None:
-        for (kind, account_id), raw in replies.items():
-            if kind == "account":
-                self._take_account(account_id, raw, accounts)
+            for item in pending
+        ]
 
     def _take_account(
         self, account_id: str, raw: Any, accounts: dict[str, AccountRecord | None]

@@ -355,6 +355,40 @@ async def test_view_for_takes_at_most_two_round_trips(
     assert client.round_trips <= 2
 
 
+async def test_a_batch_whose_accounts_are_cached_takes_one_round_trip(
+    client: CountingRedis, prefix: str
+) -> None:
+    cached = DirectoryStore(client, prefix, cache_ttl=60)
+    await cached.load([account("acme", "acme.com"), account("beta", "beta.com")], [])
+    await cached.learn(LearnedLinks(person="user:u-linked", account_id="beta", email="a@acme.com"))
+    batch = [message(email="dora@acme.com"), message(userId="u-linked"), message(group_id="beta")]
+    first = await cached.views_for(batch)
+
+    client.round_trips = 0
+    assert await cached.views_for(batch) == first
+    assert client.round_trips == 1
+    assert [set(view.accounts) for view in first] == [{"acme"}, {"acme", "beta"}, {"beta"}]
+
+
+async def test_a_linked_free_mail_address_is_not_followed_to_its_domain(
+    client: CountingRedis, directory: DirectoryStore
+) -> None:
+    """Whoever owned a free-mail domain in Redis, an e-mail there names no account, whether the
+    message carries it or the person's link knows it."""
+    await client.set(directory.keys.domain("gmail.com"), "beta")
+    await directory.learn(LearnedLinks(person="anon:a-3", email="someone@gmail.com"))
+
+    linked = await directory.view_for(message(userId=None, anonymousId="a-3"))
+    carried = await directory.view_for(message(email="someone@gmail.com"))
+
+    assert (linked.linked_email, linked.domain_account, linked.accounts) == (
+        "someone@gmail.com",
+        None,
+        {},
+    )
+    assert (carried.domain_account, carried.accounts) == (None, {})
+
+
 # --- learn ---------------------------------------------------------------------------------------
 
 
