@@ -23,6 +23,7 @@ from abm.plumbing.redis_clients import SharedStores, open_suppression
 from abm.privacy.suppression import SuppressionList
 from abm.settings import WorkerSettings
 from stream import topics
+from stream.partitioning import RememberingPartitioner
 from stream.schema import StateGuard
 from stream.transport import App, RawSchema
 from stream.write_behind import StateCache
@@ -81,6 +82,7 @@ def create_app(settings: WorkerSettings, model: ScoringModel) -> Pipeline:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         producer_linger=settings.producer_linger_s,
+        producer_partitioner=RememberingPartitioner(),
         producer_max_batch_size=PRODUCER_MAX_BATCH_BYTES,
         producer_compression_type=(
             None if settings.producer_compression == "none" else settings.producer_compression

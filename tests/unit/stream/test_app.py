@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from abm.core.model import load_model
 from abm_cli.settings import Settings
 from stream.app import create_app
+from stream.partitioning import RememberingPartitioner
 
 
 def test_the_stream_buffers_hold_the_configured_records() -> None:
@@ -26,6 +27,11 @@ def test_the_changelog_is_compacted_within_the_configured_lag() -> None:
     pipe = create_app(Settings(changelog_compaction_max_lag_s=3_600), load_model())
     changelog = pipe.engagement_table.changelog_topic
     assert changelog.config["max.compaction.lag.ms"] == "3600000"
+
+
+def test_the_producer_remembers_its_partition_choices() -> None:
+    app = create_app(Settings(), load_model()).app
+    assert isinstance(app.producer.partitioner, RememberingPartitioner)
 
 
 def _agents(pipe: Any) -> set[str]:
