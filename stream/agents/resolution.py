@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -88,6 +89,7 @@ async def handle_batch(
     overlays: list[Mapping[str, str] | None] = []
     learned: dict[str, Mapping[str, str]] = {}  # person -> fields learned so far in this batch
     calls: list[tuple[LearnedLinks, str]] = []
+    received: Counter[str] = Counter()  # channel -> touchpoints, counted once per batch
     for event in events:
         parsed = parse_message(event.message.value or b"", pipe.settings.max_event_bytes)
         if isinstance(parsed, Invalid):
@@ -98,7 +100,7 @@ async def handle_batch(
             metrics.SUPPRESSED.labels(stage=STAGE).inc()  # neither resolved nor learned from
         elif parsed.type in TOUCHPOINT_TYPES:
             channel = channel_of(parsed.event, pipe.model)
-            metrics.child(metrics.RECEIVED, channel).inc()
+            received[channel] += 1
             pending.append((event, parsed, channel))
             person = person_key(parsed.user_id, parsed.anonymous_id)
             overlays.append(learned.get(person) if person else None)
@@ -108,6 +110,8 @@ async def handle_batch(
                 calls.append((links, parsed.type))
                 # a new mapping, never changed in place: the touchpoints before keep theirs
                 learned[links.person] = {**learned.get(links.person, {}), **link_fields(links)}
+    for channel, count in received.items():
+        metrics.child(metrics.RECEIVED, channel).inc(count)
     views = await _with_retry(
         lambda: directory.views_for([message for _, message, _ in pending], overlays)
     )
@@ -138,9 +142,10 @@ async def _resolve(
             indexer.note(result.contact, name)
     await _with_retry(indexer.flush)  # named before anything downstream can show them
     resolved, unresolved = pipe.topic_name(topics.RESOLVED), pipe.topic_name(topics.UNRESOLVED)
+    counts: Counter[tuple[str, str, str]] = Counter()  # (outcome, reason or step, channel)
     for (event, _, channel), result in zip(batch, results, strict=True):
         if isinstance(result, Unresolved):
-            metrics.UNRESOLVED.labels(reason=result.reason, channel=channel).inc()
+            counts["unresolved", result.reason, channel] += 1
             await send_record(
                 pipe,
                 unresolved,
@@ -152,7 +157,7 @@ async def _resolve(
                 ],
             )
             continue
-        metrics.child(metrics.RESOLVED, result.resolved_by, channel).inc()
+        counts["resolved", result.resolved_by, channel] += 1
         await send_record(
             pipe,
             resolved,
@@ -160,6 +165,11 @@ async def _resolve(
             result.to_json(),
             [(topics.HEADER_INGEST_MS, str(ingest_ms(event)).encode())],
         )
+    for (outcome, why, channel), count in counts.items():
+        if outcome == "resolved":
+            metrics.child(metrics.RESOLVED, why, channel).inc(count)
+        else:
+            metrics.UNRESOLVED.labels(reason=why, channel=channel).inc(count)
 
 
 async def _with_retry(call: Any, first_delay_s: float = 0.2, max_delay_s: float = 5.0) -> Any:
