@@ -41,6 +41,11 @@ KAFKA_READY = Gauge(
     "abm_collector_kafka_ready",
     "1 while the collector is connected to Kafka and no record is overdue for its ack.",
 )
+PRODUCER_RENEWALS = Counter(
+    "abm_collector_producer_renewals_total",
+    "Kafka producers replaced because the broker lost their sequence numbers (after an outage): "
+    "each is a few seconds of 503 answers, which the SDKs retry.",
+)
 WEBHOOKS = Counter(
     "abm_webhook_requests_total",
     "Webhook requests, by provider and outcome (accepted, duplicate, ignored, handshake, "

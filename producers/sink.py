@@ -6,6 +6,12 @@ collector then answers 503 with Retry-After and the SDK sends the same batch aga
 the broker acknowledges after its request timed out is not lost either; its retry makes it a
 duplicate, which the engine counts once (it dedupes by messageId per account).
 
+The idempotent producer numbers its records per partition, and the broker refuses a record
+whose number does not follow the last one it wrote. When that state is lost (a batch failed
+after a broker outage, and every later one is then out of sequence: aiokafka, unlike the Java
+client, does not start a new sequence), the sink drops that producer and connects a new one,
+with a new producer id; meanwhile the collector answers 503, and the SDKs send again.
+
 `SeenIds` remembers accepted messageIds in Redis for a day (by default), so an SDK's retry of a
 batch that did get through is not produced twice. An id is remembered only after the broker
 acknowledged its record: a failed produce followed by a retry is never swallowed.
@@ -19,15 +25,33 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from abm import waiting
 from abm.plumbing.topics_admin import ensure_topics
+from producers import metrics
 from producers.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
+
+PRODUCER_STATE_LOST: Final = (
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+"""Failures after which the producer's sequence numbers no longer match the broker's: every
+later record of the same producer would fail the same way, so it is replaced."""
 
 
 class Unavailable(Exception):
@@ -56,6 +80,8 @@ class KafkaSink:
         self._pending = 0
         self._stuck: set[asyncio.Future[Any]] = set()
         self.last_error: str | None = None
+        self.renewals = 0
+        """Producers replaced because the broker lost their sequence (`PRODUCER_STATE_LOST`)."""
 
     @property
     def ready(self) -> bool:
@@ -156,12 +182,32 @@ class KafkaSink:
                     )
                 failed = [f.exception() for f in done if f.exception() is not None]
                 if failed:
+                    lost = [e for e in failed if isinstance(e, PRODUCER_STATE_LOST)]
+                    if lost:
+                        self._renew(producer, lost[0])
                     raise Unavailable(f"Kafka refused the records: {failed[0]!r}")
         except Exception as exc:
             self.last_error = str(exc)
             raise
         finally:
             self._pending -= len(records)
+
+    def _renew(self, producer: Any, error: BaseException) -> None:
+        """Drop `producer`, whose sequence state the broker lost, and connect a new one in the
+        background (deliveries answer "not connected" meanwhile)."""
+        if self._producer is not producer:
+            return  # renewed already, by a delivery that failed at the same time
+        log.warning("Kafka lost this producer's sequence (%r); connecting a new producer", error)
+        self._producer = None
+        self.renewals += 1
+        metrics.PRODUCER_RENEWALS.inc()
+        self._connector = asyncio.create_task(self._replace(producer))
+
+    async def _replace(self, old: Any) -> None:
+        with contextlib.suppress(Exception):
+            await old.stop()  # fails what it still holds: those deliveries answer 503
+        self._stuck.clear()
+        await self._keep_connecting(waiting.kafka(self.settings.kafka_bootstrap_servers))
 
     def _remember_stuck(self, futures: Iterable[asyncio.Future[Any]]) -> None:
         """Records sent but not acknowledged in time: until they are (or fail), the broker is

@@ -96,6 +96,7 @@ COLLECTOR: Final = Process(
         "abm_collector_request_seconds": "histogram: collector request duration {endpoint}",
         "abm_collector_timestamps_clamped_total": "event times set to the receive time {why}",
         "abm_collector_kafka_ready": "1 while connected to Kafka and no ack is overdue",
+        "abm_collector_producer_renewals_total": "producers replaced, their sequence lost",
         "abm_webhook_requests_total": "provider webhook requests {provider, outcome}",
         "abm_suppressed_total": "events of suppressed persons dropped {stage}",
     },
