@@ -40,6 +40,7 @@ from abm.core.privacy import pseudonyms_in
 from abm.outcomes.store import OutcomeStore
 from abm.outcomes.verdicts import LABELS as VERDICT_LABELS
 from abm.outcomes.verdicts import VERDICTS, Recorded, Verdict, VerdictStore
+from abm.plumbing.idempotent_producer import RenewingProducer
 from abm.plumbing.redis_clients import open_directory, redis_client
 from abm.plumbing.topics_admin import ensure_topics, partitions_of
 from abm.settings import AlertSettings
@@ -139,7 +140,7 @@ class AlertService:
         self._on_alert = on_alert
         self._channels = channels
         self._redis: Any = None
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: RenewingProducer | None = None
         self._directory: Any = None
         self.deliverer: Deliverer | None = None
         self.slas: SlaStore | None = None
@@ -171,8 +172,10 @@ class AlertService:
         self.slas = SlaStore(self._redis, s.redis_prefix)
         self.outcomes = OutcomeStore(self._redis, s.redis_prefix)
         self.verdicts = VerdictStore(self._redis, s.redis_prefix)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+        self._producer = RenewingProducer(
+            lambda: AIOKafkaProducer(
+                bootstrap_servers=s.kafka_bootstrap_servers, acks="all", enable_idempotence=True
+            )
         )
         await self._producer.start()
         channels = self._channels or build_channels(

@@ -6,11 +6,9 @@ collector then answers 503 with Retry-After and the SDK sends the same batch aga
 the broker acknowledges after its request timed out is not lost either; its retry makes it a
 duplicate, which the engine counts once (it dedupes by messageId per account).
 
-The idempotent producer numbers its records per partition, and the broker refuses a record
-whose number does not follow the last one it wrote. When that state is lost (a batch failed
-after a broker outage, and every later one is then out of sequence: aiokafka, unlike the Java
-client, does not start a new sequence), the sink drops that producer and connects a new one,
-with a new producer id; meanwhile the collector answers 503, and the SDKs send again.
+When the broker no longer accepts the producer's sequence numbers (after an outage:
+`abm.plumbing.idempotent_producer`), the sink drops that producer and connects a new one, with
+a new producer id; meanwhile the collector answers 503, and the SDKs send again.
 
 `SeenIds` remembers accepted messageIds in Redis for a day (by default), so an SDK's retry of a
 batch that did get through is not produced twice. An id is remembered only after the broker
@@ -25,33 +23,17 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import (
-    InvalidProducerEpoch,
-    InvalidProducerIdMapping,
-    OutOfOrderSequenceNumber,
-    ProducerFenced,
-    UnknownProducerId,
-)
 
 from abm import waiting
+from abm.plumbing.idempotent_producer import PRODUCER_STATE_LOST
 from abm.plumbing.topics_admin import ensure_topics
 from producers import metrics
 from producers.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
-
-PRODUCER_STATE_LOST: Final = (
-    OutOfOrderSequenceNumber,
-    UnknownProducerId,
-    InvalidProducerEpoch,
-    InvalidProducerIdMapping,
-    ProducerFenced,
-)
-"""Failures after which the producer's sequence numbers no longer match the broker's: every
-later record of the same producer would fail the same way, so it is replaced."""
 
 
 class Unavailable(Exception):
