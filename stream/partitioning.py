@@ -20,6 +20,12 @@ REMEMBERED_KEYS: Final = 65_536
 and refills from the keys seen next."""
 
 
+def partition_of(key: bytes, count: int) -> int:
+    """The partition Kafka's default partitioner gives `key` among `count` partitions: murmur2
+    of the key, as the Java client. The one definition of where an account's records go."""
+    return int(murmur2(key) & 0x7FFFFFFF) % count
+
+
 class RememberingPartitioner:
     """aiokafka's `DefaultPartitioner`, with the index chosen for each key remembered (up to
     `size` keys and partition counts). A record without a key goes to a random partition, as
@@ -40,7 +46,7 @@ class RememberingPartitioner:
         count = len(all_partitions)
         index = self._chosen.get((key, count))
         if index is None:
-            index = (murmur2(key) & 0x7FFFFFFF) % count
+            index = partition_of(key, count)
             if len(self._chosen) >= self.size:
                 self._chosen.clear()
             self._chosen[key, count] = index

@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 from faust.streams import _current_event
 
 from abm.core.erasure import ErasureCommand, scrub
@@ -55,6 +54,7 @@ from abm.core.state import AccountState, StateVersionError
 from abm.core.touchpoint import Touchpoint, pseudonymous
 from abm.privacy.suppression import SuppressionList
 from stream import metrics, topics
+from stream.partitioning import partition_of
 from stream.record_io import header, send_dead_letter, send_record
 from stream.transport import ack_events, event_batches
 from stream.write_behind import Applied, Item, StateCache, Unwritten, apply_batch
@@ -269,14 +269,10 @@ def _accounts_of(
     """The accounts of an input partition this worker holds: in the table (its local store
     has the partitions it owns), in the cache and not yet written. An account's partition is
     the producer's default: murmur2 of its key, as the resolution agent sends it."""
-    keys = {key for key in table if _partition_of(key, partitions) == partition}
+    keys = {key for key in table if partition_of(key, partitions) == partition}
     keys.update(cache.keys_of(partition))
     keys.update(unwritten.keys_of(partition))
     return keys
-
-
-def _partition_of(key: bytes, partitions: int) -> int:
-    return int(DefaultPartitioner()(key, list(range(partitions)), []))
 
 
 async def _decode(pipe: Pipeline, events: list[Any], secret: bytes) -> list[Item]:

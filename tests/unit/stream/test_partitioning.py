@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream.partitioning import REMEMBERED_KEYS, RememberingPartitioner
+from stream.partitioning import REMEMBERED_KEYS, RememberingPartitioner, partition_of
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, 7, 12])
@@ -16,6 +16,12 @@ def test_chooses_the_partition_of_the_default_partitioner(count: int) -> None:
     for _ in range(2):  # the second time from memory
         for key in keys:
             assert remembering(key, partitions, partitions) == default(key, partitions, partitions)
+
+
+def test_partition_of_is_the_default_partitioners_choice() -> None:
+    for count in (1, 4, 7):
+        for key in (b"", b"acct-1", "zürich".encode()):
+            assert partition_of(key, count) == DefaultPartitioner()(key, list(range(count)), [])
 
 
 def test_a_key_keeps_its_partition_when_the_count_changes_its_choice() -> None:
