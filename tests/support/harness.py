@@ -209,3 +209,12 @@ async def replay_sample(settings: Settings) -> OfflineResult:
     await load_directory(settings, accounts, contacts)
     await produce_raw(settings, lines)
     return reference
+
+
+def gap_producer_sequence(producer: Any) -> None:
+    """Put a gap in an idempotent aiokafka producer's sequence numbers, so that the broker
+    refuses its next batch with OUT_OF_ORDER_SEQUENCE_NUMBER, as it refuses every batch of a
+    producer whose sequence was lost in an outage."""
+    numbers = producer._txn_manager
+    for partition in list(numbers._sequence_numbers):
+        numbers.increment_sequence_number(partition, 10)

@@ -12,7 +12,7 @@ from aiokafka.errors import OutOfOrderSequenceNumber
 
 from abm.plumbing.idempotent_producer import RenewingProducer
 from stream.topics import RAW
-from tests.support.harness import create_topics, make_settings, read_topic
+from tests.support.harness import create_topics, gap_producer_sequence, make_settings, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,7 @@ async def test_a_producer_out_of_sequence_is_replaced_for_the_next_send(
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"before", key=b"acct-1")
-        # a gap in the idempotent producer's numbers: the broker refuses the next batch as
-        # it refuses every batch of a producer whose sequence was lost in an outage
-        numbers = made[0]._txn_manager
-        for partition in list(numbers._sequence_numbers):
-            numbers.increment_sequence_number(partition, 10)
+        gap_producer_sequence(made[0])
 
         with pytest.raises(OutOfOrderSequenceNumber):
             await producer.send_and_wait(topic, b"refused", key=b"acct-1")

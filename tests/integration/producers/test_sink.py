@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from producers.sink import KafkaSink, Unavailable
 from stream.topics import RAW
 from tests.support.collector import collector_settings, read_all
-from tests.support.harness import create_topics
+from tests.support.harness import create_topics, gap_producer_sequence
 
 pytestmark = pytest.mark.integration
 
@@ -43,9 +43,7 @@ async def test_a_producer_out_of_sequence_is_replaced(
     renewals_before = REGISTRY.get_sample_value("abm_collector_producer_renewals_total") or 0.0
     try:
         await sink.deliver([(b"acct-1", b"before")])
-        numbers = sink._producer._txn_manager  # the idempotent producer's sequence numbers
-        for partition in list(numbers._sequence_numbers):
-            numbers.increment_sequence_number(partition, 10)
+        gap_producer_sequence(sink._producer)
 
         with pytest.raises(Unavailable, match="OutOfOrderSequenceNumber"):
             await sink.deliver([(b"acct-1", b"refused")])
